@@ -1,0 +1,9 @@
+// Read by the prisma CLI (generate; migrate where the native engine exists).
+// The service itself never reads this: it builds its URL in src/config.ts.
+import { defineConfig } from 'prisma/config';
+
+export default defineConfig({
+  schema: 'prisma/schema.prisma',
+  migrations: { path: 'prisma/migrations' },
+  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/swapyard' },
+});

@@ -1,0 +1,59 @@
+// The contract between the worker and an upstream provider. The worker owns
+// the job row, its lease and its transitions; a provider only speaks to the
+// upstream and reports what happened, so a provider never touches the database.
+
+import type { ModelKey } from '../../models/types.js';
+
+/** Why a job ended FAILED. Typed so clients can branch on it. */
+export type FailureCode =
+  | 'INVALID_INPUT'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'INSUFFICIENT_CREDITS'
+  | 'CONTENT_BLOCKED'
+  | 'MODEL_NOT_FOUND'
+  | 'UPSTREAM_ERROR'
+  | 'UPSTREAM_OUTCOME_UNKNOWN'
+  | 'TIMEOUT'
+  | 'EXPIRED';
+
+/** What the provider needs to know about a job. */
+export interface ProviderJob {
+  id: string;
+  model: ModelKey;
+  /** Normalised wire parameters, exactly as they go upstream. */
+  params: Record<string, unknown>;
+  upstreamRequestId: string | null;
+  upstreamPollUrl: string | null;
+}
+
+/** The finished image, fetched from the upstream, ready to store. */
+export interface ProviderOutput {
+  bytes: Buffer;
+  mimeType: string;
+  /** What the upstream said besides the image (metrics, output URLs, ...). */
+  upstream: Record<string, unknown>;
+}
+
+export type SubmitOutcome =
+  /** Synchronous protocols answer with the image itself. */
+  | { kind: 'completed'; output: ProviderOutput }
+  /** Asynchronous protocols answer with a handle to poll. */
+  | { kind: 'accepted'; requestId: string; pollUrl: string | null; upstream: Record<string, unknown> }
+  | { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown }
+  /** A transient failure (429, 5xx, network): try the same step again later. */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number };
+
+export type PollOutcome =
+  | { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' }
+  | { kind: 'completed'; output: ProviderOutput }
+  | { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number };
+
+export interface UpstreamProvider {
+  /** Recorded on the job row, e.g. "segmind". */
+  readonly name: string;
+  submit(job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome>;
+  /** Only called for jobs whose submit answered `accepted`. */
+  poll(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome>;
+}
