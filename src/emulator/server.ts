@@ -1,0 +1,377 @@
+// A loopback stand-in for the Segmind API, speaking the documented contract
+// (MODELS.md) over real HTTP, so the service and its tests run end to end
+// without a cloud key.
+
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ROUTES, STATUS_TEXT, type Route } from './contract.js';
+import { checkFault, FaultBook, isOutcomeFault, type Fault, type RequestFault } from './faults.js';
+import { renderImage } from './image.js';
+import { RequestStore, type AsyncRequest } from './store.js';
+import { validateBody } from './validate.js';
+
+export interface EmulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 'emulator-key'. */
+  apiKey?: string;
+  latencyMs?: {
+    /** Added to every v1 call; default 0. */
+    sync?: number;
+    /** Duration of each of QUEUED and PROCESSING on the v2 queue; default 50. */
+    queueStep?: number;
+    /** Same for workflows; default 50. */
+    workflowStep?: number;
+  };
+  /** How long async results and their media stay available; default one hour, like the vendor. */
+  retentionMs?: number;
+  /** Request body limit; default 30 MB. */
+  maxBodyBytes?: number;
+  /** Base of the absolute URLs the emulator hands out, when clients reach it by another address. */
+  publicUrl?: string;
+}
+
+export interface Counter {
+  total: number;
+  byModel: Record<string, number>;
+}
+
+export interface EmulatorStats {
+  /** Submissions that passed auth and validation (and so would be billed). */
+  submissions: Counter;
+  /** Every request to a model's submit endpoint, including refused and faulted ones. */
+  attempts: Counter;
+  /** Each async request id: its model, its submissions (always 1) and how often it was polled. */
+  requests: Record<string, { model: string; mode: 'queue' | 'workflow'; submissions: number; polls: number }>;
+  /** Requests answered or delayed by a RequestFault. */
+  faultsServed: number;
+}
+
+export interface Emulator {
+  /** e.g. http://127.0.0.1:40123, no trailing slash. */
+  url: string;
+  apiKey: string;
+  close(): Promise<void>;
+  stats(): EmulatorStats;
+  resetStats(): void;
+  /** Returns an id (listed by GET /__emulator/faults). */
+  injectFault(fault: Fault): string;
+  clearFaults(): void;
+}
+
+const JSON_TYPE = 'application/json';
+
+type Target =
+  | { kind: 'submit'; route: Route }
+  | { kind: 'queueStatus'; id: string }
+  | { kind: 'queueResult'; id: string }
+  | { kind: 'workflowPoll'; id: string }
+  | { kind: 'media'; id: string; ext: string }
+  | { kind: 'wrongMethod'; allow: string }
+  | { kind: 'notFound' };
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(String(body.error ?? status));
+  }
+}
+
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const apiKey = opts.apiKey ?? 'emulator-key';
+  const syncLatency = opts.latencyMs?.sync ?? 0;
+  const queueStep = opts.latencyMs?.queueStep ?? 50;
+  const workflowStep = opts.latencyMs?.workflowStep ?? 50;
+  const maxBodyBytes = opts.maxBodyBytes ?? 30 * 1024 * 1024;
+  const store = new RequestStore(opts.retentionMs ?? 3_600_000);
+  const faults = new FaultBook();
+  let stats = emptyStats();
+  let baseUrl = '';
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      const body = err instanceof HttpError ? err.body : { error: `emulator internal error: ${String(err)}` };
+      // An unread oversized body is not worth draining: drop the connection after answering.
+      if (status === 413 && !res.headersSent) res.setHeader('Connection', 'close');
+      sendJson(res, status, body);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = new URL(req.url ?? '/', 'http://emulator').pathname;
+    if (path.startsWith('/__emulator/')) return control(req, res, method, path);
+
+    const target = resolve(method, path);
+    const model = target.kind === 'submit' ? target.route.model.slug : modelOfRequest(target);
+    if (target.kind === 'submit') count(stats.attempts, model!);
+
+    const fault = faults.takeRequestFault({ method, path, model });
+    if (fault) {
+      stats.faultsServed += 1;
+      if (fault.delayMs) await sleep(fault.delayMs);
+      if (fault.response) return sendFault(res, fault.response);
+    }
+
+    switch (target.kind) {
+      case 'submit':
+        return submit(req, res, target.route);
+      case 'queueStatus':
+      case 'queueResult':
+        checkAuth(req, 'x-api-key');
+        return queueAnswer(res, target.id, target.kind === 'queueResult');
+      case 'workflowPoll':
+        checkAuth(req, 'bearer');
+        return workflowAnswer(res, target.id);
+      case 'media':
+        return media(res, target.id, target.ext);
+      case 'wrongMethod':
+        res.setHeader('Allow', target.allow);
+        throw new HttpError(405, { error: `method ${method} not allowed on ${path}` });
+      case 'notFound':
+        throw new HttpError(404, { error: `${STATUS_TEXT[404]}: ${path}` });
+    }
+  }
+
+  async function submit(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+    checkAuth(req, route.auth);
+    const body = await readJson(req, maxBodyBytes);
+    const checked = validateBody(route.model, body);
+    if (!checked.ok) throw new HttpError(400, { error: checked.message, field: checked.field });
+
+    const slug = route.model.slug;
+    count(stats.submissions, slug);
+    const image = await renderImage(route.model, checked.params);
+    const base64 = checked.params.base64 === true;
+
+    if (route.mode === 'sync') {
+      if (syncLatency > 0) await sleep(syncLatency);
+      if (base64) return sendJson(res, 200, { image: image.bytes.toString('base64') });
+      if (res.destroyed) return; // the client gave up while we were "computing"
+      res.writeHead(200, { 'Content-Type': image.mimeType, 'Content-Length': image.bytes.length });
+      res.end(image.bytes);
+      return;
+    }
+
+    const outcome = faults.takeOutcomeFault({ method: 'POST', path: route.path, model: slug });
+    const id = randomUUID();
+    const request: AsyncRequest = {
+      id,
+      model: route.model,
+      mode: route.mode,
+      createdAt: Date.now(),
+      stepMs: route.mode === 'queue' ? queueStep : workflowStep,
+      image,
+      base64,
+      failure: outcome ? (outcome.error ?? 'content blocked by RAI policy') : undefined,
+    };
+    store.add(request);
+    stats.requests[id] = { model: slug, mode: route.mode, submissions: 1, polls: 0 };
+
+    if (route.mode === 'queue') {
+      return sendJson(res, 200, {
+        request_id: id,
+        status_url: `${baseUrl}/v2/requests/${id}/status`,
+        response_url: `${baseUrl}/v2/requests/${id}`,
+      });
+    }
+    return sendJson(res, 200, { poll_url: `${baseUrl}/workflows/request/${id}`, request_id: id, status: 'QUEUED' });
+  }
+
+  function queueAnswer(res: ServerResponse, id: string, wantResult: boolean): void {
+    const request = pollable(id, 'queue');
+    const status = store.status(request);
+    if (status === 'FAILED') return sendJson(res, 422, { status, error: request.failure });
+    if (!wantResult) return sendJson(res, 200, { status });
+    if (status !== 'COMPLETED') return sendJson(res, 202, { status });
+    const output = request.base64 ? request.image.bytes.toString('base64') : mediaUrl(request);
+    sendJson(res, 200, { status, output, metrics: { inference_time: store.inferenceTime(request) } });
+  }
+
+  function workflowAnswer(res: ServerResponse, id: string): void {
+    const request = pollable(id, 'workflow');
+    const status = store.status(request);
+    if (status === 'FAILED') return sendJson(res, 200, { status, error: request.failure });
+    if (status !== 'COMPLETED') return sendJson(res, 200, { status });
+    sendJson(res, 200, { status, output: JSON.stringify({ image: mediaUrl(request) }) });
+  }
+
+  function pollable(id: string, mode: 'queue' | 'workflow'): AsyncRequest {
+    const request = store.get(id);
+    if (!request || request.mode !== mode) throw new HttpError(404, { error: `request ${id} not found or expired` });
+    const entry = stats.requests[id];
+    if (entry) entry.polls += 1;
+    return request;
+  }
+
+  function media(res: ServerResponse, id: string, ext: string): void {
+    const request = store.get(id);
+    if (!request || store.status(request) !== 'COMPLETED' || ext !== request.image.format) {
+      throw new HttpError(404, { error: 'media not found or expired' });
+    }
+    res.writeHead(200, { 'Content-Type': request.image.mimeType, 'Content-Length': request.image.bytes.length });
+    res.end(request.image.bytes);
+  }
+
+  function mediaUrl(request: AsyncRequest): string {
+    return `${baseUrl}/outputs/${request.id}.${request.image.format}`;
+  }
+
+  function modelOfRequest(target: Target): string | undefined {
+    return 'id' in target ? store.get(target.id)?.model.slug : undefined;
+  }
+
+  function checkAuth(req: IncomingMessage, scheme: Route['auth']): void {
+    let given: string | undefined;
+    if (scheme === 'x-api-key') {
+      const header = req.headers['x-api-key'];
+      given = Array.isArray(header) ? header[0] : header;
+    } else {
+      given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    }
+    if (!given) {
+      const where = scheme === 'x-api-key' ? 'x-api-key header' : 'Authorization: Bearer header';
+      throw new HttpError(401, { error: `Unauthorized: missing API key (${where})` });
+    }
+    if (given !== apiKey) throw new HttpError(401, { error: 'Unauthorized: invalid API key' });
+  }
+
+  async function control(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
+    if (path === '/__emulator/faults' && method === 'POST') {
+      const body = await readJson(req, maxBodyBytes);
+      const list = Array.isArray(body) ? body : [body];
+      try {
+        list.forEach((f) => checkFault(f));
+      } catch (err) {
+        throw new HttpError(400, { error: (err as Error).message });
+      }
+      return sendJson(res, 201, { ids: (list as Fault[]).map((f) => faults.add(f)) });
+    }
+    if (path === '/__emulator/faults' && method === 'GET') return sendJson(res, 200, { faults: faults.pending() });
+    if (path === '/__emulator/faults' && method === 'DELETE') {
+      faults.clear();
+      return sendEmpty(res);
+    }
+    if (path === '/__emulator/stats' && method === 'GET') return sendJson(res, 200, stats);
+    if (path === '/__emulator/stats' && method === 'DELETE') {
+      stats = emptyStats();
+      return sendEmpty(res);
+    }
+    throw new HttpError(404, { error: `no control endpoint ${method} ${path}` });
+  }
+
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  baseUrl = opts.publicUrl?.replace(/\/+$/, '') ?? `http://${urlHost(address)}:${address.port}`;
+
+  return {
+    url: baseUrl,
+    apiKey,
+    close: () =>
+      new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+        store.clear();
+      }),
+    stats: () => structuredClone(stats),
+    resetStats: () => {
+      stats = emptyStats();
+    },
+    injectFault: (fault) => faults.add(fault),
+    clearFaults: () => faults.clear(),
+  };
+}
+
+function resolve(method: string, path: string): Target {
+  const routes = ROUTES.filter((r) => r.path === path);
+  if (routes.length > 0) {
+    const route = routes.find((r) => r.method === method);
+    return route ? { kind: 'submit', route } : { kind: 'wrongMethod', allow: 'POST' };
+  }
+  let m: RegExpExecArray | null;
+  if ((m = /^\/v2\/requests\/([^/]+)\/status$/.exec(path))) return onlyGet(method, { kind: 'queueStatus', id: m[1]! });
+  if ((m = /^\/v2\/requests\/([^/]+)$/.exec(path))) return onlyGet(method, { kind: 'queueResult', id: m[1]! });
+  if ((m = /^\/workflows\/request\/([^/]+)$/.exec(path))) return onlyGet(method, { kind: 'workflowPoll', id: m[1]! });
+  if ((m = /^\/outputs\/([^/.]+)\.([a-z]+)$/.exec(path))) return onlyGet(method, { kind: 'media', id: m[1]!, ext: m[2]! });
+  return { kind: 'notFound' };
+}
+
+function onlyGet(method: string, target: Target): Target {
+  return method === 'GET' ? target : { kind: 'wrongMethod', allow: 'GET' };
+}
+
+function sendFault(res: ServerResponse, response: NonNullable<RequestFault['response']>): void {
+  if (response.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(response.retryAfterSeconds));
+  for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
+  const body = response.body ?? { error: STATUS_TEXT[response.status] ?? `HTTP ${response.status}` };
+  sendJson(res, response.status, body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendEmpty(res: ServerResponse): void {
+  res.writeHead(204);
+  res.end();
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  const tooLarge = () => new HttpError(413, { error: `request body exceeds ${limit} bytes` });
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new HttpError(400, { error: 'request body is empty; expected a JSON object' });
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, { error: 'request body is not valid JSON' });
+  }
+}
+
+function count(counter: Counter, model: string): void {
+  counter.total += 1;
+  counter.byModel[model] = (counter.byModel[model] ?? 0) + 1;
+}
+
+function emptyStats(): EmulatorStats {
+  return {
+    submissions: { total: 0, byModel: {} },
+    attempts: { total: 0, byModel: {} },
+    requests: {},
+    faultsServed: 0,
+  };
+}
+
+function urlHost(address: AddressInfo): string {
+  if (address.address === '0.0.0.0') return '127.0.0.1';
+  if (address.address === '::') return '[::1]';
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

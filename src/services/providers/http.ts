@@ -1,0 +1,199 @@
+// HTTP plumbing shared by upstream providers: one call with a deadline and a
+// body cap, and the mapping of upstream HTTP statuses onto job outcomes.
+
+import { request, type Dispatcher } from 'undici';
+import type { FailureCode } from './types.js';
+
+export type FailedOutcome = { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown };
+export type RetryOutcome = { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number };
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+export interface HttpCall {
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The caller's signal: when it fires the call rejects with its reason. */
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Bytes kept from the body; the rest is not read. */
+  maxBytes: number;
+  dispatcher?: Dispatcher;
+}
+
+export type HttpResult =
+  | { kind: 'response'; status: number; headers: Headers; body: Buffer; truncated: boolean }
+  /** No usable answer: connection refused or reset, DNS, timeout. */
+  | { kind: 'network'; reason: string; timedOut: boolean };
+
+/** How much of an error body is kept in messages and details. */
+export const ERROR_BODY_LIMIT = 2048;
+
+export async function httpCall(call: HttpCall): Promise<HttpResult> {
+  call.signal.throwIfAborted();
+  // One controller for both the caller's signal and our deadline, with the
+  // listener removed afterwards: a long-lived worker signal must not collect
+  // one listener per request.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`no answer within ${call.timeoutMs} ms`, 'TimeoutError'));
+  }, call.timeoutMs);
+  const onAbort = () => controller.abort(call.signal.reason);
+  call.signal.addEventListener('abort', onAbort, { once: true });
+  const signal = controller.signal;
+  try {
+    const res = await request(call.url, {
+      method: call.method,
+      headers: call.headers,
+      body: call.body,
+      signal,
+      dispatcher: call.dispatcher,
+      // Our own deadline governs; undici's idle timers would only fire later with vaguer errors.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    const { body, truncated } = await readCapped(res.body, call.maxBytes);
+    return { kind: 'response', status: res.statusCode, headers: res.headers, body, truncated };
+  } catch (err) {
+    if (call.signal.aborted) throw call.signal.reason ?? err;
+    if (timedOut) return { kind: 'network', reason: `no answer within ${call.timeoutMs} ms`, timedOut: true };
+    return { kind: 'network', reason: describeNetworkError(err), timedOut: false };
+  } finally {
+    clearTimeout(timer);
+    call.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ body: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    if (size + buf.length > maxBytes) {
+      chunks.push(buf.subarray(0, maxBytes - size));
+      body.destroy(); // stop downloading what we will not keep
+      return { body: Buffer.concat(chunks), truncated: true };
+    }
+    chunks.push(buf);
+    size += buf.length;
+  }
+  return { body: Buffer.concat(chunks), truncated: false };
+}
+
+function describeNetworkError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e?.code ?? e?.cause?.code;
+  const message = e?.cause?.message ?? e?.message ?? String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+export function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Retry-After as delta-seconds or an HTTP-date, in milliseconds from now. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The vendor's body as text, cut to a size fit for a job row. */
+export function bodySnippet(body: Buffer): string {
+  const text = body.subarray(0, ERROR_BODY_LIMIT + 4).toString('utf8');
+  return text.length > ERROR_BODY_LIMIT ? `${text.slice(0, ERROR_BODY_LIMIT)}…` : text;
+}
+
+/** The JSON body when there is one, else the (cut) text. */
+export function bodyDetail(body: Buffer): unknown {
+  if (body.length <= ERROR_BODY_LIMIT) {
+    try {
+      return JSON.parse(body.toString('utf8'));
+    } catch {
+      // not JSON: fall through to the text
+    }
+  }
+  return bodySnippet(body);
+}
+
+/** The human part of a vendor error body ({error}, {detail}, {message}, or the text). */
+export function errorText(body: Buffer): string {
+  const detail = bodyDetail(body);
+  if (detail && typeof detail === 'object') {
+    const d = detail as Record<string, unknown>;
+    for (const key of ['error', 'detail', 'message']) {
+      const v = d[key];
+      if (typeof v === 'string' && v) return v;
+      if (v !== undefined && v !== null) return JSON.stringify(v).slice(0, ERROR_BODY_LIMIT);
+    }
+  }
+  return typeof detail === 'string' ? detail : bodySnippet(body);
+}
+
+// "content" alone is too broad ("could not read image content"), so it counts
+// only next to a word that says the content was refused.
+const CONTENT_BLOCK =
+  /\b(rai|nsfw|safety|unsafe|moderation|inappropriate)\b|\bcontent\b[^.]*\b(block|filter|flag|polic|violat|moderat|reject)/i;
+
+/** A failed generation: a content block when the vendor's words say so. */
+export function generationFailed(detailText: string, httpStatus?: number, detail?: unknown): FailedOutcome {
+  const blocked = CONTENT_BLOCK.test(detailText);
+  return {
+    kind: 'failed',
+    code: blocked ? 'CONTENT_BLOCKED' : 'UPSTREAM_ERROR',
+    message: `${blocked ? 'blocked by the upstream' : 'the upstream failed the request'}: ${detailText || 'no detail given'}`,
+    httpStatus,
+    detail: detail ?? detailText,
+  };
+}
+
+export type Phase = 'submit' | 'poll' | 'download';
+
+/**
+ * An unsuccessful HTTP answer as a job outcome. A 404 means a different
+ * thing per phase: at submit the model (endpoint) is missing, while polling
+ * or downloading it means the request or its output expired.
+ */
+export function outcomeForStatus(status: number, headers: Headers, body: Buffer, phase: Phase): FailedOutcome | RetryOutcome {
+  const text = errorText(body);
+  const detail = bodyDetail(body);
+  const failed = (code: FailureCode, what: string): FailedOutcome => ({
+    kind: 'failed',
+    code,
+    message: `Segmind ${status} (${what}): ${text}`,
+    httpStatus: status,
+    detail,
+  });
+  if (status === 408 || status === 425 || status === 429 || status >= 500) {
+    return {
+      kind: 'retry',
+      reason: `Segmind ${status} during ${phase}: ${text}`,
+      retryAfterMs: parseRetryAfter(header(headers, 'retry-after')),
+      httpStatus: status,
+    };
+  }
+  if (phase === 'download' && [401, 403, 404, 410].includes(status)) return failed('EXPIRED', 'output no longer available');
+  if (phase === 'poll' && (status === 404 || status === 410)) return failed('EXPIRED', 'request unknown or expired');
+  switch (status) {
+    case 400:
+      return failed('INVALID_INPUT', 'bad request');
+    case 401:
+      return failed('UNAUTHORIZED', 'missing or invalid API key');
+    case 403:
+      return failed('FORBIDDEN', 'forbidden');
+    case 404:
+      return failed('MODEL_NOT_FOUND', 'model or endpoint not found');
+    case 406:
+      return failed('INSUFFICIENT_CREDITS', 'insufficient credits');
+    case 422:
+      return generationFailed(text, status, detail);
+    default:
+      return failed('UPSTREAM_ERROR', 'unexpected status');
+  }
+}

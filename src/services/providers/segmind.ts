@@ -1,0 +1,344 @@
+// The Segmind upstream, for the three ways its models run (see Protocol in
+// src/models/types.ts): v1 answers with the image, the v2 queue and the
+// workflows answer with a handle that is polled.
+
+import type { Dispatcher } from 'undici';
+import { modelSpec } from '../../models/registry.js';
+import type { ModelSpec } from '../../models/types.js';
+import {
+  generationFailed,
+  header,
+  httpCall,
+  outcomeForStatus,
+  errorText,
+  bodyDetail,
+  type FailedOutcome,
+  type HttpResult,
+  type Phase,
+  type RetryOutcome,
+} from './http.js';
+import {
+  decodeBase64Image,
+  findImageUrl,
+  findInlineImage,
+  imageMimeType,
+  isHttpUrl,
+  parseJson,
+  withoutLargeValues,
+} from './segmind-output.js';
+import type { PollOutcome, ProviderJob, ProviderOutput, SubmitOutcome, UpstreamProvider } from './types.js';
+
+export interface SegmindProviderOptions {
+  /** e.g. https://api.segmind.com, or the emulator's URL. */
+  baseUrl: string;
+  apiKey: string;
+  /** Deadline of a v1 call and of an output download; default 120 s (faceswap-comic takes ~21 s). */
+  requestTimeoutMs?: number;
+  /** Deadline of async submits and polls, which answer at once; default 30 s. */
+  pollTimeoutMs?: number;
+  /** Largest image accepted; default 50 MB. */
+  maxOutputBytes?: number;
+  dispatcher?: Dispatcher;
+}
+
+type Failed = FailedOutcome;
+type Completed = { kind: 'completed'; output: ProviderOutput };
+type Pending = { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' };
+
+/** JSON answers (handles, statuses, errors) are small; images are capped separately. */
+const JSON_LIMIT = 1024 * 1024;
+const MAX_REDIRECTS = 5;
+
+export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamProvider {
+  const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 120_000;
+  const pollTimeoutMs = opts.pollTimeoutMs ?? 30_000;
+  const maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
+  const keyHeader = { 'x-api-key': opts.apiKey };
+  const bearerHeader = { authorization: `Bearer ${opts.apiKey}` };
+
+  function call(method: 'GET' | 'POST', url: string, headers: Record<string, string>, signal: AbortSignal, extra: {
+    body?: unknown;
+    timeoutMs?: number;
+    maxBytes?: number;
+  } = {}): Promise<HttpResult> {
+    const json = extra.body !== undefined;
+    return httpCall({
+      method,
+      url,
+      headers: { accept: '*/*', ...(json ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: json ? JSON.stringify(extra.body) : undefined,
+      signal,
+      timeoutMs: extra.timeoutMs ?? pollTimeoutMs,
+      maxBytes: extra.maxBytes ?? JSON_LIMIT,
+      dispatcher: opts.dispatcher,
+    });
+  }
+
+  // ---- sync (v1) ----
+
+  async function submitSync(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
+    const res = await call('POST', baseUrl + spec.endpoint, keyHeader, signal, {
+      body: job.params,
+      timeoutMs: requestTimeoutMs,
+      maxBytes: maxOutputBytes + 1,
+    });
+    if (res.kind === 'network') return networkRetry(res, 'submit');
+    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'submit');
+    if (res.body.length > maxOutputBytes) return tooLarge();
+
+    const contentType = header(res.headers, 'content-type');
+    const upstream: Record<string, unknown> = { httpStatus: res.status, contentType: contentType ?? null, ...vendorHeaders(res.headers) };
+    const raw = imageMimeType(res.body, contentType);
+    if (raw && !contentType?.includes('json')) return completed(res.body, raw, { ...upstream, encoding: 'binary' });
+
+    // base64 mode: JSON {image}, a JSON string, or plain text.
+    const parsed = parseJson(res.body);
+    const inline = parsed !== undefined ? findInlineImage(parsed) : decodeBase64Image(res.body.toString('utf8'));
+    if (inline) return completed(inline.bytes, inline.mimeType, { ...upstream, encoding: 'base64' });
+    const url = parsed !== undefined ? findImageUrl(parsed) : null;
+    if (url) {
+      const outcome = await download(url, signal, { ...upstream, ...(asRecord(withoutLargeValues(parsed)) ?? {}) });
+      return outcome.kind === 'failed' && outcome.code === 'EXPIRED' ? { ...outcome, code: 'UPSTREAM_ERROR' } : outcome;
+    }
+    return notAnImage(res.body, res.status);
+  }
+
+  // ---- queue (v2) ----
+
+  async function submitQueue(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
+    const res = await call('POST', baseUrl + spec.endpoint, keyHeader, signal, { body: job.params });
+    if (res.kind === 'network') return networkRetry(res, 'submit');
+    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'submit');
+    const body = asRecord(parseJson(res.body));
+    const requestId = body?.request_id;
+    if (typeof requestId !== 'string' || !requestId) return unknownOutcome('the queue answered without a request_id', res.body);
+    return {
+      kind: 'accepted',
+      requestId,
+      pollUrl: typeof body?.status_url === 'string' ? body.status_url : null,
+      upstream: body ?? {},
+    };
+  }
+
+  async function pollQueue(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome> {
+    if (!job.upstreamRequestId) return missingHandle('request id');
+    const base = `${baseUrl}/v2/requests/${encodeURIComponent(job.upstreamRequestId)}`;
+
+    const statusRes = await call('GET', `${base}/status`, keyHeader, signal);
+    const status = readStatus(statusRes, 'poll');
+    if (status.kind !== 'status') return status.outcome;
+    if (status.value !== 'COMPLETED') return pendingOrFailed(status.value, status.body);
+
+    // The status said done; the result body carries the output.
+    const resultRes = await call('GET', base, keyHeader, signal);
+    if (resultRes.kind === 'response' && resultRes.status === 202) return { kind: 'pending', upstreamStatus: 'PROCESSING' };
+    const result = readStatus(resultRes, 'poll');
+    if (result.kind !== 'status') return result.outcome;
+    if (result.value !== 'COMPLETED') return pendingOrFailed(result.value, result.body);
+
+    const output = result.body.output;
+    const upstream = asRecord(withoutLargeValues(result.body)) ?? {};
+    if (isHttpUrl(output)) return download(output.trim(), signal, upstream);
+    const inline = typeof output === 'string' ? decodeBase64Image(output) : findInlineImage(output);
+    if (inline) return completed(inline.bytes, inline.mimeType, upstream);
+    const url = findImageUrl(output);
+    if (url) return download(url, signal, upstream);
+    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the completed request has no image output', detail: upstream };
+  }
+
+  // ---- workflow ----
+
+  async function submitWorkflow(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
+    const res = await call('POST', baseUrl + spec.endpoint, bearerHeader, signal, { body: job.params });
+    if (res.kind === 'network') return networkRetry(res, 'submit');
+    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'submit');
+    const body = asRecord(parseJson(res.body));
+    const pollUrl = body?.poll_url;
+    if (!isHttpUrl(pollUrl)) return unknownOutcome('the workflow answered without a poll_url', res.body);
+    const requestId = typeof body?.request_id === 'string' && body.request_id ? body.request_id : lastSegment(pollUrl);
+    return { kind: 'accepted', requestId, pollUrl, upstream: body ?? {} };
+  }
+
+  async function pollWorkflow(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome> {
+    if (!job.upstreamPollUrl) return missingHandle('poll_url');
+    // The poll URL comes from the upstream's answer; the key only goes to the upstream's own hosts.
+    if (!trustedHost(job.upstreamPollUrl)) {
+      return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `refusing to send the API key to ${safeOrigin(job.upstreamPollUrl)}` };
+    }
+    const res = await call('GET', job.upstreamPollUrl, bearerHeader, signal);
+    const status = readStatus(res, 'poll');
+    if (status.kind !== 'status') return status.outcome;
+    if (status.value !== 'COMPLETED') return pendingOrFailed(status.value, status.body);
+
+    // `output` is a JSON document serialised as a string.
+    const rawOutput = status.body.output;
+    let outputs: unknown = rawOutput;
+    if (typeof rawOutput === 'string') {
+      try {
+        outputs = JSON.parse(rawOutput);
+      } catch {
+        outputs = rawOutput;
+      }
+    }
+    const upstream = { ...(asRecord(withoutLargeValues({ ...status.body, output: undefined })) ?? {}), outputs: withoutLargeValues(outputs) };
+    const url = findImageUrl(outputs);
+    if (url) return download(url, signal, upstream);
+    const inline = findInlineImage(outputs);
+    if (inline) return completed(inline.bytes, inline.mimeType, upstream);
+    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the completed workflow has no image output', detail: upstream };
+  }
+
+  // ---- shared ----
+
+  /** GETs the output image. No credentials: media URLs are public and may live on another host. */
+  async function download(url: string, signal: AbortSignal, upstream: Record<string, unknown>): Promise<Completed | Failed | RetryOutcome> {
+    let target = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const res = await call('GET', target, {}, signal, { timeoutMs: requestTimeoutMs, maxBytes: maxOutputBytes + 1 });
+      if (res.kind === 'network') return networkRetry(res, 'download');
+      const location = header(res.headers, 'location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        target = new URL(location, target).toString();
+        continue;
+      }
+      if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'download');
+      if (res.body.length > maxOutputBytes) return tooLarge();
+      const mimeType = imageMimeType(res.body, header(res.headers, 'content-type'));
+      if (!mimeType) return notAnImage(res.body, res.status);
+      return completed(res.body, mimeType, { ...upstream, outputUrl: url });
+    }
+    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `too many redirects fetching the output ${safeOrigin(url)}` };
+  }
+
+  function trustedHost(url: string): boolean {
+    try {
+      const base = new URL(baseUrl).hostname;
+      const host = new URL(url).hostname;
+      if (host === base) return true;
+      const labels = base.split('.');
+      const isName = labels.length >= 2 && !/^[\d.]+$/.test(base) && !base.includes(':');
+      return isName && host.endsWith(`.${labels.slice(-2).join('.')}`);
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    name: 'segmind',
+
+    async submit(job, signal) {
+      signal.throwIfAborted();
+      const spec = specOf(job);
+      if (!spec) return { kind: 'failed', code: 'MODEL_NOT_FOUND', message: `unknown model ${job.model}` };
+      switch (spec.protocol) {
+        case 'sync':
+          return submitSync(spec, job, signal);
+        case 'queue':
+          return submitQueue(spec, job, signal);
+        case 'workflow':
+          return submitWorkflow(spec, job, signal);
+      }
+    },
+
+    async poll(job, signal) {
+      signal.throwIfAborted();
+      const spec = specOf(job);
+      if (!spec) return { kind: 'failed', code: 'MODEL_NOT_FOUND', message: `unknown model ${job.model}` };
+      switch (spec.protocol) {
+        case 'queue':
+          return pollQueue(job, signal);
+        case 'workflow':
+          return pollWorkflow(job, signal);
+        case 'sync':
+          return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `${spec.slug} is synchronous and has nothing to poll` };
+      }
+    },
+  };
+}
+
+type StatusRead =
+  | { kind: 'status'; value: string; body: Record<string, unknown> }
+  | { kind: 'outcome'; outcome: Failed | RetryOutcome };
+
+/** A status or result answer: HTTP errors mapped, 422 read as a FAILED generation. */
+function readStatus(res: HttpResult, phase: Phase): StatusRead {
+  if (res.kind === 'network') return { kind: 'outcome', outcome: networkRetry(res, phase) };
+  if (res.status === 422) return { kind: 'outcome', outcome: generationFailed(errorText(res.body), 422, bodyDetail(res.body)) };
+  if (res.status < 200 || res.status >= 300) return { kind: 'outcome', outcome: outcomeForStatus(res.status, res.headers, res.body, phase) };
+  const body = asRecord(parseJson(res.body));
+  const value = typeof body?.status === 'string' ? body.status.toUpperCase() : undefined;
+  if (!body || !value) {
+    return { kind: 'outcome', outcome: { kind: 'retry', reason: `unreadable status answer: ${errorText(res.body)}`, httpStatus: res.status } };
+  }
+  return { kind: 'status', value, body };
+}
+
+function pendingOrFailed(status: string, body: Record<string, unknown>): Pending | Failed {
+  if (status === 'FAILED' || status === 'ERROR' || status === 'CANCELLED') {
+    const detail = typeof body.error === 'string' ? body.error : JSON.stringify(withoutLargeValues(body.error ?? body));
+    return generationFailed(detail, undefined, withoutLargeValues(body));
+  }
+  // Unknown in-between states are treated as still running; the worker's deadline bounds the wait.
+  return { kind: 'pending', upstreamStatus: status === 'QUEUED' ? 'QUEUED' : 'PROCESSING' };
+}
+
+function networkRetry(res: Extract<HttpResult, { kind: 'network' }>, phase: Phase): RetryOutcome {
+  return { kind: 'retry', reason: `${res.timedOut ? 'timeout' : 'network error'} during ${phase}: ${res.reason}` };
+}
+
+function completed(bytes: Buffer, mimeType: string, upstream: Record<string, unknown>): Completed {
+  return { kind: 'completed', output: { bytes, mimeType, upstream } };
+}
+
+function notAnImage(body: Buffer, httpStatus: number): Failed {
+  return {
+    kind: 'failed',
+    code: 'UPSTREAM_ERROR',
+    message: `the upstream answered ${httpStatus} without a recognisable image: ${errorText(body.subarray(0, 256))}`,
+    httpStatus,
+  };
+}
+
+function tooLarge(): Failed {
+  return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the output image exceeds the size limit' };
+}
+
+/** Accepted upstream but unusable: whether it ran (and was billed) is not known. */
+function unknownOutcome(message: string, body: Buffer): Failed {
+  return { kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN', message, detail: bodyDetail(body) };
+}
+
+function missingHandle(what: string): Failed {
+  return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `the job has no upstream ${what} to poll` };
+}
+
+function specOf(job: ProviderJob): ModelSpec | undefined {
+  try {
+    return modelSpec(job.model);
+  } catch {
+    return undefined;
+  }
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** Response headers worth recording (request ids, remaining credits, timings). */
+function vendorHeaders(headers: Record<string, string | string[] | undefined>): Record<string, unknown> {
+  const kept = Object.entries(headers).filter(([name]) => name.startsWith('x-') && !/key|auth|token|cookie/i.test(name));
+  return kept.length > 0 ? { headers: Object.fromEntries(kept.slice(0, 20)) } : {};
+}
+
+function lastSegment(url: string): string {
+  return new URL(url).pathname.split('/').filter(Boolean).pop() ?? url;
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'an invalid URL';
+  }
+}
