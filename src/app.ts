@@ -1,0 +1,72 @@
+// Assembles a running service from its parts: migrations, database pool, event
+// hub, artifact store, optional in-process worker, and the HTTP server. Used by
+// `npm start` (src/main.ts) and by the tests, so both run the same wiring.
+import { join } from 'node:path';
+import type { Config } from './config.js';
+import { connectDb, type Db } from './db/client.js';
+import { applyMigrations, ensureDatabase } from './db/migrations.js';
+import { schema } from './schema/index.js';
+import { startHttpServer } from './server/http-server.js';
+import { LocalArtifactStore } from './services/artifacts.js';
+import { EventHub } from './services/event-hub.js';
+import type { UpstreamProvider } from './services/providers/types.js';
+import { Worker } from './services/worker.js';
+
+export interface App {
+  url: string;
+  db: Db;
+  events: EventHub;
+  worker: Worker | null;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  config: Config;
+  databaseUrl: string;
+  provider: UpstreamProvider;
+  log?: (line: string) => void;
+}
+
+export async function prepareDatabase(databaseUrl: string, log?: (line: string) => void): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  await applyMigrations(databaseUrl, { log });
+}
+
+export function artifactStore(config: Config): LocalArtifactStore {
+  return new LocalArtifactStore(join(config.dataDir, 'artifacts'));
+}
+
+export async function startApp(opts: AppOptions): Promise<App> {
+  const { config } = opts;
+  await prepareDatabase(opts.databaseUrl, opts.log);
+  const db = connectDb(opts.databaseUrl);
+  const events = new EventHub(opts.databaseUrl, db.prisma);
+  await events.start();
+  const artifacts = artifactStore(config);
+  const worker = config.embeddedWorker
+    ? new Worker({ databaseUrl: opts.databaseUrl, pool: db.pool, provider: opts.provider, artifacts, config: config.worker, log: opts.log })
+    : null;
+  await worker?.start();
+  const http = await startHttpServer({
+    schema,
+    db,
+    artifacts,
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    publicUrl: config.publicUrl,
+    context: (apiKey, publicUrl) => ({ db, apiKey, events, config, providerName: opts.provider.name, publicUrl }),
+  });
+  return {
+    url: http.url,
+    db,
+    events,
+    worker,
+    async close() {
+      await http.close();
+      await worker?.stop();
+      await events.stop();
+      await db.close();
+    },
+  };
+}

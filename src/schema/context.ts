@@ -1,0 +1,16 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { ApiKeyIdentity } from '../services/api-keys.js';
+import type { EventHub } from '../services/event-hub.js';
+
+/** What every resolver gets: the caller's key is always known (unauthenticated requests never reach a resolver). */
+export interface Context {
+  db: Db;
+  apiKey: ApiKeyIdentity;
+  events: EventHub;
+  config: Config;
+  /** Recorded on jobs created in this request. */
+  providerName: string;
+  /** Absolute base URL of this service, for output links. */
+  publicUrl: string;
+}

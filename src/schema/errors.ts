@@ -1,0 +1,82 @@
+// Errors the client must branch on are data: members of each mutation's
+// result union, all implementing UserError. Errors of a malformed request
+// (bad id, bad cursor) are GraphQL errors whose extensions name the field and
+// the rule.
+import { GraphQLError } from 'graphql';
+import type { Violation } from '../models/normalise.js';
+import { builder } from './builder.js';
+
+export class InvalidInput {
+  constructor(readonly violations: Violation[]) {}
+  get message(): string {
+    return this.violations.map((v) => `${v.field}: ${v.message}`).join('; ');
+  }
+}
+
+export class NotFound {
+  constructor(readonly id: string) {}
+  readonly message = 'No job with this id exists for this API key.';
+}
+
+export class NotCancelable {
+  constructor(
+    readonly id: string,
+    readonly status: string,
+  ) {}
+  get message(): string {
+    return `The job is already ${this.status} and cannot be canceled.`;
+  }
+}
+
+export const UserError = builder.interfaceRef<{ message: string }>('UserError').implement({
+  description: 'A problem the client can fix or branch on.',
+  fields: (t) => ({ message: t.exposeString('message') }),
+});
+
+const FieldViolation = builder.objectRef<Violation>('FieldViolation').implement({
+  description: 'One broken rule of one input field.',
+  fields: (t) => ({
+    field: t.exposeString('field', { description: 'Path of the input field, e.g. "input.imageQuality".' }),
+    rule: t.exposeString('rule', { description: 'The rule it broke, e.g. "range", "enum", "image-uri".' }),
+    message: t.exposeString('message'),
+  }),
+});
+
+export const InvalidInputError = builder.objectType(InvalidInput, {
+  name: 'InvalidInputError',
+  description: 'The input broke one or more rules; nothing was created.',
+  interfaces: [UserError],
+  fields: (t) => ({
+    field: t.string({ description: 'The first offending field.', resolve: (e) => e.violations[0]!.field }),
+    rule: t.string({ description: 'The rule the first offending field broke.', resolve: (e) => e.violations[0]!.rule }),
+    violations: t.field({ type: [FieldViolation], resolve: (e) => e.violations }),
+  }),
+});
+
+export const NotFoundError = builder.objectType(NotFound, {
+  name: 'NotFoundError',
+  description: 'No job with this id belongs to the calling API key.',
+  interfaces: [UserError],
+  fields: (t) => ({ id: t.exposeID('id') }),
+});
+
+export const JobNotCancelableError = builder.objectType(NotCancelable, {
+  name: 'JobNotCancelableError',
+  description: 'The job already reached a final status.',
+  interfaces: [UserError],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    status: t.exposeString('status'),
+  }),
+});
+
+/** A request-level error naming the argument and the rule it broke. */
+export function badInput(field: string, rule: string, message: string): GraphQLError {
+  return new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field, rule } });
+}
+
+export function notFoundError(field: string, id: string): GraphQLError {
+  return new GraphQLError(`${field}: no job with id "${id}" exists for this API key`, {
+    extensions: { code: 'NOT_FOUND', field, rule: 'exists' },
+  });
+}

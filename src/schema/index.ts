@@ -1,0 +1,18 @@
+// Assembles the schema: shared types, then one module per model from the registry.
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { MODELS } from '../models/registry.js';
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.js';
+import './job-interface.js';
+import './jobs.js';
+import { defineModelSchema } from './model-types.js';
+
+for (const spec of MODELS) defineModelSchema(spec);
+
+export const schema: GraphQLSchema = builder.toSchema();
+
+/** The SDL checked in as schema.graphql. */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

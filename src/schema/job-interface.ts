@@ -1,0 +1,112 @@
+// What every job has, whatever its model: the SwapJob interface, its status,
+// its events and its output.
+import { MODELS } from '../models/registry.js';
+import { JOB_STATUSES } from '../services/job-status.js';
+import type { FailureCode } from '../services/providers/types.js';
+import { builder } from './builder.js';
+import { jobGlobalId, jobTypeName } from './job-ids.js';
+
+export const JobStatusEnum = builder.enumType('JobStatus', {
+  description: 'QUEUED → SUBMITTED → PROCESSING → COMPLETED | FAILED | CANCELED.',
+  values: JOB_STATUSES,
+});
+
+export const JobModelEnum = builder.enumType('JobModel', {
+  values: Object.fromEntries(MODELS.map((m) => [m.key, { value: m.key, description: `${m.slug}: ${m.description}` }])),
+});
+
+const FAILURE_CODES: FailureCode[] = [
+  'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'INSUFFICIENT_CREDITS', 'CONTENT_BLOCKED',
+  'MODEL_NOT_FOUND', 'UPSTREAM_ERROR', 'UPSTREAM_OUTCOME_UNKNOWN', 'TIMEOUT', 'EXPIRED',
+];
+export const FailureCodeEnum = builder.enumType('FailureCode', { values: FAILURE_CODES });
+
+interface FailureShape { code: string; message: string }
+const JobFailure = builder.objectRef<FailureShape>('JobFailure').implement({
+  description: 'Why a job ended FAILED.',
+  fields: (t) => ({
+    code: t.field({ type: FailureCodeEnum, resolve: (f) => f.code as FailureCode }),
+    message: t.exposeString('message', { description: "The upstream's detail where it gave one." }),
+  }),
+});
+
+interface OutputShape {
+  jobId: string;
+  sha256: string;
+  bytes: number;
+  mimeType: string;
+  width: number | null;
+  height: number | null;
+}
+const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
+  description: 'The finished image, kept by this service (the upstream deletes it after an hour).',
+  fields: (t) => ({
+    url: t.string({
+      description: 'Download link; send the same Authorization header as for the API.',
+      resolve: (o, _args, ctx) => `${ctx.publicUrl}/outputs/${o.jobId}`,
+    }),
+    sha256: t.exposeString('sha256'),
+    bytes: t.exposeInt('bytes'),
+    mimeType: t.exposeString('mimeType'),
+    width: t.exposeInt('width', { nullable: true }),
+    height: t.exposeInt('height', { nullable: true }),
+  }),
+});
+
+export const SwapJob = builder.prismaInterface('Job', {
+  name: 'SwapJob',
+  interfaces: [builder.nodeInterfaceRef()],
+  description: 'A swap job of any model. Each model has its own type with its typed parameters.',
+  resolveType: (job) => jobTypeName(job.model),
+  fields: (t) => ({
+    id: t.id({ description: 'Global id.', resolve: (job) => jobGlobalId(job) }),
+    model: t.field({ type: JobModelEnum, resolve: (job) => job.model }),
+    status: t.field({ type: JobStatusEnum, resolve: (job) => job.status }),
+    provider: t.exposeString('provider', { description: 'The upstream that runs the job.' }),
+    seed: t.exposeInt('seed', { nullable: true, description: 'The seed sent upstream (models with a seed only).' }),
+    parameters: t.field({
+      type: 'JSON',
+      description: 'The full normalised parameters as sent upstream (wire names, defaults filled in).',
+      resolve: (job) => job.params,
+    }),
+    upstreamRequestId: t.exposeString('upstreamRequestId', { nullable: true }),
+    failure: t.field({
+      type: JobFailure,
+      nullable: true,
+      resolve: (job) => (job.status === 'FAILED' && job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '' } : null),
+    }),
+    output: t.field({
+      type: JobOutput,
+      nullable: true,
+      resolve: (job) =>
+        job.outputSha256 && job.outputMimeType
+          ? {
+              jobId: jobGlobalId(job), sha256: job.outputSha256, bytes: job.outputBytes ?? 0,
+              mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,
+            }
+          : null,
+    }),
+    events: t.relation('events', {
+      description: 'Every status transition, oldest first.',
+      query: { orderBy: { id: 'asc' } },
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    submittedAt: t.expose('submittedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+export const JobEventType = builder.prismaObject('JobEvent', {
+  description: 'One status transition of a job.',
+  fields: (t) => ({
+    cursor: t.string({
+      description: 'Position of this event in the event log (increasing).',
+      resolve: (e) => e.id.toString(),
+    }),
+    status: t.field({ type: JobStatusEnum, description: 'The status the job moved to.', resolve: (e) => e.status }),
+    detail: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.detail }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    job: t.relation('job', { description: 'The job as it is now.' }),
+  }),
+});

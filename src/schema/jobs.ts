@@ -1,0 +1,130 @@
+// Queries, mutations and subscriptions over jobs of every model.
+import { resolveJobsConnection } from '../resolvers/jobs-connection.js';
+import { subscribeToJob } from '../resolvers/job-events.js';
+import { cancelJob, findJob } from '../services/jobs.js';
+import type { JobStatus } from '../services/job-status.js';
+import { builder } from './builder.js';
+import { InvalidInput, InvalidInputError, JobNotCancelableError, NotCancelable, NotFound, NotFoundError, notFoundError } from './errors.js';
+import { JobEventType, JobModelEnum, JobStatusEnum, SwapJob } from './job-interface.js';
+import { parseJobId } from './job-ids.js';
+
+const JobFilter = builder.inputType('JobFilter', {
+  fields: (t) => ({
+    model: t.field({ type: [JobModelEnum], required: false, description: 'Any of these models.' }),
+    status: t.field({ type: [JobStatusEnum], required: false, description: 'Any of these statuses.' }),
+    seed: t.int({ required: false, description: 'Jobs run with exactly this seed.' }),
+    createdAfter: t.field({ type: 'DateTime', required: false, description: 'Created at or after this instant.' }),
+    createdBefore: t.field({ type: 'DateTime', required: false, description: 'Created before this instant.' }),
+  }),
+});
+
+const JobOrder = builder.enumType('JobOrder', {
+  values: { CREATED_AT_DESC: { description: 'Newest first.' }, CREATED_AT_ASC: { description: 'Oldest first.' } },
+});
+
+const JobEventFilter = builder.inputType('JobEventFilter', {
+  fields: (t) => ({
+    model: t.field({ type: [JobModelEnum], required: false }),
+    status: t.field({ type: [JobStatusEnum], required: false, description: 'Only transitions to these statuses.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  job: t.field({
+    type: SwapJob,
+    nullable: true,
+    description: 'One of your jobs by its global id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const id = parseJobId(args.id, 'id');
+      const job = await findJob(ctx.db.prisma, ctx.apiKey.id, id);
+      if (!job) throw notFoundError('id', args.id);
+      return job;
+    },
+  }),
+  jobs: t.connection(
+    {
+      type: SwapJob,
+      description: 'Your jobs of every model, newest first unless orderBy says otherwise; first/last at most 100 (default first: 20).',
+      args: {
+        filter: t.arg({ type: JobFilter, required: false }),
+        orderBy: t.arg({ type: JobOrder, required: true, defaultValue: 'CREATED_AT_DESC' }),
+      },
+      resolve: (_root, args, ctx) =>
+        resolveJobsConnection(
+          ctx,
+          {
+            models: args.filter?.model,
+            statuses: args.filter?.status as JobStatus[] | null | undefined,
+            seed: args.filter?.seed,
+            createdAfter: args.filter?.createdAfter,
+            createdBefore: args.filter?.createdBefore,
+          },
+          args,
+          args.orderBy === 'CREATED_AT_DESC',
+        ),
+    },
+    { name: 'SwapJobConnection' },
+    { name: 'SwapJobEdge' },
+  ),
+}));
+
+class JobCanceled {
+  constructor(readonly job: unknown) {}
+}
+const JobCanceledType = builder.objectType(JobCanceled, {
+  name: 'JobCanceled',
+  fields: (t) => ({ job: t.field({ type: SwapJob, resolve: (p) => p.job as never }) }),
+});
+
+const CancelJobResult = builder.unionType('CancelJobResult', {
+  types: [JobCanceledType, NotFoundError, JobNotCancelableError, InvalidInputError],
+  resolveType: (v) =>
+    v instanceof JobCanceled ? JobCanceledType
+      : v instanceof NotFound ? NotFoundError
+        : v instanceof NotCancelable ? JobNotCancelableError
+          : InvalidInputError,
+});
+
+builder.mutationField('cancelJob', (t) =>
+  t.field({
+    type: CancelJobResult,
+    description: 'Cancel a job that has not finished. A late upstream answer does not revive it.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      let id: string;
+      try {
+        id = parseJobId(args.id, 'id');
+      } catch (err) {
+        const ext = (err as { extensions?: { rule?: string } }).extensions;
+        return new InvalidInput([{ field: 'id', rule: ext?.rule ?? 'global-id', message: 'id is not a job id' }]);
+      }
+      const outcome = await cancelJob(ctx.db, ctx.apiKey.id, id);
+      if (outcome.kind === 'not-found') return new NotFound(args.id);
+      if (outcome.kind === 'already-final') return new NotCancelable(args.id, outcome.status);
+      return new JobCanceled(outcome.job);
+    },
+  }),
+);
+
+builder.subscriptionFields((t) => ({
+  jobUpdated: t.field({
+    type: JobEventType,
+    description: "One job's status changes: every transition so far, then each new one as it commits.",
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => subscribeToJob(ctx, parseJobId(args.id, 'id'), 'id') as never,
+    resolve: (event) => event as never,
+  }),
+  jobsUpdated: t.field({
+    type: JobEventType,
+    description: 'Status changes of all your jobs, optionally filtered, as they commit.',
+    args: { filter: t.arg({ type: JobEventFilter, required: false }) },
+    subscribe: (_root, args, ctx) =>
+      ctx.events.subscribe({
+        apiKeyId: ctx.apiKey.id,
+        models: args.filter?.model ?? undefined,
+        statuses: args.filter?.status ?? undefined,
+      }) as never,
+    resolve: (event) => event as never,
+  }),
+}));

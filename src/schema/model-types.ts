@@ -1,0 +1,123 @@
+// Builds a model's GraphQL surface from its spec: the job type with its typed
+// parameters, the create input with every documented default, the result
+// union, and the create mutation.
+import type { InputFieldRef } from '@pothos/core';
+import type { EnumParam, ModelSpec, ParamSpec } from '../models/types.js';
+import { SEED_MAX, SEED_MIN } from '../models/types.js';
+import { resolveCreateJob } from '../resolvers/create-job.js';
+import { builder } from './builder.js';
+import { InvalidInput, InvalidInputError } from './errors.js';
+import { SwapJob } from './job-interface.js';
+
+// Enums shared by several models (ImageFormat, GenderFilter) are built once.
+const enumRefs = new Map<string, ReturnType<typeof buildEnum>>();
+
+function buildEnum(p: EnumParam) {
+  return builder.enumType(p.enumName, {
+    values: Object.fromEntries(
+      Object.entries(p.values).map(([name, wire]) => [name, { value: wire, description: `"${wire}" on the wire` }]),
+    ),
+  });
+}
+
+function enumRef(p: EnumParam) {
+  let ref = enumRefs.get(p.enumName);
+  if (!ref) enumRefs.set(p.enumName, (ref = buildEnum(p)));
+  return ref;
+}
+
+function ruleText(p: ParamSpec): string {
+  switch (p.kind) {
+    case 'int':
+    case 'float':
+      return p.min !== undefined && p.max !== undefined ? ` Range ${p.min}–${p.max}.` : '';
+    case 'seed':
+      return ` Range ${SEED_MIN}–${SEED_MAX}.`;
+    case 'string':
+      return ` At most ${p.maxLength} characters.`;
+    case 'image':
+      return ' An http(s) URL, a data: URI or base64.';
+    default:
+      return '';
+  }
+}
+
+type AnyInputFields = Record<string, InputFieldRef<any, 'InputObject'>>;
+
+function inputField(t: any, p: ParamSpec): InputFieldRef<any, 'InputObject'> {
+  const description = `${p.description}${ruleText(p)} Upstream field: ${p.wire}.`;
+  switch (p.kind) {
+    case 'image':
+      return p.required
+        ? t.string({ required: true, description })
+        : t.string({ required: false, description: p.default ? `${description} Default: the vendor sample.` : description });
+    case 'enum':
+      return t.field({ type: enumRef(p), required: true, defaultValue: p.default, description });
+    case 'int':
+      return t.int({ required: p.default !== undefined, defaultValue: p.default, description });
+    case 'float':
+      return t.float({ required: p.default !== undefined, defaultValue: p.default, description });
+    case 'seed':
+      return t.int({ required: false, description });
+    case 'boolean':
+      return t.boolean({ required: true, defaultValue: p.default, description });
+    case 'string':
+    case 'faceIndexList':
+      return t.string({ required: true, defaultValue: p.default, description });
+  }
+}
+
+function outputField(t: any, p: ParamSpec) {
+  const resolve = (job: { params: unknown }) => (job.params as Record<string, unknown>)[p.wire] ?? null;
+  const description = `${p.description} Upstream field: ${p.wire}.`;
+  switch (p.kind) {
+    case 'image':
+      return t.string({ nullable: !p.required && p.default === undefined, description, resolve });
+    case 'enum':
+      return t.field({ type: enumRef(p), description, resolve });
+    case 'int':
+    case 'seed':
+      return t.int({ nullable: p.kind === 'int' && p.default === undefined, description, resolve });
+    case 'float':
+      return t.float({ nullable: p.default === undefined, description, resolve });
+    case 'boolean':
+      return t.boolean({ description, resolve });
+    case 'string':
+    case 'faceIndexList':
+      return t.string({ description, resolve });
+  }
+}
+
+export function defineModelSchema(spec: ModelSpec) {
+  const jobType = builder.prismaNode('Job', {
+    variant: `${spec.graphqlName}Job`,
+    description: `A job of model ${spec.slug}. ${spec.description}`,
+    interfaces: [SwapJob],
+    id: { field: 'id' },
+    // node(id) sees only the caller's jobs, and only of this model.
+    findUnique: (id, ctx) => ({ id, apiKeyId: ctx.apiKey.id, model: spec.key }),
+    fields: (t) => Object.fromEntries(spec.params.map((p) => [p.name, outputField(t, p)])),
+  });
+
+  const input = builder.inputType(`Create${spec.graphqlName}JobInput`, {
+    description: `Parameters of a ${spec.slug} job; defaults are the vendor's.`,
+    fields: (t) => Object.fromEntries(spec.params.map((p) => [p.name, inputField(t, p)])) as AnyInputFields,
+  });
+
+  const result = builder.unionType(`${spec.graphqlName}Result`, {
+    description: `The created ${spec.graphqlName}Job, or why nothing was created.`,
+    types: [jobType, InvalidInputError],
+    resolveType: (value) => (value instanceof InvalidInput ? InvalidInputError : jobType),
+  });
+
+  builder.mutationField(`create${spec.graphqlName}Job`, (t) =>
+    t.field({
+      type: result,
+      description: `Queue a ${spec.slug} job. ${spec.description}`,
+      args: { input: t.arg({ type: input, required: true }) },
+      resolve: (_root, args, ctx) => resolveCreateJob(spec, args.input as Record<string, unknown>, ctx) as never,
+    }),
+  );
+
+  return { jobType, input, result };
+}

@@ -1,0 +1,172 @@
+// Fans job events out to this process's subscribers. Workers in any process
+// announce each transition with NOTIFY (job-transitions.ts); one LISTEN
+// connection per API process receives them, loads the event and its job once,
+// and hands them to every matching subscriber of the event's API key.
+import pg from 'pg';
+import type { Job, JobEvent, PrismaClient } from '../generated/prisma/client.js';
+import { EVENTS_CHANNEL, type EventNotice } from './job-transitions.js';
+
+export type JobEventWithJob = JobEvent & { job: Job };
+
+export interface EventFilter {
+  apiKeyId: string;
+  jobId?: string;
+  models?: readonly string[];
+  statuses?: readonly string[];
+}
+
+const MAX_QUEUED_PER_SUBSCRIBER = 10_000;
+
+class Subscription implements AsyncIterableIterator<JobEventWithJob> {
+  private queue: JobEventWithJob[] = [];
+  private waiting: ((r: IteratorResult<JobEventWithJob>) => void) | null = null;
+  private closed = false;
+  private readonly seen = new Set<string>();
+
+  constructor(
+    readonly filter: EventFilter,
+    private readonly onClose: (s: Subscription) => void,
+  ) {}
+
+  matches(n: EventNotice): boolean {
+    const f = this.filter;
+    return (
+      n.apiKeyId === f.apiKeyId &&
+      (f.jobId === undefined || n.jobId === f.jobId) &&
+      (!f.models?.length || f.models.includes(n.model)) &&
+      (!f.statuses?.length || f.statuses.includes(n.status))
+    );
+  }
+
+  /** Events can arrive twice when a subscription replays history; each is delivered once. */
+  push(event: JobEventWithJob): void {
+    if (this.closed) return;
+    const key = event.id.toString();
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value: event, done: false });
+      return;
+    }
+    if (this.queue.length >= MAX_QUEUED_PER_SUBSCRIBER) {
+      // A consumer this far behind is gone in all but name; ending it frees memory for the rest.
+      void this.return();
+      return;
+    }
+    this.queue.push(event);
+  }
+
+  next(): Promise<IteratorResult<JobEventWithJob>> {
+    const head = this.queue.shift();
+    if (head) return Promise.resolve({ value: head, done: false });
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<JobEventWithJob>> {
+    if (!this.closed) {
+      this.closed = true;
+      this.queue = [];
+      this.onClose(this);
+      this.waiting?.({ value: undefined, done: true });
+      this.waiting = null;
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+export class EventHub {
+  private listener: pg.Client | null = null;
+  private readonly byKey = new Map<string, Set<Subscription>>();
+  /** Notifications are handled one after another so each subscriber sees commit order. */
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly prisma: PrismaClient,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on('notification', (msg) => {
+      if (msg.channel !== EVENTS_CHANNEL || !msg.payload) return;
+      const notice = JSON.parse(msg.payload) as EventNotice;
+      this.chain = this.chain.then(() => this.deliver(notice)).catch((err) => {
+        console.error('[events] delivery failed:', err);
+      });
+    });
+    client.on('error', (err) => {
+      console.error('[events] listener connection lost:', err.message);
+      void this.reconnect(client);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    this.listener = client;
+  }
+
+  private async reconnect(old: pg.Client): Promise<void> {
+    if (this.stopped || this.listener !== old) return;
+    this.listener = null;
+    await old.end().catch(() => {});
+    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+      try {
+        await this.connect();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async deliver(notice: EventNotice): Promise<void> {
+    const subs = this.byKey.get(notice.apiKeyId);
+    if (!subs) return;
+    const interested = [...subs].filter((s) => s.matches(notice));
+    if (interested.length === 0) return;
+    const event = await this.prisma.jobEvent.findUnique({
+      where: { id: BigInt(notice.eventId) },
+      include: { job: true },
+    });
+    if (!event) return;
+    for (const s of interested) s.push(event);
+  }
+
+  subscribe(filter: EventFilter): Subscription {
+    const sub = new Subscription(filter, (s) => {
+      const set = this.byKey.get(s.filter.apiKeyId);
+      set?.delete(s);
+      if (set?.size === 0) this.byKey.delete(s.filter.apiKeyId);
+    });
+    let set = this.byKey.get(filter.apiKeyId);
+    if (!set) this.byKey.set(filter.apiKeyId, (set = new Set()));
+    set.add(sub);
+    return sub;
+  }
+
+  subscriberCount(): number {
+    let n = 0;
+    for (const set of this.byKey.values()) n += set.size;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const set of [...this.byKey.values()]) for (const s of [...set]) await s.return();
+    const client = this.listener;
+    this.listener = null;
+    await client?.end().catch(() => {});
+  }
+}

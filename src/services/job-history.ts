@@ -1,0 +1,79 @@
+// A key's job history as keyset pages, newest first by default. The cursor
+// is the (created_at, id) of the edge, so a page costs one index range scan
+// on jobs(api_key_id, created_at, id) however deep it is.
+import type { Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { JobStatus } from './job-status.js';
+
+export interface JobFilter {
+  models?: readonly string[] | null;
+  statuses?: readonly JobStatus[] | null;
+  seed?: number | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
+
+export interface Page {
+  /** Forward: `first` after `after`; backward: `last` before `before`. */
+  direction: 'forward' | 'backward';
+  size: number;
+  cursor: Cursor | null;
+  newestFirst: boolean;
+}
+
+export interface Cursor {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodeCursor(job: { createdAt: Date; id: string }): string {
+  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString('base64url');
+}
+
+/** null when the text is not a cursor this service made. */
+export function decodeCursor(text: string): Cursor | null {
+  const [iso, id, extra] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+  if (!iso || !id || extra !== undefined) return null;
+  const createdAt = new Date(iso);
+  if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== iso) return null;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return null;
+  return { createdAt, id };
+}
+
+export async function listJobs(
+  prisma: PrismaClient,
+  apiKeyId: string,
+  filter: JobFilter,
+  page: Page,
+): Promise<{ jobs: Job[]; hasMore: boolean }> {
+  const where: Prisma.JobWhereInput = { apiKeyId };
+  if (filter.models?.length) where.model = { in: [...filter.models] };
+  if (filter.statuses?.length) where.status = { in: [...filter.statuses] };
+  if (filter.seed !== undefined && filter.seed !== null) where.seed = filter.seed;
+  if (filter.createdAfter || filter.createdBefore) {
+    where.createdAt = {
+      ...(filter.createdAfter ? { gte: filter.createdAfter } : {}),
+      ...(filter.createdBefore ? { lt: filter.createdBefore } : {}),
+    };
+  }
+  // Walking backward is walking the other order forward, then flipping the page.
+  const descending = page.newestFirst === (page.direction === 'forward');
+  const dir = descending ? 'desc' : 'asc';
+  const beyond = descending ? 'lt' : 'gt';
+  const keyset: Prisma.JobWhereInput | null = page.cursor
+    ? {
+        OR: [
+          { createdAt: { [beyond]: page.cursor.createdAt } },
+          { createdAt: page.cursor.createdAt, id: { [beyond]: page.cursor.id } },
+        ],
+      }
+    : null;
+  const rows = await prisma.job.findMany({
+    where: keyset ? { AND: [where, keyset] } : where,
+    orderBy: [{ createdAt: dir }, { id: dir }],
+    take: page.size + 1,
+  });
+  const hasMore = rows.length > page.size;
+  const jobs = rows.slice(0, page.size);
+  if (page.direction === 'backward') jobs.reverse();
+  return { jobs, hasMore };
+}

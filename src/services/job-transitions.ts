@@ -1,0 +1,113 @@
+// Every status change of a job goes through `transition`: one statement that
+// moves the row (only from the statuses the caller expects, and only while the
+// caller still holds the lease), appends the job_events row and notifies
+// listeners. Being one statement makes it atomic without an explicit
+// transaction, and NOTIFY is delivered only when it commits, so a subscriber
+// never hears of a change that did not happen.
+import type pg from 'pg';
+import type { JobStatus } from './job-status.js';
+
+export const EVENTS_CHANNEL = 'swapyard_job_events';
+export const JOBS_READY_CHANNEL = 'swapyard_jobs_ready';
+
+/** Columns a transition may set besides status. Kept explicit: these names go into SQL. */
+export interface JobPatch {
+  upstream_request_id?: string | null;
+  upstream_poll_url?: string | null;
+  upstream_status?: string | null;
+  result?: unknown;
+  output_key?: string;
+  output_sha256?: string;
+  output_bytes?: number;
+  output_mime_type?: string;
+  output_width?: number | null;
+  output_height?: number | null;
+  error_code?: string | null;
+  error_message?: string | null;
+  /** Consecutive transient upstream failures; drives the retry backoff. */
+  attempts?: number;
+  submitted_at?: 'now';
+  finished_at?: 'now';
+  run_at?: Date;
+  locked_by?: null;
+  locked_until?: null;
+}
+
+const JSON_COLUMNS = new Set(['result']);
+
+/** The event notification payload: ids only, well under NOTIFY's 8000-byte limit. */
+export interface EventNotice {
+  eventId: string;
+  jobId: string;
+  apiKeyId: string;
+  status: JobStatus;
+  model: string;
+}
+
+export interface TransitionRequest {
+  jobId: string;
+  from: readonly JobStatus[];
+  to: JobStatus;
+  patch?: JobPatch;
+  detail?: Record<string, unknown>;
+  /** When set, the move happens only while this worker still holds the job's lease. */
+  lockedBy?: string;
+}
+
+function setClauses(patch: JobPatch, params: unknown[]): string[] {
+  const clauses: string[] = [];
+  for (const [column, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    if (value === 'now') {
+      clauses.push(`${column} = now()`);
+      continue;
+    }
+    params.push(JSON_COLUMNS.has(column) && value !== null ? JSON.stringify(value) : value);
+    clauses.push(`${column} = $${params.length}${JSON_COLUMNS.has(column) ? '::jsonb' : ''}`);
+  }
+  return clauses;
+}
+
+/** Moves a job and records the event. Returns null when the job was not in an expected state (or the lease was lost). */
+export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<EventNotice | null> {
+  const params: unknown[] = [req.jobId, req.to, req.from, JSON.stringify(req.detail ?? {})];
+  const sets = ['status = $2::"JobStatus"', 'updated_at = now()', ...setClauses(req.patch ?? {}, params)];
+  let lockGuard = '';
+  if (req.lockedBy !== undefined) {
+    params.push(req.lockedBy);
+    lockGuard = ` AND locked_by = $${params.length}`;
+  }
+  const { rows } = await db.query<EventNotice>(
+    `WITH moved AS (
+       UPDATE jobs SET ${sets.join(', ')}
+       WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}
+       RETURNING id, api_key_id, model, status
+     ), event AS (
+       INSERT INTO job_events (job_id, api_key_id, status, detail)
+       SELECT id, api_key_id, status, $4::jsonb FROM moved
+       RETURNING id, job_id, api_key_id, status
+     )
+     SELECT event.id::text AS "eventId", event.job_id AS "jobId", event.api_key_id AS "apiKeyId",
+            event.status, moved.model,
+            pg_notify('${EVENTS_CHANNEL}', json_build_object(
+              'eventId', event.id::text, 'jobId', event.job_id, 'apiKeyId', event.api_key_id,
+              'status', event.status, 'model', moved.model)::text)
+     FROM event JOIN moved ON moved.id = event.job_id`,
+    params,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { eventId: row.eventId, jobId: row.jobId, apiKeyId: row.apiKeyId, status: row.status, model: row.model };
+}
+
+/** Changes columns of a job the worker holds without changing its status (no event). */
+export async function updateHeldJob(pool: pg.Pool, jobId: string, workerId: string, patch: JobPatch): Promise<boolean> {
+  const params: unknown[] = [jobId, workerId];
+  const sets = setClauses(patch, params);
+  if (sets.length === 0) return true;
+  const { rowCount } = await pool.query(
+    `UPDATE jobs SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 AND locked_by = $2`,
+    params,
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -1,0 +1,284 @@
+// The worker: takes due jobs from PostgreSQL and moves each one a step
+// further: submit it, poll it, or finish it. Jobs are claimed with
+// SELECT … FOR UPDATE SKIP LOCKED and held by a lease (locked_by/locked_until)
+// that a heartbeat extends, so any number of workers in any number of
+// processes never work on the same job at once, and a job whose worker died
+// is picked up again when its lease runs out. A job is never held between
+// polls: after each step it is released with the time it is next due.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { WorkerConfig } from '../config.js';
+import { modelSpec } from '../models/registry.js';
+import type { ArtifactStore } from './artifacts.js';
+import { claimJobs, extendLeases, type ClaimedJob } from './job-claims.js';
+import { LIVE_STATUSES } from './job-status.js';
+import { JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
+import type { FailureCode, ProviderOutput, UpstreamProvider } from './providers/types.js';
+
+/** Marks a send in flight: a job found in this state by a later worker had its worker die mid-send. */
+const SENDING = 'SENDING';
+const MAX_TRANSIENT_FAILURES = 10;
+
+export interface WorkerOptions {
+  databaseUrl: string;
+  pool: pg.Pool;
+  provider: UpstreamProvider;
+  artifacts: ArtifactStore;
+  config: WorkerConfig;
+  log?: (line: string) => void;
+}
+
+export class Worker {
+  readonly id = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  private readonly active = new Map<string, AbortController>();
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private listener: pg.Client | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly opts: WorkerOptions) {}
+
+  private get cfg(): WorkerConfig {
+    return this.opts.config;
+  }
+
+  async start(): Promise<void> {
+    const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
+    listener.on('notification', () => this.kick());
+    // Losing the wake-up channel only costs latency: the idle poll still finds due jobs.
+    listener.on('error', (err) => this.log(`wake-up listener lost: ${err.message}`));
+    await listener.connect();
+    await listener.query(`LISTEN ${JOBS_READY_CHANNEL}`);
+    this.listener = listener;
+    this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(250, this.cfg.leaseMs / 3));
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming, lets running steps finish for up to `graceMs`, then aborts them. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    this.kick();
+    await this.loopDone;
+    const deadline = Date.now() + graceMs;
+    while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
+    for (const controller of this.active.values()) controller.abort();
+    while (this.active.size > 0) await sleep(20);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const t of this.timers) clearTimeout(t);
+    await this.listener?.end().catch(() => {});
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l) => console.log(l)))(`[worker ${this.id}] ${line}`);
+  }
+
+  private kick(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /** Wakes the loop when a job this worker released becomes due again. */
+  private kickAt(when: Date): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.kick();
+    }, Math.max(0, when.getTime() - Date.now()));
+    this.timers.add(t);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.cfg.concurrency - this.active.size;
+      let claimed: ClaimedJob[] = [];
+      if (free > 0) {
+        try {
+          claimed = await claimJobs(this.opts.pool, this.id, free, this.cfg.leaseMs);
+        } catch (err) {
+          this.log(`claim failed: ${(err as Error).message}`);
+        }
+        for (const job of claimed) this.run(job);
+        if (claimed.length === free) continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        const t = setTimeout(() => this.kick(), this.cfg.idlePollMs);
+        t.unref();
+      });
+    }
+  }
+
+  private run(job: ClaimedJob): void {
+    const controller = new AbortController();
+    this.active.set(job.id, controller);
+    this.step(job, controller.signal)
+      .catch(async (err) => {
+        this.log(`job ${job.id}: step failed: ${(err as Error).stack ?? err}`);
+        await this.release(job, this.backoff(job, undefined), { error_message: String((err as Error).message) });
+      })
+      .finally(() => {
+        this.active.delete(job.id);
+        this.kick();
+      });
+  }
+
+  private async extendLeases(): Promise<void> {
+    if (this.active.size === 0) return;
+    try {
+      await extendLeases(this.opts.pool, this.id, [...this.active.keys()], this.cfg.leaseMs);
+    } catch (err) {
+      this.log(`heartbeat failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async step(job: ClaimedJob, signal: AbortSignal): Promise<void> {
+    const spec = modelSpec(job.model);
+    if (job.upstreamStatus === SENDING) {
+      // Its previous worker died between sending and recording the answer. Sending
+      // again could run (and bill) the swap twice, so the job ends here, and says why.
+      await this.fail(job, 'UPSTREAM_OUTCOME_UNKNOWN', 'the worker stopped while the request was being sent; it was not resent to avoid paying twice — rerun the job');
+      return;
+    }
+    if (job.submittedAt && Date.now() - job.submittedAt.getTime() > this.cfg.deadlineMs) {
+      await this.fail(job, 'TIMEOUT', `not finished ${this.cfg.deadlineMs / 1000} s after submission`);
+      return;
+    }
+    // A sync job has nothing to poll: until it completes, every step is a (re)send.
+    if (spec.protocol === 'sync' || job.status === 'QUEUED') await this.submit(job, spec.protocol === 'sync', signal);
+    else await this.poll(job, this.pollInterval(job), signal);
+  }
+
+  private async submit(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<void> {
+    // A synchronous call is the whole run, so the job is SUBMITTED before it is sent.
+    if (sync && job.status === 'QUEUED') {
+      const moved = await transition(this.opts.pool, {
+        jobId: job.id, from: ['QUEUED'], to: 'SUBMITTED', lockedBy: this.id,
+        patch: { submitted_at: 'now', upstream_status: SENDING },
+      });
+      if (!moved) return;
+      job.status = 'SUBMITTED';
+    } else if (!(await updateHeldJob(this.opts.pool, job.id, this.id, { upstream_status: SENDING }))) {
+      return;
+    }
+    const outcome = await this.opts.provider.submit(providerJob(job), signal);
+    switch (outcome.kind) {
+      case 'completed':
+        await this.complete(job, outcome.output);
+        return;
+      case 'accepted': {
+        const runAt = new Date(Date.now() + this.pollInterval(job));
+        const moved = await transition(this.opts.pool, {
+          jobId: job.id, from: ['QUEUED'], to: 'SUBMITTED', lockedBy: this.id,
+          patch: {
+            submitted_at: 'now', upstream_request_id: outcome.requestId, upstream_poll_url: outcome.pollUrl,
+            upstream_status: 'QUEUED', attempts: 0, run_at: runAt, locked_by: null, locked_until: null,
+          },
+          detail: { upstreamRequestId: outcome.requestId },
+        });
+        if (moved) this.kickAt(runAt);
+        return;
+      }
+      case 'failed':
+        await this.fail(job, outcome.code, outcome.message, { httpStatus: outcome.httpStatus, detail: outcome.detail });
+        return;
+      case 'retry':
+        await this.retry(job, outcome.reason, outcome.retryAfterMs, { upstream_status: sync ? 'RETRYING' : null });
+        return;
+    }
+  }
+
+  private pollInterval(job: ClaimedJob): number {
+    return modelSpec(job.model).protocol === 'workflow' ? this.cfg.pollIntervalMs.workflow : this.cfg.pollIntervalMs.queue;
+  }
+
+  private async poll(job: ClaimedJob, intervalMs: number, signal: AbortSignal): Promise<void> {
+    const outcome = await this.opts.provider.poll(providerJob(job), signal);
+    switch (outcome.kind) {
+      case 'pending': {
+        const runAt = new Date(Date.now() + intervalMs);
+        if (outcome.upstreamStatus === 'PROCESSING' && job.status === 'SUBMITTED') {
+          const moved = await transition(this.opts.pool, {
+            jobId: job.id, from: ['SUBMITTED'], to: 'PROCESSING', lockedBy: this.id,
+            patch: { upstream_status: 'PROCESSING', attempts: 0, run_at: runAt, locked_by: null, locked_until: null },
+          });
+          if (moved) this.kickAt(runAt);
+          return;
+        }
+        await this.release(job, runAt, { upstream_status: outcome.upstreamStatus });
+        return;
+      }
+      case 'completed':
+        await this.complete(job, outcome.output);
+        return;
+      case 'failed':
+        await this.fail(job, outcome.code, outcome.message, { httpStatus: outcome.httpStatus, detail: outcome.detail });
+        return;
+      case 'retry':
+        await this.retry(job, outcome.reason, outcome.retryAfterMs, {});
+        return;
+    }
+  }
+
+  private async complete(job: ClaimedJob, output: ProviderOutput): Promise<void> {
+    const stored = await this.opts.artifacts.put(output.bytes, output.mimeType);
+    await transition(this.opts.pool, {
+      jobId: job.id, from: ['SUBMITTED', 'PROCESSING'], to: 'COMPLETED', lockedBy: this.id,
+      patch: {
+        result: output.upstream, output_key: stored.key, output_sha256: stored.sha256, output_bytes: stored.bytes,
+        output_mime_type: stored.mimeType, output_width: stored.width, output_height: stored.height,
+        upstream_status: 'COMPLETED', finished_at: 'now', locked_by: null, locked_until: null,
+      },
+      detail: { sha256: stored.sha256, bytes: stored.bytes },
+    });
+  }
+
+  private async fail(job: ClaimedJob, code: FailureCode, message: string, extra: Record<string, unknown> = {}): Promise<void> {
+    await transition(this.opts.pool, {
+      jobId: job.id, from: LIVE_STATUSES, to: 'FAILED', lockedBy: this.id,
+      patch: { error_code: code, error_message: message, finished_at: 'now', locked_by: null, locked_until: null },
+      detail: { code, message, ...stripUndefined(extra) },
+    });
+  }
+
+  private async retry(job: ClaimedJob, reason: string, retryAfterMs: number | undefined, patch: JobPatch): Promise<void> {
+    if (job.attempts + 1 >= MAX_TRANSIENT_FAILURES) {
+      await this.fail(job, 'UPSTREAM_ERROR', `gave up after ${MAX_TRANSIENT_FAILURES} transient failures; last: ${reason}`);
+      return;
+    }
+    await this.release(job, this.backoff(job, retryAfterMs), {
+      ...patch, error_message: reason, attempts: job.attempts + 1,
+    });
+  }
+
+  /** Exponential backoff with full jitter, never sooner than the upstream's Retry-After. */
+  private backoff(job: ClaimedJob, retryAfterMs: number | undefined): Date {
+    const cap = Math.min(this.cfg.retryMaxMs, this.cfg.retryBaseMs * 2 ** job.attempts);
+    const delay = Math.max(retryAfterMs ?? 0, cap / 2 + Math.random() * (cap / 2));
+    return new Date(Date.now() + delay);
+  }
+
+  private async release(job: ClaimedJob, runAt: Date, patch: JobPatch): Promise<void> {
+    const ok = await updateHeldJob(this.opts.pool, job.id, this.id, {
+      ...patch, run_at: runAt, locked_by: null, locked_until: null,
+    });
+    if (ok) this.kickAt(runAt);
+  }
+}
+
+function providerJob(job: ClaimedJob) {
+  return {
+    id: job.id, model: job.model, params: job.params,
+    upstreamRequestId: job.upstreamRequestId, upstreamPollUrl: job.upstreamPollUrl,
+  };
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,35 @@
+// `npm run worker`: a worker in its own process. Run as many as you like,
+// against the same DATABASE_URL as the API; they never take the same job.
+import { artifactStore, prepareDatabase } from './app.js';
+import { loadConfig } from './config.js';
+import { connectDb } from './db/client.js';
+import { providerFromConfig } from './services/providers/index.js';
+import { Worker } from './services/worker.js';
+
+const config = loadConfig();
+// Without DATABASE_URL, join the embedded database that `npm start` runs.
+const databaseUrl = config.databaseUrl ?? `postgresql://postgres:postgres@127.0.0.1:${config.embeddedPgPort}/swapyard`;
+if (!config.segmind.apiKey && !process.env.SEGMIND_BASE_URL) {
+  // The emulator `npm start` runs on its default port.
+  config.segmind.baseUrl = `http://127.0.0.1:${process.env.EMULATOR_PORT ?? 8787}`;
+}
+
+await prepareDatabase(databaseUrl);
+const db = connectDb(databaseUrl, { max: config.worker.concurrency + 2 });
+const worker = new Worker({
+  databaseUrl,
+  pool: db.pool,
+  provider: providerFromConfig(config),
+  artifacts: artifactStore(config),
+  config: config.worker,
+});
+await worker.start();
+console.log(`Worker ${worker.id} running (concurrency ${config.worker.concurrency}, upstream ${config.segmind.baseUrl})`);
+
+async function shutdown(): Promise<void> {
+  await worker.stop();
+  await db.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -1,0 +1,118 @@
+// No job is ever taken by two workers at once.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDb } from '../src/db/client.js';
+import { claimJobs } from '../src/services/job-claims.js';
+import { LocalArtifactStore } from '../src/services/artifacts.js';
+import { providerFromConfig } from '../src/services/providers/index.js';
+import { Worker } from '../src/services/worker.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { createMutation, MODEL_CASES } from './support/fixtures.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({ worker: false });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function insertQueuedJobs(pool: pg.Pool, n: number): Promise<string[]> {
+  const { rows: [key] } = await pool.query(`SELECT id FROM api_keys LIMIT 1`);
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await pool.query(
+    `INSERT INTO jobs (id, api_key_id, model, provider, params)
+     SELECT unnest($1::uuid[]), $2, 'FACESWAP_V4', 'segmind', '{}'::jsonb`,
+    [ids, key.id],
+  );
+  return ids;
+}
+
+describe('claims', () => {
+  it('concurrent claimers on separate connections never get the same job', async () => {
+    const ids = await insertQueuedJobs(t.app.db.pool, 400);
+    const pools = Array.from({ length: 8 }, () => new pg.Pool({ connectionString: t.databaseUrl, max: 1 }));
+    const taken: string[][] = pools.map(() => []);
+    try {
+      await Promise.all(pools.map(async (pool, i) => {
+        for (;;) {
+          const batch = await claimJobs(pool, `claimer-${i}`, 7, 60_000);
+          if (batch.length === 0) return;
+          taken[i]!.push(...batch.map((j) => j.id));
+        }
+      }));
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+    const all = taken.flat();
+    expect(all.length).toBe(ids.length);
+    expect(new Set(all).size).toBe(ids.length);
+    expect(taken.filter((x) => x.length > 0).length).toBeGreaterThan(1);
+    // Leased jobs are not claimable again until the lease runs out.
+    expect(await claimJobs(t.app.db.pool, 'late', 10, 60_000)).toEqual([]);
+    await t.app.db.pool.query(`DELETE FROM jobs WHERE id = ANY($1::uuid[])`, [ids]);
+  });
+
+  it('an expired lease makes the job claimable by another worker', async () => {
+    const [id] = await insertQueuedJobs(t.app.db.pool, 1);
+    expect((await claimJobs(t.app.db.pool, 'a', 1, 1)).map((j) => j.id)).toEqual([id]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await claimJobs(t.app.db.pool, 'b', 1, 60_000)).map((j) => j.id)).toEqual([id]);
+    await t.app.db.pool.query(`DELETE FROM jobs WHERE id = $1`, [id]);
+  });
+
+  it('two workers run 120 queued async jobs: each submitted upstream exactly once, each with one clean history', async () => {
+    const mutation = createMutation('createFaceswapV2Job', 'CreateFaceswapV2JobInput');
+    const created = await Promise.all(
+      Array.from({ length: 120 }, () => t.gql(mutation, { input: MODEL_CASES[2].input })),
+    );
+    const jobIds = created.map((r) => r.data.result.id);
+    t.emulator.resetStats();
+
+    const workers = [0, 1].map(() => {
+      const db = connectDb(t.databaseUrl);
+      const worker = new Worker({
+        databaseUrl: t.databaseUrl,
+        pool: db.pool,
+        provider: providerFromConfig(t.config),
+        artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
+        config: { ...t.config.worker, concurrency: 8 },
+        log: () => {},
+      });
+      return { db, worker };
+    });
+    await Promise.all(workers.map((w) => w.worker.start()));
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const { rows: [r] } = await t.app.db.pool.query(
+          `SELECT count(*) FILTER (WHERE status = 'COMPLETED')::int AS done, count(*)::int AS n FROM jobs WHERE model = 'FACESWAP_V2'`,
+        );
+        if (r.done === r.n) break;
+        if (Date.now() > deadline) throw new Error(`only ${r.done}/${r.n} completed`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    } finally {
+      for (const w of workers) {
+        await w.worker.stop();
+        await w.db.close();
+      }
+    }
+    const stats = t.emulator.stats();
+    expect(stats.submissions.total).toBe(120);
+    expect(Object.values(stats.requests).every((r) => r.submissions === 1)).toBe(true);
+    const { rows } = await t.app.db.pool.query(
+      `SELECT job_id, array_agg(status::text ORDER BY id) AS statuses FROM job_events GROUP BY job_id`,
+    );
+    const histories = new Map(rows.map((r) => [r.job_id, r.statuses]));
+    for (const id of jobIds) {
+      const uuid = Buffer.from(id, 'base64').toString().split(':')[1];
+      // PROCESSING appears only when a poll caught the upstream in that state.
+      expect([
+        ['QUEUED', 'SUBMITTED', 'PROCESSING', 'COMPLETED'],
+        ['QUEUED', 'SUBMITTED', 'COMPLETED'],
+      ]).toContainEqual(histories.get(uuid));
+    }
+  });
+});
