@@ -100,6 +100,18 @@ describe('history', () => {
     expect(byStatus.edges.map((e: any) => e.node.id)).toContain(created[0]!.id);
   });
 
+  it('an id whose type names another model is no id of the job', async () => {
+    const v4 = created.find((j) => j.model === 'FACESWAP_V4')!;
+    const uuid = Buffer.from(v4.id, 'base64').toString().split(':')[1];
+    const asV2 = Buffer.from(`FaceswapV2Job:${uuid}`).toString('base64');
+    const res = await t.gql(`query($id: ID!) { job(id: $id) { id } node(id: $id) { id } }`, { id: asV2 });
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+    const node = await t.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: asV2 });
+    expect(node.data.node).toBeNull();
+    const own = await t.gql(`query($id: ID!) { node(id: $id) { id ... on FaceswapV4Job { swapType } } }`, { id: v4.id });
+    expect(own.data.node).toEqual({ id: v4.id, swapType: 'HEAD' });
+  });
+
   it('caps first at 100', async () => {
     const res = await t.gql(PAGE, { first: 101 });
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', rule: 'range' });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   applyMigrations,
   ensureDatabase,
@@ -19,7 +19,7 @@ import {
 } from '../src/db/migrations.js';
 import { quoteIdent, withDatabase } from '../src/db/pg-adapter-fixes.js';
 
-const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const adminUrl = inject('adminUrl');
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const created: string[] = [];
 

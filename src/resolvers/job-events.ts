@@ -1,5 +1,6 @@
 import type { Context } from '../schema/context.js';
 import { notFoundError } from '../schema/errors.js';
+import { decodeJobId } from '../schema/job-ids.js';
 import type { JobEventWithJob } from '../services/event-hub.js';
 import { findJob } from '../services/jobs.js';
 
@@ -8,9 +9,10 @@ import { findJob } from '../services/jobs.js';
  * starts before history is read, so no transition can fall between the two;
  * one seen twice is dropped by the subscription.
  */
-export async function subscribeToJob(ctx: Context, jobId: string, field: string): Promise<AsyncIterable<JobEventWithJob>> {
-  const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId);
-  if (!job) throw notFoundError(field, jobId);
+export async function subscribeToJob(ctx: Context, globalId: string, field: string): Promise<AsyncIterable<JobEventWithJob>> {
+  const { id: jobId, model } = decodeJobId(globalId, field);
+  const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId, model);
+  if (!job) throw notFoundError(field, globalId);
   const sub = ctx.events.subscribe({ apiKeyId: ctx.apiKey.id, jobId });
   const past = await ctx.db.prisma.jobEvent.findMany({
     where: { jobId },

@@ -5,6 +5,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
+import { decodeJobId } from './job-ids.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -29,6 +30,8 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     // node(id) answers null for ids of other keys, exactly as for unknown ones.
     nodeQueryOptions: { nullable: true },
+    // Every node of this schema is a job: anything else is a malformed id, said so, not an internal error.
+    decodeGlobalID: (raw) => decodeJobId(raw, 'id'),
     nodesQueryOptions: false,
   },
 });

@@ -1,8 +1,6 @@
 // Errors the client must branch on are data: members of each mutation's
-// result union, all implementing UserError. Errors of a malformed request
-// (bad id, bad cursor) are GraphQL errors whose extensions name the field and
-// the rule.
-import { GraphQLError } from 'graphql';
+// result union, all implementing UserError. Errors of a malformed request are
+// GraphQL errors (request-errors.ts).
 import type { Violation } from '../models/normalise.js';
 import { builder } from './builder.js';
 
@@ -70,13 +68,4 @@ export const JobNotCancelableError = builder.objectType(NotCancelable, {
   }),
 });
 
-/** A request-level error naming the argument and the rule it broke. */
-export function badInput(field: string, rule: string, message: string): GraphQLError {
-  return new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field, rule } });
-}
-
-export function notFoundError(field: string, id: string): GraphQLError {
-  return new GraphQLError(`${field}: no job with id "${id}" exists for this API key`, {
-    extensions: { code: 'NOT_FOUND', field, rule: 'exists' },
-  });
-}
+export { badInput, notFoundError } from './request-errors.js';

@@ -1,7 +1,7 @@
 // Job ids on the API are Relay global ids: base64 of "<JobType>:<uuid>".
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { MODELS } from '../models/registry.js';
-import { badInput } from './errors.js';
+import { badInput } from './request-errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -11,22 +11,26 @@ export function jobTypeName(modelKey: string): string {
   return `${spec.graphqlName}Job`;
 }
 
-const JOB_TYPE_NAMES = new Set(MODELS.map((m) => `${m.graphqlName}Job`));
+const MODEL_OF_TYPE = new Map(MODELS.map((m) => [`${m.graphqlName}Job`, m.key]));
 
 export function jobGlobalId(job: { id: string; model: string }): string {
   return encodeGlobalID(jobTypeName(job.model), job.id);
 }
 
-/** The job uuid inside a global id, or a BAD_USER_INPUT error naming `field`. */
-export function parseJobId(raw: string, field: string): string {
+/**
+ * Typename, uuid and model of a job's global id, or a BAD_USER_INPUT error
+ * naming `field`. The model scopes every lookup: FaceswapV2Job:<uuid of a v4 job> names no job.
+ */
+export function decodeJobId(raw: string, field: string): { typename: string; id: string; model: string } {
   let decoded: { typename: string; id: string } | null = null;
   try {
     decoded = decodeGlobalID(raw);
   } catch {
     decoded = null;
   }
-  if (!decoded || !JOB_TYPE_NAMES.has(decoded.typename) || !UUID.test(decoded.id)) {
+  const model = decoded && MODEL_OF_TYPE.get(decoded.typename);
+  if (!decoded || !model || !UUID.test(decoded.id)) {
     throw badInput(field, 'global-id', 'is not a job id (a global id as returned in SwapJob.id)');
   }
-  return decoded.id;
+  return { ...decoded, model };
 }

@@ -43,7 +43,8 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
   fields: (t) => ({
     url: t.string({
       description: 'Download link; send the same Authorization header as for the API.',
-      resolve: (o, _args, ctx) => `${ctx.publicUrl}/outputs/${o.jobId}`,
+      // Global ids are standard base64 and may hold '/' or '+'.
+      resolve: (o, _args, ctx) => `${ctx.publicUrl}/outputs/${encodeURIComponent(o.jobId)}`,
     }),
     sha256: t.exposeString('sha256'),
     bytes: t.exposeInt('bytes'),

@@ -6,7 +6,7 @@ import type { JobStatus } from '../services/job-status.js';
 import { builder } from './builder.js';
 import { InvalidInput, InvalidInputError, JobNotCancelableError, NotCancelable, NotFound, NotFoundError, notFoundError } from './errors.js';
 import { JobEventType, JobModelEnum, JobStatusEnum, SwapJob } from './job-interface.js';
-import { parseJobId } from './job-ids.js';
+import { decodeJobId } from './job-ids.js';
 
 const JobFilter = builder.inputType('JobFilter', {
   fields: (t) => ({
@@ -36,8 +36,8 @@ builder.queryFields((t) => ({
     description: 'One of your jobs by its global id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const id = parseJobId(args.id, 'id');
-      const job = await findJob(ctx.db.prisma, ctx.apiKey.id, id);
+      const { id, model } = decodeJobId(args.id, 'id');
+      const job = await findJob(ctx.db.prisma, ctx.apiKey.id, id, model);
       if (!job) throw notFoundError('id', args.id);
       return job;
     },
@@ -92,14 +92,13 @@ builder.mutationField('cancelJob', (t) =>
     description: 'Cancel a job that has not finished. A late upstream answer does not revive it.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      let id: string;
+      let decoded: ReturnType<typeof decodeJobId>;
       try {
-        id = parseJobId(args.id, 'id');
-      } catch (err) {
-        const ext = (err as { extensions?: { rule?: string } }).extensions;
-        return new InvalidInput([{ field: 'id', rule: ext?.rule ?? 'global-id', message: 'id is not a job id' }]);
+        decoded = decodeJobId(args.id, 'id');
+      } catch {
+        return new InvalidInput([{ field: 'id', rule: 'global-id', message: 'id is not a job id' }]);
       }
-      const outcome = await cancelJob(ctx.db, ctx.apiKey.id, id);
+      const outcome = await cancelJob(ctx.db, ctx.apiKey.id, decoded.id, decoded.model);
       if (outcome.kind === 'not-found') return new NotFound(args.id);
       if (outcome.kind === 'already-final') return new NotCancelable(args.id, outcome.status);
       return new JobCanceled(outcome.job);
@@ -112,7 +111,7 @@ builder.subscriptionFields((t) => ({
     type: JobEventType,
     description: "One job's status changes: every transition so far, then each new one as it commits.",
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => subscribeToJob(ctx, parseJobId(args.id, 'id'), 'id') as never,
+    subscribe: (_root, args, ctx) => subscribeToJob(ctx, args.id, 'id') as never,
     resolve: (event) => event as never,
   }),
   jobsUpdated: t.field({

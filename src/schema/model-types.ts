@@ -94,6 +94,7 @@ export function defineModelSchema(spec: ModelSpec) {
     description: `A job of model ${spec.slug}. ${spec.description}`,
     interfaces: [SwapJob],
     id: { field: 'id' },
+    nullable: true,
     // node(id) sees only the caller's jobs, and only of this model.
     findUnique: (id, ctx) => ({ id, apiKeyId: ctx.apiKey.id, model: spec.key }),
     fields: (t) => Object.fromEntries(spec.params.map((p) => [p.name, outputField(t, p)])),

@@ -1,7 +1,7 @@
 // GET /outputs/<job id>: a job's stored output, to its own API key only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/client.js';
-import { parseJobId } from '../schema/job-ids.js';
+import { decodeJobId } from '../schema/job-ids.js';
 import { authenticateApiKey, bearerToken } from '../services/api-keys.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { findJob } from '../services/jobs.js';
@@ -19,13 +19,13 @@ export async function serveOutput(
   const token = bearerToken(req.headers.authorization);
   const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
   if (!apiKey) return fail(res, 401, 'Send your API key as "Authorization: Bearer <key>".');
-  let jobId: string;
+  let decoded: ReturnType<typeof decodeJobId>;
   try {
-    jobId = parseJobId(opts.id, 'id');
+    decoded = decodeJobId(opts.id, 'id');
   } catch {
     return fail(res, 404, 'No such output.');
   }
-  const job = await findJob(opts.db.prisma, apiKey.id, jobId);
+  const job = await findJob(opts.db.prisma, apiKey.id, decoded.id, decoded.model);
   if (!job?.outputKey || !job.outputMimeType) return fail(res, 404, 'No such output.');
   if (req.headers['if-none-match'] === `"${job.outputSha256}"`) {
     res.writeHead(304);

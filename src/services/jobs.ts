@@ -39,8 +39,9 @@ export async function createJob(
   return job;
 }
 
-export function findJob(prisma: PrismaClient, apiKeyId: string, id: string): Promise<Job | null> {
-  return prisma.job.findFirst({ where: { id, apiKeyId } });
+/** The key's job with this id (and model, when the caller's id names one). */
+export function findJob(prisma: PrismaClient, apiKeyId: string, id: string, model?: string): Promise<Job | null> {
+  return prisma.job.findFirst({ where: { id, apiKeyId, ...(model ? { model } : {}) } });
 }
 
 export type CancelOutcome =
@@ -48,8 +49,8 @@ export type CancelOutcome =
   | { kind: 'not-found' }
   | { kind: 'already-final'; status: JobStatus };
 
-export async function cancelJob(db: Db, apiKeyId: string, id: string): Promise<CancelOutcome> {
-  const job = await findJob(db.prisma, apiKeyId, id);
+export async function cancelJob(db: Db, apiKeyId: string, id: string, model: string): Promise<CancelOutcome> {
+  const job = await findJob(db.prisma, apiKeyId, id, model);
   if (!job) return { kind: 'not-found' };
   // Guarded on the live statuses: a worker's concurrent completion and this
   // cancel cannot both win, and whichever loses changes nothing.

@@ -1,10 +1,16 @@
-/** The PostgreSQL server tests run against; CI's is on 127.0.0.1:5432 with trust auth. */
+import { inject } from 'vitest';
+
+/**
+ * The PostgreSQL server the tests run against, chosen by the global setup:
+ * TEST_DATABASE_ADMIN_URL, else the local server on 127.0.0.1:5432 (CI's), else
+ * an embedded one started for the run.
+ */
 export function adminUrl(): string {
-  return process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  return inject('adminUrl');
 }
 
-export function databaseUrl(name: string): string {
-  const url = new URL(adminUrl());
+export function databaseUrl(name: string, admin = adminUrl()): string {
+  const url = new URL(admin);
   url.pathname = `/${name}`;
   return url.toString();
 }

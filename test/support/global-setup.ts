@@ -1,19 +1,27 @@
-// Builds one migrated template database per test run; each test file clones
-// it (CREATE DATABASE … TEMPLATE), which takes milliseconds instead of
-// migrating afresh, and runs against its own real PostgreSQL database.
+// Picks the PostgreSQL server for the run and builds one migrated template
+// database on it; each test file clones the template (CREATE DATABASE …
+// TEMPLATE), which takes milliseconds instead of migrating afresh, and runs
+// against its own real database.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { applyMigrations } from '../../src/db/migrations.js';
-import { adminUrl, databaseUrl, TEST_DB_PREFIX } from './db-names.js';
+import { databaseUrl, TEST_DB_PREFIX } from './db-names.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    adminUrl: string;
     templateDatabase: string;
   }
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl() });
+const LOCAL_SERVER = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await fn(client);
@@ -22,20 +30,46 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-async function dropTestDatabases(client: pg.Client, pattern: string): Promise<void> {
-  const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [pattern]);
-  for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+async function reachable(url: string): Promise<boolean> {
+  return admin(url, async () => true).catch(() => false);
+}
+
+/** A machine without PostgreSQL still runs the suite, on an embedded server in a temp folder. */
+async function chooseServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const explicit = process.env.TEST_DATABASE_ADMIN_URL;
+  if (explicit) return { url: explicit, stop: async () => {} };
+  if (await reachable(LOCAL_SERVER)) return { url: LOCAL_SERVER, stop: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), 'swapyard-test-pg-'));
+  const port = 55_000 + Math.floor(Math.random() * 5000);
+  const embedded = await startEmbeddedPostgres({ dataDir: dir, port });
+  console.log(`No PostgreSQL on 127.0.0.1:5432: tests run on an embedded one (port ${port}).`);
+  return {
+    url: databaseUrl('postgres', embedded.url),
+    stop: async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await chooseServer();
   const template = `${TEST_DB_PREFIX}${process.pid}_template`;
-  await admin(async (client) => {
+  await admin(server.url, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
     await client.query(`CREATE DATABASE "${template}"`);
   });
-  await applyMigrations(databaseUrl(template));
+  await applyMigrations(databaseUrl(template, server.url));
+  project.provide('adminUrl', server.url);
   project.provide('templateDatabase', template);
   return async () => {
-    await admin((client) => dropTestDatabases(client, `${TEST_DB_PREFIX}${process.pid}\\_%`));
+    await admin(server.url, async (client) => {
+      const { rows } = await client.query<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE datname LIKE $1`,
+        [`${TEST_DB_PREFIX}${process.pid}\\_%`],
+      );
+      for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    });
+    await server.stop();
   };
 }

@@ -1,0 +1,11 @@
+FROM node:20-bookworm-slim
+WORKDIR /app
+# Dependencies first, so code changes do not reinstall them.
+COPY package.json package-lock.json prisma.config.ts ./
+COPY scripts ./scripts
+COPY prisma ./prisma
+RUN npm ci --no-audit --no-fund
+COPY . .
+ENV HOST=0.0.0.0 SWAPYARD_DATA_DIR=/data
+EXPOSE 4000
+CMD ["npm", "start"]
