@@ -106,13 +106,25 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
 
   // ---- queue (v2) ----
 
+  /** POSTs an async submission; its JSON answer, or the outcome when there is none to read. */
+  async function postSubmission(
+    spec: ModelSpec,
+    job: ProviderJob,
+    auth: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<{ body: Record<string, unknown> | undefined; raw: Buffer } | { outcome: SubmitOutcome }> {
+    const res = await call('POST', baseUrl + spec.endpoint, auth, signal, { body: job.params });
+    if (res.kind === 'network') return { outcome: networkRetry(res, 'submit') };
+    if (res.status < 200 || res.status >= 300) return { outcome: outcomeForStatus(res.status, res.headers, res.body, 'submit') };
+    return { body: asRecord(parseJson(res.body)), raw: res.body };
+  }
+
   async function submitQueue(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
-    const res = await call('POST', baseUrl + spec.endpoint, keyHeader, signal, { body: job.params });
-    if (res.kind === 'network') return networkRetry(res, 'submit');
-    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'submit');
-    const body = asRecord(parseJson(res.body));
+    const res = await postSubmission(spec, job, keyHeader, signal);
+    if ('outcome' in res) return res.outcome;
+    const { body } = res;
     const requestId = body?.request_id;
-    if (typeof requestId !== 'string' || !requestId) return unknownOutcome('the queue answered without a request_id', res.body);
+    if (typeof requestId !== 'string' || !requestId) return unknownOutcome('the queue answered without a request_id', res.raw);
     return {
       kind: 'accepted',
       requestId,
@@ -150,12 +162,11 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
   // ---- workflow ----
 
   async function submitWorkflow(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
-    const res = await call('POST', baseUrl + spec.endpoint, bearerHeader, signal, { body: job.params });
-    if (res.kind === 'network') return networkRetry(res, 'submit');
-    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'submit');
-    const body = asRecord(parseJson(res.body));
+    const res = await postSubmission(spec, job, bearerHeader, signal);
+    if ('outcome' in res) return res.outcome;
+    const { body } = res;
     const pollUrl = body?.poll_url;
-    if (!isHttpUrl(pollUrl)) return unknownOutcome('the workflow answered without a poll_url', res.body);
+    if (!isHttpUrl(pollUrl)) return unknownOutcome('the workflow answered without a poll_url', res.raw);
     const requestId = typeof body?.request_id === 'string' && body.request_id ? body.request_id : lastSegment(pollUrl);
     return { kind: 'accepted', requestId, pollUrl, upstream: body ?? {} };
   }
