@@ -1,12 +1,12 @@
 // Every model end to end: GraphQL mutation → job row → worker → emulator over
 // real HTTP → stored output → COMPLETED, readable in history.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, startTestApp, waitForFinal, type TestApp } from './support/app.js';
+import { collect, OBSERVABLE_STEPS, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, inputTypeOf, MODEL_CASES, sha256, SWAP_JOB_FIELDS } from './support/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ emulator: OBSERVABLE_STEPS });
 });
 afterAll(async () => {
   await t?.close();

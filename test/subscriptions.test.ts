@@ -2,14 +2,14 @@
 // worker in another OS process: its transitions reach this API process only
 // through PostgreSQL NOTIFY.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, startTestApp, waitForFinal, type TestApp } from './support/app.js';
+import { collect, OBSERVABLE_STEPS, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
 import { spawnWorker, stopProcess } from './support/processes.js';
 
 let t: TestApp;
 let worker: Awaited<ReturnType<typeof spawnWorker>> | null = null;
 beforeAll(async () => {
-  t = await startTestApp({ worker: false });
+  t = await startTestApp({ worker: false, emulator: OBSERVABLE_STEPS });
 });
 afterAll(async () => {
   if (worker) await stopProcess(worker);

