@@ -92,6 +92,8 @@ describe('seeds', () => {
     const v2 = (await t.gql(createMutation('createFaceswapV2Job', 'CreateFaceswapV2JobInput'), { input: MODEL_CASES[2].input })).data.result;
     expect(v2.seed).toBeNull();
     expect(v2.parameters).not.toHaveProperty('seed');
+    // Finish both, so no job of this test is still waiting for a submit when later tests inject faults.
+    for (const j of [comic, v2]) await waitForFinal(t, j.id);
   });
 });
 

@@ -15,13 +15,13 @@ describe('schema', () => {
       const job = schema.getType(`${spec.graphqlName}Job`) as any;
       expect(job.getInterfaces().map((i: any) => i.name).sort()).toEqual(['Node', 'SwapJob']);
       const union = schema.getType(`${spec.graphqlName}Result`) as any;
-      expect(union.getTypes().map((t: any) => t.name)).toEqual([`${spec.graphqlName}Job`, 'InvalidInputError']);
+      expect(union.getTypes().map((t: any) => t.name).sort()).toEqual([`${spec.graphqlName}Job`, 'IdempotencyConflictError', 'InvalidInputError'].sort());
       const mutation = mutations[`create${spec.graphqlName}Job`]!;
       expect(String(mutation.type)).toBe(`${spec.graphqlName}Result!`);
       expect(String(mutation.args[0]!.type)).toBe(`Create${spec.graphqlName}JobInput!`);
       // Every documented parameter is an input field and a typed field of the job.
       const input = schema.getType(`Create${spec.graphqlName}JobInput`) as any;
-      expect(Object.keys(input.getFields()).sort()).toEqual(spec.params.map((p) => p.name).sort());
+      expect(Object.keys(input.getFields()).sort()).toEqual([...spec.params.map((p) => p.name), 'idempotencyKey'].sort());
       for (const p of spec.params) expect(job.getFields()[p.name], `${job.name}.${p.name}`).toBeDefined();
     }
   });

@@ -3,6 +3,7 @@
 // GraphQL errors (request-errors.ts).
 import type { Violation } from '../models/normalise.js';
 import { builder } from './builder.js';
+import { jobGlobalId } from './job-ids.js';
 
 export class InvalidInput {
   constructor(readonly violations: Violation[]) {}
@@ -14,6 +15,14 @@ export class InvalidInput {
 export class NotFound {
   constructor(readonly id: string) {}
   readonly message = 'No job with this id exists for this API key.';
+}
+
+export class IdempotencyConflict {
+  constructor(
+    readonly idempotencyKey: string,
+    readonly job: { id: string; model: string },
+  ) {}
+  readonly message = 'This idempotencyKey was already used with a different request; nothing was created.';
 }
 
 export class NotCancelable {
@@ -48,6 +57,16 @@ export const InvalidInputError = builder.objectType(InvalidInput, {
     field: t.string({ description: 'The first offending field.', resolve: (e) => e.violations[0]!.field }),
     rule: t.string({ description: 'The rule the first offending field broke.', resolve: (e) => e.violations[0]!.rule }),
     violations: t.field({ type: [FieldViolation], resolve: (e) => e.violations }),
+  }),
+});
+
+export const IdempotencyConflictError = builder.objectType(IdempotencyConflict, {
+  name: 'IdempotencyConflictError',
+  description: 'The idempotencyKey was used before with a different request. Use a new key for a new request.',
+  interfaces: [UserError],
+  fields: (t) => ({
+    idempotencyKey: t.exposeString('idempotencyKey'),
+    jobId: t.id({ description: 'The job the key was first used for.', resolve: (e) => jobGlobalId(e.job) }),
   }),
 });
 

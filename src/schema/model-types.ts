@@ -6,7 +6,7 @@ import type { EnumParam, ModelSpec, ParamSpec } from '../models/types.js';
 import { SEED_MAX, SEED_MIN } from '../models/types.js';
 import { resolveCreateJob } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
-import { InvalidInput, InvalidInputError } from './errors.js';
+import { IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError } from './errors.js';
 import { SwapJob } from './job-interface.js';
 
 // Enums shared by several models (ImageFormat, GenderFilter) are built once.
@@ -102,13 +102,22 @@ export function defineModelSchema(spec: ModelSpec) {
 
   const input = builder.inputType(`Create${spec.graphqlName}JobInput`, {
     description: `Parameters of a ${spec.slug} job; defaults are the vendor's.`,
-    fields: (t) => Object.fromEntries(spec.params.map((p) => [p.name, inputField(t, p)])) as AnyInputFields,
+    fields: (t) => ({
+      ...(Object.fromEntries(spec.params.map((p) => [p.name, inputField(t, p)])) as AnyInputFields),
+      idempotencyKey: t.string({
+        required: false,
+        description:
+          'Makes the mutation safe to retry: the same key with the same input returns the job the first call created; '
+          + 'with different input it is an IdempotencyConflictError. At most 255 characters, scoped to your API key.',
+      }),
+    }),
   });
 
   const result = builder.unionType(`${spec.graphqlName}Result`, {
     description: `The created ${spec.graphqlName}Job, or why nothing was created.`,
-    types: [jobType, InvalidInputError],
-    resolveType: (value) => (value instanceof InvalidInput ? InvalidInputError : jobType),
+    types: [jobType, InvalidInputError, IdempotencyConflictError],
+    resolveType: (value) =>
+      value instanceof InvalidInput ? InvalidInputError : value instanceof IdempotencyConflict ? IdempotencyConflictError : jobType,
   });
 
   builder.mutationField(`create${spec.graphqlName}Job`, (t) =>

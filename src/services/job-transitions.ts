@@ -1,14 +1,20 @@
 // Every status change of a job goes through `transition`: one statement that
 // moves the row (only from the statuses the caller expects, and only while the
-// caller still holds the lease), appends the job_events row and notifies
-// listeners. Being one statement makes it atomic without an explicit
-// transaction, and NOTIFY is delivered only when it commits, so a subscriber
-// never hears of a change that did not happen.
+// caller still holds the lease), appends the job_events row, queues the
+// event's webhook deliveries and notifies listeners. Being one statement makes
+// it atomic without an explicit transaction, and NOTIFY is delivered only when
+// it commits, so a subscriber never hears of a change that did not happen.
+//
+// Events of one API key are written under a transaction-scoped advisory lock
+// on that key, so their ids are assigned and committed in the same order: an
+// event's id is then a resume cursor for that key's subscriptions (an event
+// with a smaller id can never commit after it).
 import type pg from 'pg';
 import type { JobStatus } from './job-status.js';
 
 export const EVENTS_CHANNEL = 'swapyard_job_events';
 export const JOBS_READY_CHANNEL = 'swapyard_jobs_ready';
+export const WEBHOOKS_CHANNEL = 'swapyard_webhooks';
 
 /** Columns a transition may set besides status. Kept explicit: these names go into SQL. */
 export interface JobPatch {
@@ -68,6 +74,39 @@ function setClauses(patch: JobPatch, params: unknown[]): string[] {
   return clauses;
 }
 
+/** The per-key ordering lock, as a CTE named key_lock; statements gate on EXISTS (SELECT 1 FROM key_lock). */
+export function keyLock(apiKeyIdSql: string): string {
+  return `key_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended(${apiKeyIdSql}::text, 7001)))`;
+}
+
+/**
+ * The tail of a statement whose CTE `moved` yields the job (id, api_key_id,
+ * model, status) after a change: records the event with the detail in
+ * parameter `detailParam`, queues a delivery for each matching webhook
+ * endpoint, and notifies subscribers (and webhook dispatchers when there is
+ * something to deliver). Its last CTE, event_notice, is the EventNotice row.
+ */
+export function eventFanOut(detailParam: string): string {
+  return `event AS (
+       INSERT INTO job_events (job_id, api_key_id, status, detail)
+       SELECT id, api_key_id, status, ${detailParam}::jsonb FROM moved
+       RETURNING id, job_id, api_key_id, status
+     ), hooks AS (
+       INSERT INTO webhook_deliveries (id, endpoint_id, event_id)
+       SELECT gen_random_uuid(), w.id, event.id FROM event
+       JOIN webhook_endpoints w ON w.api_key_id = event.api_key_id AND w.enabled
+        AND (cardinality(w.statuses) = 0 OR event.status = ANY(w.statuses))
+       RETURNING 1
+     ), event_notice AS (
+     SELECT event.id::text AS "eventId", event.job_id AS "jobId", event.api_key_id AS "apiKeyId",
+            event.status, moved.model,
+            pg_notify('${EVENTS_CHANNEL}', json_build_object(
+              'eventId', event.id::text, 'jobId', event.job_id, 'apiKeyId', event.api_key_id,
+              'status', event.status, 'model', moved.model)::text),
+            CASE WHEN EXISTS (SELECT 1 FROM hooks) THEN pg_notify('${WEBHOOKS_CHANNEL}', '') END
+     FROM event JOIN moved ON moved.id = event.job_id)`;
+}
+
 /** Moves a job and records the event. Returns null when the job was not in an expected state (or the lease was lost). */
 export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<EventNotice | null> {
   const params: unknown[] = [req.jobId, req.to, req.from, JSON.stringify(req.detail ?? {})];
@@ -78,21 +117,13 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
     lockGuard = ` AND locked_by = $${params.length}`;
   }
   const { rows } = await db.query<EventNotice>(
-    `WITH moved AS (
+    `WITH ${keyLock('(SELECT api_key_id FROM jobs WHERE id = $1)')},
+     moved AS (
        UPDATE jobs SET ${sets.join(', ')}
-       WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}
+       WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard} AND EXISTS (SELECT 1 FROM key_lock)
        RETURNING id, api_key_id, model, status
-     ), event AS (
-       INSERT INTO job_events (job_id, api_key_id, status, detail)
-       SELECT id, api_key_id, status, $4::jsonb FROM moved
-       RETURNING id, job_id, api_key_id, status
-     )
-     SELECT event.id::text AS "eventId", event.job_id AS "jobId", event.api_key_id AS "apiKeyId",
-            event.status, moved.model,
-            pg_notify('${EVENTS_CHANNEL}', json_build_object(
-              'eventId', event.id::text, 'jobId', event.job_id, 'apiKeyId', event.api_key_id,
-              'status', event.status, 'model', moved.model)::text)
-     FROM event JOIN moved ON moved.id = event.job_id`,
+     ), ${eventFanOut('$4')}
+     SELECT * FROM event_notice`,
     params,
   );
   const row = rows[0];
