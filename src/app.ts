@@ -55,7 +55,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     port: config.port,
     maxBodyBytes: config.limits.maxBodyBytes,
     publicUrl: config.publicUrl,
-    context: (apiKey, publicUrl) => ({ db, apiKey, events, config, providerName: opts.provider.name, publicUrl }),
+    context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, providerName: opts.provider.name, publicUrl }),
   });
   return {
     url: http.url,

@@ -124,6 +124,22 @@ describe('typed parameters', () => {
   });
 });
 
+describe('inline output', () => {
+  it('a job created with base64: true can read its output inline; the bytes match the stored sha256', async () => {
+    const q = `query($id: ID!) { job(id: $id) { output { sha256 bytes base64 } } }`;
+    const inline = (await t.gql(createMutation('createFaceswapComicJob', 'CreateFaceswapComicJobInput'),
+      { input: { ...MODEL_CASES[3].input, base64: true } })).data.result;
+    const plain = (await t.gql(createMutation('createFaceswapComicJob', 'CreateFaceswapComicJobInput'),
+      { input: MODEL_CASES[3].input })).data.result;
+    for (const j of [inline, plain]) expect((await waitForFinal(t, j.id)).status).toBe('COMPLETED');
+    const out = (await t.gql(q, { id: inline.id })).data.job.output;
+    const bytes = Buffer.from(out.base64, 'base64');
+    expect(bytes.length).toBe(out.bytes);
+    expect(sha256(bytes)).toBe(out.sha256);
+    expect((await t.gql(q, { id: plain.id })).data.job.output.base64).toBeNull();
+  });
+});
+
 describe('upstream failures and cancellation', () => {
   it('a FAILED async request ends the job FAILED with a typed reason and the vendor detail', async () => {
     t.emulator.injectFault({ match: { model: 'faceswap-v2' }, outcome: 'FAILED', error: 'content blocked by RAI policy' });

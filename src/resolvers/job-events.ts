@@ -1,38 +1,83 @@
+// Subscriptions that miss nothing. Listening starts before history is read,
+// so no event can fall between the two; an event seen in both is sent once.
+// Event ids of one API key commit in id order (job-transitions.ts), so "every
+// event after cursor c" is exact: a reconnecting client passes the cursor of
+// the last event it saw.
+import type { Prisma } from '../generated/prisma/client.js';
 import type { Context } from '../schema/context.js';
-import { notFoundError } from '../schema/errors.js';
+import { badInput, notFoundError } from '../schema/errors.js';
 import { decodeJobId } from '../schema/job-ids.js';
-import type { JobEventWithJob } from '../services/event-hub.js';
+import type { EventFilter, JobEventWithJob } from '../services/event-hub.js';
 import { findJob } from '../services/jobs.js';
+import type { JobStatus } from '../services/job-status.js';
 
-/**
- * jobUpdated(id): the job's transitions so far, then live ones. Listening
- * starts before history is read, so no transition can fall between the two;
- * one seen twice is dropped by the subscription.
- */
-export async function subscribeToJob(ctx: Context, globalId: string, field: string): Promise<AsyncIterable<JobEventWithJob>> {
-  const { id: jobId, model } = decodeJobId(globalId, field);
-  const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId, model);
-  if (!job) throw notFoundError(field, globalId);
-  const sub = ctx.events.subscribe({ apiKeyId: ctx.apiKey.id, jobId });
-  const past = await ctx.db.prisma.jobEvent.findMany({
-    where: { jobId },
-    orderBy: { id: 'asc' },
-    include: { job: true },
-  });
-  return prepend(past, sub);
+const REPLAY_BATCH = 500;
+
+export function parseEventCursor(raw: string | null | undefined, field: string): bigint | null {
+  if (raw === null || raw === undefined) return null;
+  if (!/^\d{1,19}$/.test(raw)) throw badInput(field, 'cursor', 'is not an event cursor (JobEvent.cursor)');
+  return BigInt(raw);
 }
 
-async function* prepend(past: JobEventWithJob[], live: AsyncIterableIterator<JobEventWithJob>) {
-  const seen = new Set<string>();
+async function* replayThenLive(
+  ctx: Context,
+  filter: EventFilter,
+  since: bigint | null,
+): AsyncGenerator<JobEventWithJob> {
+  const live = ctx.events.subscribe(filter);
+  let last = since ?? -1n;
   try {
-    for (const e of past) {
-      seen.add(e.id.toString());
-      yield e;
+    const where: Prisma.JobEventWhereInput = {
+      apiKeyId: filter.apiKeyId,
+      ...(filter.jobId ? { jobId: filter.jobId } : {}),
+      ...(filter.statuses?.length ? { status: { in: filter.statuses as JobStatus[] } } : {}),
+      ...(filter.models?.length ? { job: { model: { in: [...filter.models] } } } : {}),
+    };
+    for (;;) {
+      const batch = await ctx.db.prisma.jobEvent.findMany({
+        where: { ...where, id: { gt: last } },
+        orderBy: { id: 'asc' },
+        take: REPLAY_BATCH,
+        include: { job: true },
+      });
+      for (const e of batch) {
+        last = e.id;
+        yield e;
+      }
+      if (batch.length < REPLAY_BATCH) break;
     }
     for await (const e of live) {
-      if (!seen.has(e.id.toString())) yield e;
+      if (e.id > last) {
+        last = e.id;
+        yield e;
+      }
     }
   } finally {
-    await live.return?.();
+    await live.return();
   }
+}
+
+/** jobUpdated(id, since): the job's transitions after `since` (all of them by default), then live ones. */
+export async function subscribeToJob(
+  ctx: Context,
+  globalId: string,
+  since: string | null | undefined,
+): Promise<AsyncIterable<JobEventWithJob>> {
+  const cursor = parseEventCursor(since, 'since');
+  const { id: jobId, model } = decodeJobId(globalId, 'id');
+  const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId, model);
+  if (!job) throw notFoundError('id', globalId);
+  return replayThenLive(ctx, { apiKeyId: ctx.apiKey.id, jobId }, cursor);
+}
+
+/** jobsUpdated(filter, since): with a cursor, every matching event after it first; without, live events only. */
+export function subscribeToJobs(
+  ctx: Context,
+  filter: { models?: readonly string[]; statuses?: readonly string[] },
+  since: string | null | undefined,
+): AsyncIterable<JobEventWithJob> {
+  const cursor = parseEventCursor(since, 'since');
+  const eventFilter: EventFilter = { apiKeyId: ctx.apiKey.id, ...filter };
+  if (cursor === null) return ctx.events.subscribe(eventFilter);
+  return replayThenLive(ctx, eventFilter, cursor);
 }

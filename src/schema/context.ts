@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { ApiKeyIdentity } from '../services/api-keys.js';
+import type { ArtifactStore } from '../services/artifacts.js';
 import type { EventHub } from '../services/event-hub.js';
 
 /** What every resolver gets: the caller's key is always known (unauthenticated requests never reach a resolver). */
@@ -8,6 +9,7 @@ export interface Context {
   db: Db;
   apiKey: ApiKeyIdentity;
   events: EventHub;
+  artifacts: ArtifactStore;
   config: Config;
   /** Recorded on jobs created in this request. */
   providerName: string;

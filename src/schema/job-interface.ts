@@ -32,6 +32,8 @@ const JobFailure = builder.objectRef<FailureShape>('JobFailure').implement({
 
 interface OutputShape {
   jobId: string;
+  key: string;
+  inline: boolean;
   sha256: string;
   bytes: number;
   mimeType: string;
@@ -51,6 +53,11 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
     mimeType: t.exposeString('mimeType'),
     width: t.exposeInt('width', { nullable: true }),
     height: t.exposeInt('height', { nullable: true }),
+    base64: t.string({
+      nullable: true,
+      description: 'The image itself, base64-encoded, for jobs created with base64: true (null otherwise).',
+      resolve: async (o, _args, ctx) => (o.inline ? ((await ctx.artifacts.read(o.key))?.toString('base64') ?? null) : null),
+    }),
   }),
 });
 
@@ -80,9 +87,10 @@ export const SwapJob = builder.prismaInterface('Job', {
       type: JobOutput,
       nullable: true,
       resolve: (job) =>
-        job.outputSha256 && job.outputMimeType
+        job.outputSha256 && job.outputMimeType && job.outputKey
           ? {
-              jobId: jobGlobalId(job), sha256: job.outputSha256, bytes: job.outputBytes ?? 0,
+              jobId: jobGlobalId(job), key: job.outputKey, inline: (job.params as { base64?: unknown }).base64 === true,
+              sha256: job.outputSha256, bytes: job.outputBytes ?? 0,
               mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,
             }
           : null,

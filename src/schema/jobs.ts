@@ -1,6 +1,6 @@
 // Queries, mutations and subscriptions over jobs of every model.
 import { resolveJobsConnection } from '../resolvers/jobs-connection.js';
-import { subscribeToJob } from '../resolvers/job-events.js';
+import { subscribeToJob, subscribeToJobs } from '../resolvers/job-events.js';
 import { cancelJob, findJob } from '../services/jobs.js';
 import type { JobStatus } from '../services/job-status.js';
 import { builder } from './builder.js';
@@ -109,21 +109,26 @@ builder.mutationField('cancelJob', (t) =>
 builder.subscriptionFields((t) => ({
   jobUpdated: t.field({
     type: JobEventType,
-    description: "One job's status changes: every transition so far, then each new one as it commits.",
-    args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => subscribeToJob(ctx, args.id, 'id') as never,
+    description:
+      "One job's status changes: its transitions after `since` (all of them when left out), then each new one as it commits.",
+    args: {
+      id: t.arg.id({ required: true }),
+      since: t.arg.string({ required: false, description: 'A JobEvent.cursor; only events after it are sent.' }),
+    },
+    subscribe: (_root, args, ctx) => subscribeToJob(ctx, args.id, args.since) as never,
     resolve: (event) => event as never,
   }),
   jobsUpdated: t.field({
     type: JobEventType,
-    description: 'Status changes of all your jobs, optionally filtered, as they commit.',
-    args: { filter: t.arg({ type: JobEventFilter, required: false }) },
+    description:
+      'Status changes of all your jobs, optionally filtered, as they commit. With `since` (the cursor of the last '
+      + 'event you saw), every matching event after it is sent first, so a client that reconnects misses nothing.',
+    args: {
+      filter: t.arg({ type: JobEventFilter, required: false }),
+      since: t.arg.string({ required: false, description: 'A JobEvent.cursor.' }),
+    },
     subscribe: (_root, args, ctx) =>
-      ctx.events.subscribe({
-        apiKeyId: ctx.apiKey.id,
-        models: args.filter?.model ?? undefined,
-        statuses: args.filter?.status ?? undefined,
-      }) as never,
+      subscribeToJobs(ctx, { models: args.filter?.model ?? undefined, statuses: args.filter?.status ?? undefined }, args.since) as never,
     resolve: (event) => event as never,
   }),
 }));

@@ -3,7 +3,7 @@
 // addressed by sha256: identical outputs (an exact rerun) share one file.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
@@ -20,6 +20,7 @@ export interface StoredArtifact {
 export interface ArtifactStore {
   put(bytes: Buffer, mimeType: string): Promise<StoredArtifact>;
   open(key: string): Promise<Readable | null>;
+  read(key: string): Promise<Buffer | null>;
 }
 
 const EXTENSIONS: Record<string, string> = {
@@ -57,10 +58,19 @@ export class LocalArtifactStore implements ArtifactStore {
     return { key, sha256, bytes: bytes.length, mimeType, ...(await dimensions(bytes)) };
   }
 
+  /** Keys are ours (sha256.ext); anything else must not become a path. */
+  private pathOf(key: string): string | null {
+    return /^[0-9a-f]{64}\.[a-z]+$/.test(key) ? join(this.dir, key.slice(0, 2), key) : null;
+  }
+
   async open(key: string): Promise<Readable | null> {
-    if (!/^[0-9a-f]{64}\.[a-z]+$/.test(key)) return null;
-    const path = join(this.dir, key.slice(0, 2), key);
-    const exists = await stat(path).then(() => true, () => false);
+    const path = this.pathOf(key);
+    const exists = path && (await stat(path).then(() => true, () => false));
     return exists ? createReadStream(path) : null;
+  }
+
+  async read(key: string): Promise<Buffer | null> {
+    const path = this.pathOf(key);
+    return path ? readFile(path).catch(() => null) : null;
   }
 }

@@ -17,11 +17,10 @@ export interface EventFilter {
 
 const MAX_QUEUED_PER_SUBSCRIBER = 10_000;
 
-class Subscription implements AsyncIterableIterator<JobEventWithJob> {
+export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
   private queue: JobEventWithJob[] = [];
   private waiting: ((r: IteratorResult<JobEventWithJob>) => void) | null = null;
   private closed = false;
-  private readonly seen = new Set<string>();
 
   constructor(
     readonly filter: EventFilter,
@@ -38,12 +37,8 @@ class Subscription implements AsyncIterableIterator<JobEventWithJob> {
     );
   }
 
-  /** Events can arrive twice when a subscription replays history; each is delivered once. */
   push(event: JobEventWithJob): void {
     if (this.closed) return;
-    const key = event.id.toString();
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = null;
