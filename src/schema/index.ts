@@ -7,8 +7,9 @@ import './errors.js';
 import './job-interface.js';
 import './jobs.js';
 import { defineModelSchema } from './model-types.js';
+import { defineRerunSchema } from './reruns.js';
 
-for (const spec of MODELS) defineModelSchema(spec);
+defineRerunSchema(MODELS.map((spec) => defineModelSchema(spec)));
 
 export const schema: GraphQLSchema = builder.toSchema();
 

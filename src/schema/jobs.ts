@@ -15,6 +15,7 @@ const JobFilter = builder.inputType('JobFilter', {
     seed: t.int({ required: false, description: 'Jobs run with exactly this seed.' }),
     createdAfter: t.field({ type: 'DateTime', required: false, description: 'Created at or after this instant.' }),
     createdBefore: t.field({ type: 'DateTime', required: false, description: 'Created before this instant.' }),
+    rerunOf: t.id({ required: false, description: 'Reruns of this job.' }),
   }),
 });
 
@@ -59,6 +60,7 @@ builder.queryFields((t) => ({
             seed: args.filter?.seed,
             createdAfter: args.filter?.createdAfter,
             createdBefore: args.filter?.createdBefore,
+            rerunOfId: args.filter?.rerunOf ? decodeJobId(args.filter.rerunOf, 'filter.rerunOf').id : undefined,
           },
           args,
           args.orderBy === 'CREATED_AT_DESC',

@@ -67,6 +67,26 @@ function inputField(t: any, p: ParamSpec): InputFieldRef<any, 'InputObject'> {
   }
 }
 
+/** In a rerun's overrides every field is optional and has no default: what is left out keeps the original's value. */
+function overrideField(t: any, p: ParamSpec): InputFieldRef<any, 'InputObject'> {
+  const description = `${p.description}${ruleText(p)} Left out: the original job's value.`;
+  switch (p.kind) {
+    case 'image':
+    case 'string':
+    case 'faceIndexList':
+      return t.string({ required: false, description });
+    case 'enum':
+      return t.field({ type: enumRef(p), required: false, description });
+    case 'int':
+    case 'seed':
+      return t.int({ required: false, description });
+    case 'float':
+      return t.float({ required: false, description });
+    case 'boolean':
+      return t.boolean({ required: false, description });
+  }
+}
+
 function outputField(t: any, p: ParamSpec) {
   const resolve = (job: { params: unknown }) => (job.params as Record<string, unknown>)[p.wire] ?? null;
   const description = `${p.description} Upstream field: ${p.wire}.`;
@@ -129,5 +149,10 @@ export function defineModelSchema(spec: ModelSpec) {
     }),
   );
 
-  return { jobType, input, result };
+  const overrides = builder.inputType(`${spec.graphqlName}Overrides`, {
+    description: `What a rerun of a ${spec.graphqlName}Job changes; everything else, seed included, is the original's.`,
+    fields: (t) => Object.fromEntries(spec.params.map((p) => [p.name, overrideField(t, p)])) as AnyInputFields,
+  });
+
+  return { spec, jobType, input, result, overrides };
 }

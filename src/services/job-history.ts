@@ -10,6 +10,7 @@ export interface JobFilter {
   seed?: number | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  rerunOfId?: string | null;
 }
 
 export interface Page {
@@ -49,6 +50,7 @@ export async function listJobs(
   if (filter.models?.length) where.model = { in: [...filter.models] };
   if (filter.statuses?.length) where.status = { in: [...filter.statuses] };
   if (filter.seed !== undefined && filter.seed !== null) where.seed = filter.seed;
+  if (filter.rerunOfId) where.rerunOfId = filter.rerunOfId;
   if (filter.createdAfter || filter.createdBefore) {
     where.createdAt = {
       ...(filter.createdAfter ? { gte: filter.createdAfter } : {}),

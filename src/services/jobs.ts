@@ -16,6 +16,8 @@ export interface CreateJobArgs {
   provider: string;
   /** The client's retry key, and the hash of the request it came with. */
   idempotency?: { key: string; requestHash: string };
+  /** The job this one reruns. */
+  rerunOfId?: string;
 }
 
 export type CreateOutcome =
@@ -32,8 +34,8 @@ export type CreateOutcome =
 const CREATE_SQL = `
   WITH ${keyLock('$2::uuid')},
   moved AS (
-    INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash)
-    SELECT $1, $2, $3, $4, $5::jsonb, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM key_lock)
+    INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id)
+    SELECT $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM key_lock)
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
     RETURNING id, api_key_id, model, status, created_at
   ), ${eventFanOut("'{}'")},
@@ -49,6 +51,7 @@ function newJob(id: string, createdAt: Date, args: CreateJobArgs): Job {
     errorCode: null, errorMessage: null, attempts: 0, runAt: createdAt, lockedBy: null, lockedUntil: null,
     createdAt, updatedAt: createdAt, submittedAt: null, finishedAt: null,
     idempotencyKey: args.idempotency?.key ?? null, requestHash: args.idempotency?.requestHash ?? null,
+    rerunOfId: args.rerunOfId ?? null,
   };
 }
 
@@ -56,7 +59,7 @@ export async function createJob(db: Db, args: CreateJobArgs): Promise<CreateOutc
   const id = randomUUID();
   const { rows } = await db.pool.query<{ createdAt: Date }>(CREATE_SQL, [
     id, args.apiKeyId, args.spec.key, args.provider, JSON.stringify(args.normalised.params),
-    args.normalised.seed, args.idempotency?.key ?? null, args.idempotency?.requestHash ?? null,
+    args.normalised.seed, args.idempotency?.key ?? null, args.idempotency?.requestHash ?? null, args.rerunOfId ?? null,
   ]);
   // The job as created: re-reading it could already show a worker's first move.
   if (rows[0]) return { kind: 'created', job: newJob(id, rows[0].createdAt, args) };

@@ -1,0 +1,65 @@
+// Reruns: rerunJob, and the lineage and reproducibility of a job.
+import type { Job } from '../generated/prisma/client.js';
+import { overridesFieldName, resolveRerunJob } from '../resolvers/rerun-job.js';
+import { canonicalJson } from '../resolvers/create-job.js';
+import { builder } from './builder.js';
+import { IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError, NotFound, NotFoundError } from './errors.js';
+import { SwapJob } from './job-interface.js';
+import type { defineModelSchema } from './model-types.js';
+
+type ModelSchema = ReturnType<typeof defineModelSchema>;
+
+/** True/false once both outputs exist, for a rerun with the original's exact parameters; null otherwise. */
+export async function reproducible(job: Job, loadOriginal: () => Promise<Job | null>): Promise<boolean | null> {
+  if (!job.rerunOfId) return null;
+  const original = await loadOriginal();
+  if (!original || canonicalJson(original.params) !== canonicalJson(job.params)) return null;
+  if (!job.outputSha256 || !original.outputSha256) return null;
+  return job.outputSha256 === original.outputSha256;
+}
+
+export function defineRerunSchema(models: ModelSchema[]): void {
+  const RerunOverrides = builder.inputType('RerunOverrides', {
+    description: "Overrides for a rerun: set only the field of the original job's model.",
+    fields: (t) => Object.fromEntries(models.map((m) => [overridesFieldName(m.spec), t.field({ type: m.overrides, required: false })])),
+  });
+
+  const RerunJobResult = builder.unionType('RerunJobResult', {
+    description: 'The new job, or why nothing was created.',
+    types: [...models.map((m) => m.jobType), InvalidInputError, NotFoundError, IdempotencyConflictError],
+    resolveType: (v) => {
+      if (v instanceof InvalidInput) return InvalidInputError;
+      if (v instanceof NotFound) return NotFoundError;
+      if (v instanceof IdempotencyConflict) return IdempotencyConflictError;
+      return models.find((m) => m.spec.key === (v as Job).model)!.jobType;
+    },
+  });
+
+  builder.mutationField('rerunJob', (t) =>
+    t.field({
+      type: RerunJobResult,
+      description:
+        "Run a job again with the original's stored normalised parameters and seed, changing only the overrides given. "
+        + 'The new job links to the original (rerunOf / reruns).',
+      args: {
+        id: t.arg.id({ required: true }),
+        overrides: t.arg({ type: RerunOverrides, required: false }),
+        idempotencyKey: t.arg.string({ required: false }),
+      },
+      resolve: (_root, args, ctx) => resolveRerunJob(ctx, args as never) as never,
+    }),
+  );
+
+  builder.prismaInterfaceFields(SwapJob, (t) => ({
+    rerunOf: t.relation('rerunOf', { nullable: true, description: 'The job this one reruns.' }),
+    reruns: t.relation('reruns', { description: 'Reruns of this job, oldest first.', query: { orderBy: { createdAt: 'asc' } } }),
+    reproducible: t.boolean({
+      nullable: true,
+      description:
+        "For a rerun with the original's exact parameters: whether its output's sha256 equals the original's. "
+        + 'Null while either is unfinished, and for jobs that are not such a rerun.',
+      resolve: (job, _args, ctx) =>
+        reproducible(job, () => (job.rerunOfId ? ctx.db.prisma.job.findUnique({ where: { id: job.rerunOfId } }) : Promise.resolve(null))),
+    }),
+  }));
+}
