@@ -115,4 +115,56 @@ describe('claims', () => {
       ]).toContainEqual(histories.get(uuid));
     }
   });
+
+  async function runWithProvider(provider: any, jobInput: { mutation: string; input: object }) {
+    const job = (await t.gql(createMutation(jobInput.mutation, `${jobInput.mutation[0]!.toUpperCase()}${jobInput.mutation.slice(1)}Input`), { input: jobInput.input })).data.result;
+    const uuid = Buffer.from(job.id, 'base64').toString().split(':')[1];
+    const db = connectDb(t.databaseUrl);
+    const worker = new Worker({
+      databaseUrl: t.databaseUrl,
+      pool: db.pool,
+      provider,
+      artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
+      config: { ...t.config.worker, retryBaseMs: 5, retryMaxMs: 20 },
+      log: () => {},
+    });
+    await worker.start();
+    try {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const { rows: [r] } = await t.app.db.pool.query(`SELECT status, error_code, error_message FROM jobs WHERE id = $1`, [uuid]);
+        if (r.status === 'FAILED') return r;
+        if (Date.now() > deadline) throw new Error(`still ${r.status}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    } finally {
+      await worker.stop();
+      await db.close();
+    }
+  }
+
+  it('a send that throws is an unknown outcome: FAILED at once, never resent', async () => {
+    let calls = 0;
+    const r = await runWithProvider(
+      { name: 'broken', submit: async () => { calls++; throw new Error('boom'); }, poll: async () => { throw new Error('unused'); } },
+      MODEL_CASES[0],
+    );
+    expect([r.error_code, calls]).toEqual(['UPSTREAM_OUTCOME_UNKNOWN', 1]);
+    expect(r.error_message).toContain('boom');
+  });
+
+  it('a poll that keeps throwing ends the job FAILED after the retry budget instead of looping forever', async () => {
+    let polls = 0;
+    const r = await runWithProvider(
+      {
+        name: 'broken-poll',
+        submit: async () => ({ kind: 'accepted', requestId: 'r-1', pollUrl: null, upstream: {} }),
+        poll: async () => { polls++; throw new Error('bad poll'); },
+      },
+      MODEL_CASES[2],
+    );
+    expect(r.error_code).toBe('UPSTREAM_ERROR');
+    expect(r.error_message).toContain('bad poll');
+    expect(polls).toBe(10);
+  });
 });

@@ -117,7 +117,13 @@ export class Worker {
     this.step(job, controller.signal)
       .catch(async (err) => {
         this.log(`job ${job.id}: step failed: ${(err as Error).stack ?? err}`);
-        await this.release(job, this.backoff(job, undefined), { error_message: String((err as Error).message) });
+        const reason = `step failed: ${(err as Error).message}`;
+        // Thrown mid-send, the request may have reached the upstream: the same rule as a crash mid-send.
+        // Otherwise it counts like a transient failure, so a step that always throws ends the job.
+        const settle = job.upstreamStatus === SENDING
+          ? this.fail(job, 'UPSTREAM_OUTCOME_UNKNOWN', `${reason}; not resent to avoid paying twice — rerun the job`)
+          : this.retry(job, reason, undefined, {});
+        await settle.catch((e) => this.log(`job ${job.id}: could not settle: ${(e as Error).message}`));
       })
       .finally(() => {
         this.active.delete(job.id);
@@ -163,6 +169,7 @@ export class Worker {
     } else if (!(await updateHeldJob(this.opts.pool, job.id, this.id, { upstream_status: SENDING }))) {
       return;
     }
+    job.upstreamStatus = SENDING;
     const outcome = await this.opts.provider.submit(providerJob(job), signal);
     switch (outcome.kind) {
       case 'completed':
