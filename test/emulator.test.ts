@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../src/emulator/index.js';
+import { fingerprint, startEmulator, type Emulator } from '../src/emulator/index.js';
 
 const WORKFLOW = '/workflows/678b67a76426baad7e539337-v4';
 const IMG_A = 'https://example.com/a.jpg';
@@ -399,5 +399,125 @@ describe('fault injection over HTTP, and stats', () => {
     expect(stats.attempts).toEqual({ total: 4, byModel: { 'faceswap-v4': 3, 'faceswap-v2': 1 } });
     expect(stats.requests[request_id]).toEqual({ model: 'faceswap-v2', mode: 'queue', submissions: 1, polls: 2 });
     expect(emu.stats()).toEqual(stats);
+  });
+});
+
+describe('rate-based, dropped-connection and slow-processing faults; call log', () => {
+  const statuses = async (e: Emulator, n: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(`${e.url}/v1/faceswap-v4`, {
+        method: 'POST',
+        headers: { 'x-api-key': e.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify(v4({ seed: i })),
+      });
+      await res.arrayBuffer();
+      out.push(res.status);
+    }
+    return out;
+  };
+
+  it('a probabilistic fault hits about that share of requests, the same ones for the same seed', async () => {
+    const fault = { match: { model: 'faceswap-v4' }, probability: 0.3, response: { status: 503 as const } };
+    const runs: number[][] = [];
+    for (const seed of [7, 7, 8]) {
+      const e = await startEmulator({ faultSeed: seed });
+      try {
+        e.injectFault(fault); // `times` defaults to 'always' with a probability
+        runs.push(await statuses(e, 60));
+        expect(e.stats().faultsServed).toBe(runs.at(-1)!.filter((s) => s === 503).length);
+      } finally {
+        await e.close();
+      }
+    }
+    const hits = runs[0]!.filter((s) => s === 503).length;
+    expect(hits).toBeGreaterThan(6);
+    expect(hits).toBeLessThan(30);
+    expect(runs[0]!.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(runs[1]).toEqual(runs[0]); // same seed, same draws
+    expect(runs[2]).not.toEqual(runs[0]);
+    // A fault's own seed wins over the emulator's, and `times` caps the hits.
+    const e = await startEmulator({ faultSeed: 1 });
+    try {
+      e.injectFault({ ...fault, probability: 0.5, seed: 42, times: 3 });
+      const capped = await statuses(e, 40);
+      expect(capped.filter((s) => s === 503)).toHaveLength(3);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('drops a connection without answering and without serving the request', async () => {
+    emu.resetStats();
+    emu.injectFault({ match: { model: 'faceswap-v2', method: 'POST' }, drop: true });
+    await expect(post('/v2/faceswap-v2', v3())).rejects.toThrow();
+    const after = (await post('/v2/faceswap-v2', v3())).json();
+    expect(after.request_id).toEqual(expect.any(String));
+    const stats = emu.stats();
+    expect(stats.attempts.total).toBe(2);
+    expect(stats.submissions.total).toBe(1);
+    expect(stats.calls.map((c) => [c.kind, c.status, c.fault])).toEqual([
+      ['submit', null, 'drop'],
+      ['submit', 200, undefined],
+    ]);
+    expect(stats.calls[1]!.requestId).toBe(after.request_id);
+    // A hang that ends in a reset: held first, then dropped.
+    emu.injectFault({ match: { path: '/v1/faceswap-v4' }, delayMs: 80, drop: true });
+    const started = Date.now();
+    await expect(post('/v1/faceswap-v4', v4())).rejects.toThrow();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(70);
+  });
+
+  it('makes an async request slow to process, on the queue and on workflows', async () => {
+    emu.injectFault({ match: { model: 'faceswap-v2' }, processingMs: 400 });
+    emu.injectFault({ match: { model: 'ai-body-swap' }, processingMs: 400 });
+    const queued = (await post('/v2/faceswap-v2', v3())).json();
+    const flow = (await post(WORKFLOW, {}, { bearer: true })).json();
+    const normal = (await post('/v2/faceswap-v2', v3())).json(); // used up: back to the default step
+    await sleep(150); // past QUEUED (40 ms) and a default PROCESSING (40 ms)
+    expect((await call('GET', `/v2/requests/${queued.request_id}/status`)).json().status).toBe('PROCESSING');
+    expect((await call('GET', flow.poll_url, { bearer: true })).json().status).toBe('PROCESSING');
+    expect((await call('GET', `/v2/requests/${normal.request_id}/status`)).json().status).toBe('COMPLETED');
+    const done = await waitFor(`/v2/requests/${queued.request_id}`, {}, (a) => a.status === 200);
+    expect(done.json().metrics.inference_time).toBe(0.4);
+    expect((await waitFor(flow.poll_url, { bearer: true }, (a) => a.json().status === 'COMPLETED')).status).toBe(200);
+    // Slow and then FAILED, in one fault.
+    emu.injectFault({ match: { model: 'faceswap-v2' }, processingMs: 100, outcome: 'FAILED', error: 'NSFW' });
+    const failing = (await post('/v2/faceswap-v2', v3())).json();
+    await sleep(90);
+    expect((await call('GET', `/v2/requests/${failing.request_id}/status`)).json().status).toBe('PROCESSING');
+    expect((await waitFor(`/v2/requests/${failing.request_id}/status`, {}, (a) => a.status === 422)).json().error).toBe('NSFW');
+  });
+
+  it('logs every call with its time, status and fingerprint, and the most in flight at once', async () => {
+    emu.resetStats();
+    emu.injectFault({ match: { model: 'faceswap-v4' }, times: 3, delayMs: 100 });
+    const bodies = [v4({ seed: 1 }), v4({ seed: 2 }), v4({ seed: 3 })];
+    const answers = await Promise.all(bodies.map((b) => post('/v1/faceswap-v4', b)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    const stats = emu.stats();
+    expect(stats.maxInFlight).toBe(3);
+    expect(stats.inFlight).toBe(0);
+    expect(stats.calls).toHaveLength(3);
+    for (const c of stats.calls) {
+      expect(c).toMatchObject({ method: 'POST', path: '/v1/faceswap-v4', kind: 'submit', model: 'faceswap-v4', status: 200, fault: 'delay' });
+      expect(c.ms).toBeGreaterThanOrEqual(90);
+      expect(Math.abs(c.at - Date.now())).toBeLessThan(5000);
+    }
+    // The fingerprint ignores key order: a test can count submissions per job from its parameters.
+    const reordered = Object.fromEntries(Object.entries(bodies[0]!).reverse());
+    expect(stats.submissionsByFingerprint[fingerprint(reordered)]).toBe(1);
+    expect(Object.values(stats.submissionsByFingerprint)).toEqual([1, 1, 1]);
+    expect(new Set(stats.calls.map((c) => c.fingerprint))).toEqual(new Set(bodies.map((b) => fingerprint(b))));
+    emu.resetStats();
+    expect(emu.stats().maxInFlight).toBe(0);
+  });
+
+  it('refuses malformed rate, drop and slow faults', () => {
+    expect(() => emu.injectFault({ probability: 0, response: { status: 500 } })).toThrow(/probability/);
+    expect(() => emu.injectFault({ probability: 1.5, response: { status: 500 } })).toThrow(/probability/);
+    expect(() => emu.injectFault({ drop: true, response: { status: 500 } })).toThrow(/dropped/);
+    expect(() => emu.injectFault({ processingMs: -1 })).toThrow(/processingMs/);
+    expect(() => emu.injectFault({ processingMs: 10, delayMs: 10 } as never)).toThrow(/either/);
   });
 });

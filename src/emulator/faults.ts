@@ -1,5 +1,7 @@
 // Scripted misbehaviour, so every failure path of a client can be exercised
-// on demand, in process or over HTTP (POST /__emulator/faults).
+// on demand, in process or over HTTP (POST /__emulator/faults). A fault hits
+// the next `times` matching requests, or, with `probability`, each matching
+// request with that chance, drawn from a seeded PRNG so a run is reproducible.
 
 import { randomUUID } from 'node:crypto';
 import { findModel } from './contract.js';
@@ -13,15 +15,29 @@ export interface FaultMatch {
   method?: string;
 }
 
-export type FaultStatus = 400 | 401 | 403 | 404 | 406 | 429 | 500 | 502 | 503 | 504;
+export type FaultStatus = 400 | 401 | 403 | 404 | 406 | 422 | 429 | 500 | 502 | 503 | 504;
 
-/** Answers a matching request with an error (and/or delays it) instead of serving it. */
-export interface RequestFault {
+/** What every fault kind shares: which requests, how many, how likely. */
+interface FaultBase {
   match?: FaultMatch;
-  /** How many matching requests it affects; default 1. */
+  /** How many matching requests it affects; default 1, or 'always' when `probability` is set. */
   times?: number | 'always';
+  /**
+   * Affect each matching request with this chance (0 < p ≤ 1) instead of every
+   * one; the draws come from a PRNG seeded by `seed` (or by the emulator's
+   * `faultSeed` and the fault's position), so the same run draws the same way.
+   */
+  probability?: number;
+  /** Seed of this fault's draws; see `probability`. */
+  seed?: number;
+}
+
+/** Answers a matching request with an error, delays it, or drops its connection, instead of serving it. */
+export interface RequestFault extends FaultBase {
   /** Hold the request this long first (a slow upstream); alone, the request is then served normally. */
   delayMs?: number;
+  /** Close the connection without answering (after `delayMs`, if set); the request is not served. */
+  drop?: boolean;
   response?: {
     status: FaultStatus;
     /** Sent as `Retry-After: <seconds>`. */
@@ -33,13 +49,17 @@ export interface RequestFault {
   };
 }
 
-/** Makes the next matching async submission (queue or workflow) end FAILED. */
-export interface OutcomeFault {
-  match?: FaultMatch;
-  times?: number | 'always';
-  outcome: 'FAILED';
+/**
+ * Changes how the next matching async submission (queue or workflow) runs:
+ * `outcome: 'FAILED'` makes it end FAILED (422 on the v2 queue), `processingMs`
+ * makes its PROCESSING phase last that long (a slow upstream). Either or both.
+ */
+export interface OutcomeFault extends FaultBase {
+  outcome?: 'FAILED';
   /** Default 'content blocked by RAI policy'. */
   error?: string;
+  /** How long the request stays PROCESSING; default the emulator's step time. */
+  processingMs?: number;
 }
 
 export type Fault = RequestFault | OutcomeFault;
@@ -55,18 +75,28 @@ interface Armed<F extends Fault> {
   id: string;
   fault: F;
   remaining: number;
+  /** Draws in [0, 1) for a probabilistic fault. */
+  random?: () => number;
 }
 
 export class FaultBook {
   private requestFaults: Armed<RequestFault>[] = [];
   private outcomeFaults: Armed<OutcomeFault>[] = [];
+  private added = 0;
+
+  /** `seed` seeds the draws of probabilistic faults that bring no seed of their own. */
+  constructor(private readonly seed = 0x5eed) {}
 
   add(fault: Fault): string {
     checkFault(fault);
     const id = randomUUID();
-    const remaining = fault.times === 'always' ? Infinity : (fault.times ?? 1);
-    if (isOutcomeFault(fault)) this.outcomeFaults.push({ id, fault, remaining });
-    else this.requestFaults.push({ id, fault, remaining });
+    const probabilistic = fault.probability !== undefined;
+    const times = fault.times ?? (probabilistic ? 'always' : 1);
+    const remaining = times === 'always' ? Infinity : times;
+    const random = probabilistic ? mulberry32(fault.seed ?? this.seed + this.added * 0x9e3779b9) : undefined;
+    this.added += 1;
+    if (isOutcomeFault(fault)) this.outcomeFaults.push({ id, fault, remaining, random });
+    else this.requestFaults.push({ id, fault, remaining, random });
     return id;
   }
 
@@ -92,13 +122,28 @@ export class FaultBook {
   }
 }
 
+/** The first armed fault that matches and, if probabilistic, wins its draw; used up after `times`. */
 function take<F extends Fault>(list: Armed<F>[], req: RequestInfo): F | undefined {
-  const index = list.findIndex((a) => matches(a.fault.match, req));
+  const index = list.findIndex(
+    (a) => matches(a.fault.match, req) && (a.random === undefined || a.random() < a.fault.probability!),
+  );
   if (index < 0) return undefined;
   const armed = list[index]!;
   armed.remaining -= 1;
   if (armed.remaining <= 0) list.splice(index, 1);
   return armed.fault;
+}
+
+/** A small, fast, seedable PRNG (Mulberry32): the same seed gives the same sequence. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function matches(match: FaultMatch | undefined, req: RequestInfo): boolean {
@@ -116,7 +161,7 @@ function matches(match: FaultMatch | undefined, req: RequestInfo): boolean {
 }
 
 export function isOutcomeFault(fault: Fault): fault is OutcomeFault {
-  return 'outcome' in fault;
+  return 'outcome' in fault || 'processingMs' in fault;
 }
 
 /** Throws on a fault that could never do anything, so a typo in a test fails loudly. */
@@ -128,12 +173,29 @@ export function checkFault(fault: unknown): asserts fault is Fault {
   if (f.times !== undefined && f.times !== 'always' && !(typeof f.times === 'number' && f.times >= 1)) {
     throw new TypeError('times must be a number >= 1 or "always"');
   }
-  if ('outcome' in f) {
-    if (f.outcome !== 'FAILED') throw new TypeError('outcome must be "FAILED"');
+  if (f.probability !== undefined && !(typeof f.probability === 'number' && f.probability > 0 && f.probability <= 1)) {
+    throw new TypeError('probability must be a number in (0, 1]');
+  }
+  if (f.seed !== undefined && !Number.isInteger(f.seed)) throw new TypeError('seed must be an integer');
+  if ('outcome' in f || 'processingMs' in f) {
+    if ('response' in f || 'delayMs' in f || 'drop' in f) {
+      throw new TypeError('a fault is either about the answer (response, delayMs, drop) or the async outcome (outcome, processingMs)');
+    }
+    if (f.outcome !== undefined && f.outcome !== 'FAILED') throw new TypeError('outcome must be "FAILED"');
+    if (f.processingMs !== undefined && !(Number.isInteger(f.processingMs) && (f.processingMs as number) >= 0)) {
+      throw new TypeError('processingMs must be an integer >= 0');
+    }
     return;
   }
   const response = f.response as RequestFault['response'];
-  if (response === undefined && f.delayMs === undefined) throw new TypeError('a fault needs a response, a delayMs or an outcome');
+  if (response === undefined && f.delayMs === undefined && f.drop === undefined) {
+    throw new TypeError('a fault needs a response, a delayMs, drop, an outcome or a processingMs');
+  }
+  if (f.drop !== undefined && typeof f.drop !== 'boolean') throw new TypeError('drop must be a boolean');
+  if (f.drop === true && response !== undefined) throw new TypeError('a dropped connection has no response');
+  if (f.delayMs !== undefined && !(Number.isInteger(f.delayMs) && (f.delayMs as number) >= 0)) {
+    throw new TypeError('delayMs must be an integer >= 0');
+  }
   if (response !== undefined && !(Number.isInteger(response.status) && response.status >= 400 && response.status <= 599)) {
     throw new TypeError('response.status must be an HTTP error status');
   }

@@ -2,12 +2,12 @@
 // (MODELS.md) over real HTTP, so the service and its tests run end to end
 // without a cloud key.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ROUTES, STATUS_TEXT, type Route } from './contract.js';
 import { checkFault, FaultBook, isOutcomeFault, type Fault, type RequestFault } from './faults.js';
-import { renderImage } from './image.js';
+import { canonicalJson, renderImage } from './image.js';
 import { RequestStore, type AsyncRequest } from './store.js';
 import { validateBody } from './validate.js';
 
@@ -32,6 +32,31 @@ export interface EmulatorOptions {
   maxBodyBytes?: number;
   /** Base of the absolute URLs the emulator hands out, when clients reach it by another address. */
   publicUrl?: string;
+  /** Seeds the draws of probabilistic faults (`probability`) that bring no seed of their own; default fixed. */
+  faultSeed?: number;
+  /** How many calls `stats().calls` keeps (the oldest are dropped first); default 20 000. */
+  callLogLimit?: number;
+}
+
+/** One request to the API (control endpoints excluded), as the emulator saw it. */
+export interface EmulatorCall {
+  /** When it arrived, in ms since the epoch. */
+  at: number;
+  /** How long until it was answered or its connection closed; unset while in flight. */
+  ms?: number;
+  method: string;
+  path: string;
+  kind: 'submit' | 'poll' | 'media' | 'other';
+  /** Slug of the model it concerns, when known. */
+  model?: string;
+  /** The async request it created (a submission) or asked about (a poll, its media). */
+  requestId?: string;
+  /** For a submission: `fingerprint()` of its JSON body, to tell one job's submissions from another's. */
+  fingerprint?: string;
+  /** The status answered; null when the connection closed without an answer (dropped, or the client left). */
+  status?: number | null;
+  /** The kind of RequestFault that shaped it, if any. */
+  fault?: 'response' | 'delay' | 'drop';
 }
 
 export interface Counter {
@@ -46,8 +71,21 @@ export interface EmulatorStats {
   attempts: Counter;
   /** Each async request id: its model, its submissions (always 1) and how often it was polled. */
   requests: Record<string, { model: string; mode: 'queue' | 'workflow'; submissions: number; polls: number }>;
-  /** Requests answered or delayed by a RequestFault. */
+  /** Requests answered, delayed or dropped by a RequestFault. */
   faultsServed: number;
+  /** Submissions (as in `submissions`) per fingerprint of their body; see `fingerprint()`. */
+  submissionsByFingerprint: Record<string, number>;
+  /** Every API request since the last reset, oldest first (at most `callLogLimit`). */
+  calls: EmulatorCall[];
+  /** API requests being handled now. */
+  inFlight: number;
+  /** The most API requests handled at once since the last reset. */
+  maxInFlight: number;
+}
+
+/** Identifies a request body independently of key order and formatting: sha256 of its canonical JSON. */
+export function fingerprint(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
 export interface Emulator {
@@ -90,8 +128,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const workflowStep = opts.latencyMs?.workflowStep ?? 50;
   const maxBodyBytes = opts.maxBodyBytes ?? 30 * 1024 * 1024;
   const store = new RequestStore(opts.retentionMs ?? 3_600_000);
-  const faults = new FaultBook();
+  const faults = new FaultBook(opts.faultSeed);
+  const callLogLimit = opts.callLogLimit ?? 20_000;
   let stats = emptyStats();
+  let inFlight = 0;
   let baseUrl = '';
 
   const server = createServer((req, res) => {
@@ -111,18 +151,34 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
     const target = resolve(method, path);
     const model = target.kind === 'submit' ? target.route.model.slug : modelOfRequest(target);
-    if (target.kind === 'submit') count(stats.attempts, model!);
+    const call = track(res, method, path, target, model);
+    let body: Buffer | HttpError | undefined;
+    if (target.kind === 'submit') {
+      count(stats.attempts, model!);
+      // Read first, so that even a faulted attempt is known by its fingerprint; a read error waits its turn.
+      body = await readBody(req, maxBodyBytes).catch((err: unknown) => {
+        if (err instanceof HttpError) return err;
+        throw err;
+      });
+      if (Buffer.isBuffer(body)) call.fingerprint = fingerprintOf(body);
+    }
 
     const fault = faults.takeRequestFault({ method, path, model });
     if (fault) {
       stats.faultsServed += 1;
+      call.fault = fault.drop ? 'drop' : fault.response ? 'response' : 'delay';
       if (fault.delayMs) await sleep(fault.delayMs);
+      if (fault.drop) {
+        // A connection reset with no answer at all, as from a crashing load balancer.
+        req.socket.destroy();
+        return;
+      }
       if (fault.response) return sendFault(res, fault.response);
     }
 
     switch (target.kind) {
       case 'submit':
-        return submit(req, res, target.route);
+        return submit(req, res, target.route, body!, call);
       case 'queueStatus':
       case 'queueResult':
         checkAuth(req, 'x-api-key');
@@ -140,14 +196,39 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     }
   }
 
-  async function submit(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+  /** Counts the call in flight and logs it; its entry is completed when the connection is done with it. */
+  function track(res: ServerResponse, method: string, path: string, target: Target, model: string | undefined): EmulatorCall {
+    const kind: EmulatorCall['kind'] =
+      target.kind === 'submit' ? 'submit'
+      : target.kind === 'media' ? 'media'
+      : target.kind === 'queueStatus' || target.kind === 'queueResult' || target.kind === 'workflowPoll' ? 'poll'
+      : 'other';
+    const call: EmulatorCall = { at: Date.now(), method, path, kind };
+    if (model) call.model = model;
+    if ('id' in target) call.requestId = target.id;
+    const log = stats;
+    log.calls.push(call);
+    if (log.calls.length > callLogLimit) log.calls.splice(0, log.calls.length - callLogLimit);
+    inFlight += 1;
+    log.maxInFlight = Math.max(log.maxInFlight, inFlight);
+    res.once('close', () => {
+      inFlight -= 1;
+      call.ms = Date.now() - call.at;
+      call.status = res.headersSent ? res.statusCode : null;
+    });
+    return call;
+  }
+
+  async function submit(req: IncomingMessage, res: ServerResponse, route: Route, raw: Buffer | HttpError, call: EmulatorCall): Promise<void> {
     checkAuth(req, route.auth);
-    const body = await readJson(req, maxBodyBytes);
+    if (raw instanceof HttpError) throw raw;
+    const body = parseJsonBody(raw);
     const checked = validateBody(route.model, body);
     if (!checked.ok) throw new HttpError(400, { error: checked.message, field: checked.field });
 
     const slug = route.model.slug;
     count(stats.submissions, slug);
+    if (call.fingerprint) stats.submissionsByFingerprint[call.fingerprint] = (stats.submissionsByFingerprint[call.fingerprint] ?? 0) + 1;
     const image = await renderImage(route.model, checked.params);
     const base64 = checked.params.base64 === true;
 
@@ -168,11 +249,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       mode: route.mode,
       createdAt: Date.now(),
       stepMs: route.mode === 'queue' ? queueStep : workflowStep,
+      processingMs: outcome?.processingMs,
       image,
       base64,
-      failure: outcome ? (outcome.error ?? 'content blocked by RAI policy') : undefined,
+      failure: outcome?.outcome === 'FAILED' ? (outcome.error ?? 'content blocked by RAI policy') : undefined,
     };
     store.add(request);
+    call.requestId = id;
     stats.requests[id] = { model: slug, mode: route.mode, submissions: 1, polls: 0 };
 
     if (route.mode === 'queue') {
@@ -245,7 +328,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   async function control(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
     if (path === '/__emulator/faults' && method === 'POST') {
-      const body = await readJson(req, maxBodyBytes);
+      const body = parseJsonBody(await readBody(req, maxBodyBytes));
       const list = Array.isArray(body) ? body : [body];
       try {
         list.forEach((f) => checkFault(f));
@@ -259,12 +342,21 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       faults.clear();
       return sendEmpty(res);
     }
-    if (path === '/__emulator/stats' && method === 'GET') return sendJson(res, 200, stats);
+    if (path === '/__emulator/stats' && method === 'GET') return sendJson(res, 200, snapshot());
     if (path === '/__emulator/stats' && method === 'DELETE') {
-      stats = emptyStats();
+      resetStats();
       return sendEmpty(res);
     }
     throw new HttpError(404, { error: `no control endpoint ${method} ${path}` });
+  }
+
+  function snapshot(): EmulatorStats {
+    return { ...structuredClone(stats), inFlight };
+  }
+
+  function resetStats(): void {
+    stats = emptyStats();
+    stats.maxInFlight = inFlight;
   }
 
   await new Promise<void>((resolvePromise, reject) => {
@@ -286,10 +378,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         server.closeAllConnections();
         store.clear();
       }),
-    stats: () => structuredClone(stats),
-    resetStats: () => {
-      stats = emptyStats();
-    },
+    stats: snapshot,
+    resetStats,
     injectFault: (fault) => faults.add(fault),
     clearFaults: () => faults.clear(),
   };
@@ -332,7 +422,7 @@ function sendEmpty(res: ServerResponse): void {
   res.end();
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   const tooLarge = () => new HttpError(413, { error: `request body exceeds ${limit} bytes` });
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
@@ -343,7 +433,20 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     if (size > limit) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** The fingerprint of a submission body: of its JSON when it parses, else of its bytes. */
+function fingerprintOf(raw: Buffer): string {
+  try {
+    return fingerprint(JSON.parse(raw.toString('utf8')));
+  } catch {
+    return createHash('sha256').update(raw).digest('hex');
+  }
+}
+
+function parseJsonBody(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
   if (text.trim() === '') throw new HttpError(400, { error: 'request body is empty; expected a JSON object' });
   try {
     return JSON.parse(text);
@@ -363,6 +466,10 @@ function emptyStats(): EmulatorStats {
     attempts: { total: 0, byModel: {} },
     requests: {},
     faultsServed: 0,
+    submissionsByFingerprint: {},
+    calls: [],
+    inFlight: 0,
+    maxInFlight: 0,
   };
 }
 

@@ -13,6 +13,8 @@ export interface AsyncRequest {
   mode: 'queue' | 'workflow';
   createdAt: number;
   stepMs: number;
+  /** How long it stays PROCESSING, when an outcome fault made it slow; default `stepMs`. */
+  processingMs?: number;
   image: RenderedImage;
   /** The client asked for base64 output (queue only). */
   base64: boolean;
@@ -48,13 +50,13 @@ export class RequestStore {
   status(request: AsyncRequest): AsyncStatus {
     const elapsed = this.now() - request.createdAt;
     if (elapsed < request.stepMs) return 'QUEUED';
-    if (elapsed < 2 * request.stepMs) return 'PROCESSING';
+    if (elapsed < request.stepMs + processingTime(request)) return 'PROCESSING';
     return request.failure !== undefined ? 'FAILED' : 'COMPLETED';
   }
 
   /** Server-side compute time, in seconds, as the vendor reports it. */
   inferenceTime(request: AsyncRequest): number {
-    return request.stepMs / 1000;
+    return processingTime(request) / 1000;
   }
 
   clear(): void {
@@ -62,7 +64,7 @@ export class RequestStore {
   }
 
   private expiresAt(request: AsyncRequest): number {
-    return request.createdAt + 2 * request.stepMs + this.retentionMs;
+    return request.createdAt + request.stepMs + processingTime(request) + this.retentionMs;
   }
 
   private sweep(): void {
@@ -73,4 +75,8 @@ export class RequestStore {
       if (now >= this.expiresAt(request)) this.requests.delete(id);
     }
   }
+}
+
+function processingTime(request: AsyncRequest): number {
+  return request.processingMs ?? request.stepMs;
 }

@@ -158,6 +158,21 @@ export class Worker {
   }
 
   private async submit(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<void> {
+    // Wait for the provider's limits (a free upstream slot, a rate-limit token) before
+    // marking SENDING, so that the mark means the request may really have left.
+    const admission = await this.opts.provider.admit?.(providerJob(job), signal);
+    if (admission?.kind === 'retry') {
+      await this.retry(job, admission.reason, admission.retryAfterMs, {}, true);
+      return;
+    }
+    try {
+      await this.send(job, sync, signal);
+    } finally {
+      admission?.release();
+    }
+  }
+
+  private async send(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<void> {
     // A synchronous call is the whole run, so the job is SUBMITTED before it is sent.
     if (sync && job.status === 'QUEUED') {
       const moved = await transition(this.opts.pool, {
@@ -192,7 +207,7 @@ export class Worker {
         await this.fail(job, outcome.code, outcome.message, { httpStatus: outcome.httpStatus, detail: outcome.detail });
         return;
       case 'retry':
-        await this.retry(job, outcome.reason, outcome.retryAfterMs, { upstream_status: sync ? 'RETRYING' : null });
+        await this.retry(job, outcome.reason, outcome.retryAfterMs, { upstream_status: sync ? 'RETRYING' : null }, outcome.throttled);
         return;
     }
   }
@@ -250,7 +265,12 @@ export class Worker {
     });
   }
 
-  private async retry(job: ClaimedJob, reason: string, retryAfterMs: number | undefined, patch: JobPatch): Promise<void> {
+  private async retry(job: ClaimedJob, reason: string, retryAfterMs: number | undefined, patch: JobPatch, throttled = false): Promise<void> {
+    if (throttled) {
+      // Our own rate limit said "not yet", before anything was sent: waiting one's turn is not a failure.
+      await this.release(job, new Date(Date.now() + (retryAfterMs ?? 0)), { ...patch, error_message: reason });
+      return;
+    }
     if (job.attempts + 1 >= MAX_TRANSIENT_FAILURES) {
       await this.fail(job, 'UPSTREAM_ERROR', `gave up after ${MAX_TRANSIENT_FAILURES} transient failures; last: ${reason}`);
       return;

@@ -1,6 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import type { UpstreamConfig, WorkerConfig } from '../../src/config.js';
+import { connectDb } from '../../src/db/client.js';
+import { LocalArtifactStore } from '../../src/services/artifacts.js';
+import { limitedProvider } from '../../src/services/providers/index.js';
+import { createSegmindProvider } from '../../src/services/providers/segmind.js';
+import { Worker } from '../../src/services/worker.js';
 import { FAST_ENV, type TestApp } from './app.js';
+import { createMutation, inputTypeOf } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -42,4 +51,135 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   const exited = new Promise((r) => child.once('exit', r));
   child.kill(signal);
   await exited;
+}
+
+// ---- helpers for tests that drive workers and watch jobs in the database ----
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` with `what()`. */
+export async function waitUntil<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: () => string | Promise<string>,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${await what()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The database id of a job from its global id (base64 of "<Type>:<uuid>"). */
+export function jobUuid(globalId: string): string {
+  return Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
+}
+
+/** Creates jobs through the GraphQL API, `parallel` at a time; returns their database ids in order (global ids alongside). */
+export async function createJobs(
+  t: TestApp,
+  jobs: Array<{ mutation: string; input: Record<string, unknown> }>,
+  parallel = 16,
+): Promise<string[] & { globalIds: string[] }> {
+  const ids = Object.assign(new Array<string>(jobs.length), { globalIds: new Array<string>(jobs.length) });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, jobs.length) }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        const { mutation, input } = jobs[i]!;
+        const res = await t.gql(createMutation(mutation, inputTypeOf(mutation)), { input });
+        const id = res.data?.result?.id;
+        if (!id) throw new Error(`could not create ${mutation}: ${JSON.stringify(res)}`);
+        ids[i] = jobUuid(id);
+        ids.globalIds[i] = id;
+      }
+    }),
+  );
+  return ids;
+}
+
+export interface JobRow {
+  id: string;
+  model: string;
+  status: string;
+  params: Record<string, unknown>;
+  upstream_request_id: string | null;
+  upstream_status: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  attempts: number;
+  result: Record<string, unknown> | null;
+}
+
+export async function jobRows(pool: pg.Pool, ids: string[]): Promise<JobRow[]> {
+  const { rows } = await pool.query<JobRow>(
+    `SELECT id, model, status::text AS status, params, upstream_request_id, upstream_status, error_code, error_message, attempts, result
+     FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], id)`,
+    [ids],
+  );
+  return rows;
+}
+
+/** Waits until every job is COMPLETED, FAILED or CANCELED; returns their rows. */
+export async function waitForFinalRows(pool: pg.Pool, ids: string[], timeoutMs: number): Promise<JobRow[]> {
+  let last: JobRow[] = [];
+  return waitUntil(
+    async () => {
+      last = await jobRows(pool, ids);
+      return last.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? last : undefined;
+    },
+    timeoutMs,
+    () => {
+      const live = last.filter((r) => !['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status));
+      return `${live.length}/${ids.length} jobs not final, e.g. ${JSON.stringify(live.slice(0, 3).map((r) => ({ ...r, params: undefined, result: undefined })))}`;
+    },
+    100,
+  );
+}
+
+export interface InProcessWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker in this process, with its own pool, against `baseUrl` (default the
+ * test app's emulator), behind the upstream limits, with test overrides.
+ */
+export async function startWorker(
+  t: TestApp,
+  opts: {
+    worker?: Partial<WorkerConfig>;
+    upstream?: Partial<UpstreamConfig>;
+    baseUrl?: string;
+    apiKey?: string;
+    log?: (line: string) => void;
+  } = {},
+): Promise<InProcessWorker> {
+  const upstream = { ...t.config.upstream, ...opts.upstream };
+  const db = connectDb(t.databaseUrl, { max: 20 });
+  const provider = createSegmindProvider({
+    baseUrl: opts.baseUrl ?? t.emulator.url,
+    apiKey: opts.apiKey ?? t.emulator.apiKey,
+    requestTimeoutMs: upstream.requestTimeoutMs,
+    pollTimeoutMs: upstream.callTimeoutMs,
+  });
+  const worker = new Worker({
+    databaseUrl: t.databaseUrl,
+    pool: db.pool,
+    provider: limitedProvider(provider, db.pool, { upstream }),
+    artifacts: new LocalArtifactStore(join(t.config.dataDir, 'artifacts')),
+    config: { ...t.config.worker, ...opts.worker },
+    log: opts.log ?? (() => {}),
+  });
+  await worker.start();
+  return {
+    worker,
+    async stop() {
+      await worker.stop();
+      await db.close();
+    },
+  };
 }

@@ -42,18 +42,39 @@ export type SubmitOutcome =
   | { kind: 'accepted'; requestId: string; pollUrl: string | null; upstream: Record<string, unknown> }
   | { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown }
   /** A transient failure (429, 5xx, network): try the same step again later. */
-  | { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number };
+  | RetryOutcome;
+
+/**
+ * Try the same step again after `retryAfterMs` (at the earliest). `throttled`
+ * says our own limits refused the call before anything was sent: the job
+ * waits its turn, which is not an upstream failure and does not count towards
+ * giving up.
+ */
+export type RetryOutcome = { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number; throttled?: boolean };
+
+/** Leave to send one submission: keep it across the send, then release it. Or: not now. */
+export type Admission =
+  | { kind: 'admitted'; release(): void }
+  | { kind: 'retry'; reason: string; retryAfterMs: number; throttled: true };
 
 export type PollOutcome =
   | { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' }
   | { kind: 'completed'; output: ProviderOutput }
   | { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown }
-  | { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number };
+  | RetryOutcome;
 
 export interface UpstreamProvider {
   /** Recorded on the job row, e.g. "segmind". */
   readonly name: string;
   submit(job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome>;
+  /**
+   * Optional, for providers with limits (providers/limits.ts): waits for leave
+   * to send a submission (a free upstream slot, a rate-limit token) without
+   * sending anything. The worker asks before it marks the job SENDING, so the
+   * mark means the request may really have left, then calls `submit` and
+   * releases the admission. Without it, `submit` applies the limits itself.
+   */
+  admit?(job: ProviderJob, signal: AbortSignal): Promise<Admission>;
   /** Only called for jobs whose submit answered `accepted`. */
   poll(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome>;
 }
