@@ -9,14 +9,17 @@ import { schema } from './schema/index.js';
 import { startHttpServer } from './server/http-server.js';
 import { LocalArtifactStore } from './services/artifacts.js';
 import { EventHub } from './services/event-hub.js';
+import { limitedProvider } from './services/providers/index.js';
 import type { UpstreamProvider } from './services/providers/types.js';
 import { Worker } from './services/worker.js';
+import { WebhookDispatcher } from './services/webhook-dispatcher.js';
 
 export interface App {
   url: string;
   db: Db;
   events: EventHub;
   worker: Worker | null;
+  webhooks: WebhookDispatcher | null;
   close(): Promise<void>;
 }
 
@@ -44,9 +47,21 @@ export async function startApp(opts: AppOptions): Promise<App> {
   await events.start();
   const artifacts = artifactStore(config);
   const worker = config.embeddedWorker
-    ? new Worker({ databaseUrl: opts.databaseUrl, pool: db.pool, provider: opts.provider, artifacts, config: config.worker, log: opts.log })
+    ? new Worker({
+        databaseUrl: opts.databaseUrl,
+        pool: db.pool,
+        provider: limitedProvider(opts.provider, db.pool, config, opts.log),
+        artifacts,
+        config: config.worker,
+        log: opts.log,
+      })
     : null;
   await worker?.start();
+  // Webhook deliveries go out wherever a worker runs.
+  const webhooks = config.embeddedWorker
+    ? new WebhookDispatcher({ databaseUrl: opts.databaseUrl, pool: db.pool, config: config.webhooks, log: opts.log })
+    : null;
+  await webhooks?.start();
   const http = await startHttpServer({
     schema,
     db,
@@ -62,9 +77,11 @@ export async function startApp(opts: AppOptions): Promise<App> {
     db,
     events,
     worker,
+    webhooks,
     async close() {
       await http.close();
       await worker?.stop();
+      await webhooks?.stop();
       await events.stop();
       await db.close();
     },

@@ -15,7 +15,27 @@ export interface Config {
   /** Run the worker inside the API process (the embedded default). */
   embeddedWorker: boolean;
   worker: WorkerConfig;
+  webhooks: WebhooksConfig;
   limits: { maxImageBytes: number; maxBodyBytes: number };
+  upstream: UpstreamConfig;
+}
+
+/** How hard the workers may press the upstream (src/services/providers/limits.ts). */
+export interface UpstreamConfig {
+  /** Upstream calls (submits and polls) one worker process makes at once. */
+  maxConcurrency: number;
+  /**
+   * Submissions all workers sharing the database may send per window (a
+   * counter in PostgreSQL); 0 turns the limit off. Segmind's plans allow 5 or
+   * 50 requests a minute, and more on higher tiers.
+   */
+  ratePerMinute: number;
+  /** The window `ratePerMinute` counts over: a minute, unless a test shortens it. */
+  rateWindowMs: number;
+  /** Deadline of a synchronous (v1) call and of an output download. */
+  requestTimeoutMs: number;
+  /** Deadline of an async submit or a poll, which the upstream answers at once. */
+  callTimeoutMs: number;
 }
 
 export interface WorkerConfig {
@@ -72,6 +92,7 @@ export function loadConfig(env: Env = process.env): Config {
       baseUrl: (env.SEGMIND_BASE_URL || 'https://api.segmind.com').replace(/\/+$/, ''),
     },
     embeddedWorker: bool(env, 'SWAPYARD_EMBEDDED_WORKER', true),
+    webhooks: webhooksConfig(env),
     worker: {
       concurrency: int(env, 'WORKER_CONCURRENCY', 8, 1),
       leaseMs: int(env, 'WORKER_LEASE_MS', 60_000, 1000),
@@ -88,5 +109,50 @@ export function loadConfig(env: Env = process.env): Config {
       maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 10 * 1024 * 1024, 1),
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
     },
+    upstream: {
+      maxConcurrency: int(env, 'UPSTREAM_MAX_CONCURRENCY', 8, 1),
+      ratePerMinute: int(env, 'UPSTREAM_RATE_PER_MINUTE', 0),
+      rateWindowMs: int(env, 'UPSTREAM_RATE_WINDOW_MS', 60_000, 100),
+      requestTimeoutMs: int(env, 'UPSTREAM_REQUEST_TIMEOUT_MS', 120_000, 100),
+      callTimeoutMs: int(env, 'UPSTREAM_CALL_TIMEOUT_MS', 30_000, 100),
+    },
+  };
+}
+
+/** Webhook delivery (src/services/webhook-dispatcher.ts); endpoints are managed over GraphQL. */
+export interface WebhooksConfig {
+  /** Delay before each retry after a failed attempt; when it runs out the delivery ends FAILED. */
+  retryScheduleMs: number[];
+  /** Deadline of one attempt (connect, answer, first KB of the body). */
+  timeoutMs: number;
+  /** Let endpoints reach loopback, private and link-local addresses (off: that would let any key probe the server's network). */
+  allowPrivate: boolean;
+  /** Deliveries one dispatcher sends at once. */
+  concurrency: number;
+  /** How often an idle dispatcher looks for due deliveries when no notification wakes it. */
+  idlePollMs: number;
+}
+
+/** Standard Webhooks' (Svix's) schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the first attempt. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+
+function webhooksConfig(env: Env): WebhooksConfig {
+  const raw = env.WEBHOOK_RETRY_SCHEDULE_MS;
+  let retryScheduleMs = [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS];
+  if (raw !== undefined && raw.trim() !== '') {
+    retryScheduleMs = raw.split(',').map((part) => {
+      const value = Number(part.trim());
+      if (part.trim() === '' || !Number.isInteger(value) || value < 0) {
+        throw new Error(`WEBHOOK_RETRY_SCHEDULE_MS must be a comma-separated list of integers ≥ 0 (milliseconds), got "${raw}"`);
+      }
+      return value;
+    });
+  }
+  return {
+    retryScheduleMs,
+    timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 15_000, 10),
+    allowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    concurrency: int(env, 'WEBHOOK_CONCURRENCY', 16, 1),
+    idlePollMs: int(env, 'WEBHOOK_IDLE_POLL_MS', 1000, 10),
   };
 }

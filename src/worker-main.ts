@@ -3,8 +3,9 @@
 import { artifactStore, prepareDatabase } from './app.js';
 import { loadConfig } from './config.js';
 import { connectDb } from './db/client.js';
-import { providerFromConfig } from './services/providers/index.js';
+import { limitedProvider, providerFromConfig } from './services/providers/index.js';
 import { Worker } from './services/worker.js';
+import { WebhookDispatcher } from './services/webhook-dispatcher.js';
 
 const config = loadConfig();
 // Without DATABASE_URL, join the embedded database that `npm start` runs.
@@ -19,15 +20,18 @@ const db = connectDb(databaseUrl, { max: config.worker.concurrency + 2 });
 const worker = new Worker({
   databaseUrl,
   pool: db.pool,
-  provider: providerFromConfig(config),
+  provider: limitedProvider(providerFromConfig(config), db.pool, config),
   artifacts: artifactStore(config),
   config: config.worker,
 });
 await worker.start();
+const webhooks = new WebhookDispatcher({ databaseUrl, pool: db.pool, config: config.webhooks });
+await webhooks.start();
 console.log(`Worker ${worker.id} running (concurrency ${config.worker.concurrency}, upstream ${config.segmind.baseUrl})`);
 
 async function shutdown(): Promise<void> {
   await worker.stop();
+  await webhooks.stop();
   await db.close();
   process.exit(0);
 }

@@ -6,6 +6,7 @@ import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
 import { decodeJobId } from './job-ids.js';
+import { decodeWebhookNodeId } from './webhook-ids.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -30,8 +31,8 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     // node(id) answers null for ids of other keys, exactly as for unknown ones.
     nodeQueryOptions: { nullable: true },
-    // Every node of this schema is a job: anything else is a malformed id, said so, not an internal error.
-    decodeGlobalID: (raw) => decodeJobId(raw, 'id'),
+    // Nodes are jobs and webhook endpoints: anything else is a malformed id, said so, not an internal error.
+    decodeGlobalID: (raw) => decodeWebhookNodeId(raw) ?? decodeJobId(raw, 'id'),
     nodesQueryOptions: false,
   },
 });

@@ -6,6 +6,7 @@ import './scalars.js';
 import './errors.js';
 import './job-interface.js';
 import './jobs.js';
+import './webhooks.js';
 import { defineModelSchema } from './model-types.js';
 import { defineRerunSchema } from './reruns.js';
 

@@ -1,0 +1,333 @@
+// Sends webhook deliveries. Every job event already owes one delivery per
+// matching endpoint (inserted with the event, job-transitions.ts#eventFanOut);
+// a dispatcher claims due ones the way workers claim jobs (FOR UPDATE SKIP
+// LOCKED plus a lease in locked_by/locked_until), POSTs each signed the
+// Standard Webhooks way, records the attempt, and then marks the delivery
+// SUCCEEDED (2xx), schedules the next try, or ends it FAILED when the retry
+// schedule is used up. Any number of dispatchers in any number of processes
+// never send the same attempt twice at once; one that dies mid-attempt leaves
+// a lease that expires, and the delivery is tried again (receivers dedupe by
+// webhook-id, which is the same on every try).
+//
+// The body is rebuilt from the event and its job on every try, from values
+// that never change, so every retry sends the identical bytes.
+import { createHmac, randomUUID } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { Agent, request } from 'undici';
+import type { WebhooksConfig } from '../config.js';
+import { jobGlobalId } from '../schema/job-ids.js';
+import type { JobStatus } from './job-status.js';
+import { WEBHOOKS_CHANNEL } from './job-transitions.js';
+import { isNonPublicAddress, secretKey } from './webhooks.js';
+
+/** What is kept of a receiver's answer for the delivery log. */
+export const RESPONSE_BODY_LIMIT = 1024;
+/** ± this fraction of each scheduled delay, so retries of many deliveries do not arrive in lockstep. */
+const JITTER = 0.1;
+
+export interface ClaimedDelivery {
+  id: string;
+  attemptCount: number;
+  url: string;
+  secret: string;
+  eventId: string;
+  eventStatus: JobStatus;
+  detail: unknown;
+  eventCreatedAt: Date;
+  jobId: string;
+  model: string;
+}
+
+const CLAIM_SQL = `
+  WITH due AS (
+    SELECT d.id FROM webhook_deliveries d
+    JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() AND w.enabled
+      AND (d.locked_until IS NULL OR d.locked_until < now())
+    ORDER BY d.next_attempt_at
+    LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+  )
+  UPDATE webhook_deliveries d SET locked_by = $1, locked_until = now() + $3 * interval '1 millisecond'
+  FROM due, webhook_endpoints w, job_events e, jobs j
+  WHERE d.id = due.id AND w.id = d.endpoint_id AND e.id = d.event_id AND j.id = e.job_id
+  RETURNING d.id, d.attempt_count AS "attemptCount", w.url, w.secret,
+            e.id::text AS "eventId", e.status AS "eventStatus", e.detail, e.created_at AS "eventCreatedAt",
+            j.id AS "jobId", j.model`;
+
+// The attempt is logged even if the lease was lost meanwhile (it did happen);
+// the delivery moves on only while this dispatcher still holds it. A delivery
+// deleted meanwhile (its endpoint was deleted) records nothing.
+const RECORD_SQL = `
+  WITH attempt AS (
+    INSERT INTO webhook_attempts (delivery_id, attempted_at, response_status, response_body, error, duration_ms)
+    SELECT id, $2, $3, $4, $5, $6 FROM webhook_deliveries WHERE id = $1
+    RETURNING delivery_id
+  )
+  UPDATE webhook_deliveries SET status = $7, attempt_count = attempt_count + 1, next_attempt_at = $8,
+    finished_at = CASE WHEN $7 = 'PENDING' THEN NULL ELSE now() END, locked_by = NULL, locked_until = NULL
+  WHERE id = $1 AND locked_by = $9 AND EXISTS (SELECT 1 FROM attempt)`;
+
+/** The webhook body of one event: the same bytes on every try. */
+export function webhookPayload(d: Pick<ClaimedDelivery, 'eventId' | 'eventStatus' | 'detail' | 'eventCreatedAt' | 'jobId' | 'model'>): string {
+  return JSON.stringify({
+    type: `job.${d.eventStatus.toLowerCase()}`,
+    timestamp: d.eventCreatedAt.toISOString(),
+    data: {
+      id: jobGlobalId({ id: d.jobId, model: d.model }),
+      model: d.model,
+      status: d.eventStatus,
+      cursor: d.eventId,
+      detail: d.detail ?? null,
+    },
+  });
+}
+
+/** The webhook-signature header: "v1," + base64 HMAC-SHA256 of "<id>.<timestamp>.<body>" under the secret's bytes. */
+export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
+  const mac = createHmac('sha256', secretKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
+  return `v1,${mac}`;
+}
+
+/** When the next try is due after `attempts` failed tries, or null when the schedule is used up. */
+export function nextAttemptDelay(schedule: readonly number[], attempts: number, random = Math.random): number | null {
+  const base = schedule[attempts - 1];
+  if (base === undefined) return null;
+  return Math.max(0, Math.round(base * (1 - JITTER + 2 * JITTER * random())));
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** dns.lookup that refuses names resolving to non-public addresses: checked on the connection actually made. */
+function publicOnlyLookup(host: string, options: LookupOptions, callback: LookupCallback): void {
+  dnsLookup(host, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, '');
+    const bad = addresses.find((a) => isNonPublicAddress(a.address));
+    if (bad) {
+      const refused = new Error(`refused: ${host} resolves to ${bad.address}, a loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE is off)`);
+      return callback(refused, '');
+    }
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0]!;
+    callback(null, first.address, first.family);
+  });
+}
+
+interface AttemptResult {
+  status: number | null;
+  body: string | null;
+  error: string | null;
+}
+
+export interface WebhookDispatcherOptions {
+  databaseUrl: string;
+  pool: pg.Pool;
+  config: WebhooksConfig;
+  log?: (line: string) => void;
+}
+
+export class WebhookDispatcher {
+  readonly id = `${hostname()}/${process.pid}/webhooks-${randomUUID().slice(0, 8)}`;
+  private readonly active = new Map<string, AbortController>();
+  private readonly agent: Agent;
+  private readonly leaseMs: number;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private listener: pg.Client | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly opts: WebhookDispatcherOptions) {
+    this.agent = new Agent({
+      connect: opts.config.allowPrivate ? {} : { lookup: publicOnlyLookup as never },
+      // The attempt's own deadline governs.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    // Long enough that a live attempt never loses its lease: an attempt ends by its own deadline.
+    this.leaseMs = opts.config.timeoutMs + 60_000;
+  }
+
+  private get cfg(): WebhooksConfig {
+    return this.opts.config;
+  }
+
+  async start(): Promise<void> {
+    const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
+    listener.on('notification', () => this.kick());
+    // Losing the wake-up channel only costs latency: the idle poll still finds due deliveries.
+    listener.on('error', (err) => this.log(`wake-up listener lost: ${err.message}`));
+    await listener.connect();
+    await listener.query(`LISTEN ${WEBHOOKS_CHANNEL}`);
+    this.listener = listener;
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Stops claiming, lets attempts in flight finish for up to `graceMs`, then
+   * aborts them; an aborted attempt is not counted, and its delivery is
+   * released to be sent again at once by whichever dispatcher is running.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    this.stopping = true;
+    this.kick();
+    await this.loopDone;
+    const deadline = Date.now() + graceMs;
+    while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
+    for (const controller of this.active.values()) controller.abort();
+    while (this.active.size > 0) await sleep(20);
+    for (const t of this.timers) clearTimeout(t);
+    await this.listener?.end().catch(() => {});
+    await this.agent.close().catch(() => {});
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l) => console.log(l)))(`[webhooks ${this.id}] ${line}`);
+  }
+
+  private kick(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private kickAt(when: Date): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.kick();
+    }, Math.max(0, when.getTime() - Date.now()));
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.cfg.concurrency - this.active.size;
+      let claimed: ClaimedDelivery[] = [];
+      if (free > 0) {
+        try {
+          ({ rows: claimed } = await this.opts.pool.query<ClaimedDelivery>(CLAIM_SQL, [this.id, free, this.leaseMs]));
+        } catch (err) {
+          this.log(`claim failed: ${(err as Error).message}`);
+        }
+        for (const delivery of claimed) this.run(delivery);
+        if (claimed.length === free) continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        const t = setTimeout(() => this.kick(), this.cfg.idlePollMs);
+        t.unref();
+      });
+    }
+  }
+
+  private run(delivery: ClaimedDelivery): void {
+    const controller = new AbortController();
+    this.active.set(delivery.id, controller);
+    this.attempt(delivery, controller.signal)
+      .catch((err) => this.log(`delivery ${delivery.id}: ${(err as Error).stack ?? err}`))
+      .finally(() => {
+        this.active.delete(delivery.id);
+        this.kick();
+      });
+  }
+
+  private async attempt(d: ClaimedDelivery, stop: AbortSignal): Promise<void> {
+    const body = webhookPayload(d);
+    const attemptedAt = new Date();
+    const timestamp = Math.floor(attemptedAt.getTime() / 1000);
+    const started = performance.now();
+    const result = await this.post(d, body, timestamp, stop);
+    const durationMs = Math.round(performance.now() - started);
+    if (stop.aborted) {
+      // Stopped, not the receiver's doing: hand the delivery back untouched.
+      await this.opts.pool.query(
+        `UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2`,
+        [d.id, this.id],
+      );
+      return;
+    }
+    const ok = result.status !== null && result.status >= 200 && result.status < 300;
+    const attempts = d.attemptCount + 1;
+    const delay = ok ? null : nextAttemptDelay(this.cfg.retryScheduleMs, attempts);
+    const status = ok ? 'SUCCEEDED' : delay === null ? 'FAILED' : 'PENDING';
+    const nextAt = delay === null ? attemptedAt : new Date(Date.now() + delay);
+    await this.opts.pool.query(RECORD_SQL, [
+      d.id, attemptedAt, result.status, result.body, result.error, durationMs, status, nextAt, this.id,
+    ]);
+    if (status === 'PENDING') this.kickAt(nextAt);
+  }
+
+  private async post(d: ClaimedDelivery, body: string, timestamp: number, stop: AbortSignal): Promise<AttemptResult> {
+    let url: URL;
+    try {
+      url = new URL(d.url);
+    } catch {
+      return { status: null, body: null, error: 'the endpoint URL does not parse' };
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (!this.cfg.allowPrivate && isNonPublicAddress(host)) {
+      return { status: null, body: null, error: `refused: ${host} is a loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE is off)` };
+    }
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.cfg.timeoutMs);
+    const onStop = () => controller.abort();
+    stop.addEventListener('abort', onStop, { once: true });
+    try {
+      // No redirects: undici's request() does not follow them, so a 3xx is a failed attempt like any non-2xx.
+      const res = await request(url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        signal: controller.signal,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Swapyard-Webhooks/1',
+          'webhook-id': d.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signWebhook(d.secret, d.id, timestamp, body),
+        },
+        body,
+      });
+      const text = await readStart(res.body, RESPONSE_BODY_LIMIT);
+      return { status: res.statusCode, body: text, error: null };
+    } catch (err) {
+      if (timedOut) return { status: null, body: null, error: `timeout: no answer within ${this.cfg.timeoutMs} ms` };
+      return { status: null, body: null, error: describeError(err) };
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+    }
+  }
+}
+
+/** The first `limit` bytes of a body as text (NUL bytes dropped: PostgreSQL text cannot hold them). */
+async function readStart(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8').replace(/\u0000/g, '');
+}
+
+function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e?.cause?.code ?? e?.code;
+  const message = e?.cause?.message ?? e?.message ?? String(err);
+  return (code && !message.includes(code) ? `${code}: ${message}` : message).slice(0, RESPONSE_BODY_LIMIT);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
