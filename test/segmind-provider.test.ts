@@ -158,11 +158,22 @@ describe('status mapping', () => {
     expect(await elsewhere.submit(job('FACESWAP_COMIC'), never())).toMatchObject({ kind: 'failed', code: 'MODEL_NOT_FOUND' });
   });
 
-  it.each([429, 500, 502, 503, 504] as const)('submit %i → retry', async (status) => {
+  it.each([429, 500, 502, 503] as const)('submit %i → retry', async (status) => {
     emu.injectFault({ match: { model: 'faceswap-comic' }, response: { status } });
     const outcome = await provider.submit(job('FACESWAP_COMIC'), never());
     expect(outcome).toMatchObject({ kind: 'retry', httpStatus: status });
     if (outcome.kind === 'retry') expect(outcome.reason).toContain(String(status));
+  });
+
+  it('submit 504 → UPSTREAM_OUTCOME_UNKNOWN: the upstream got the request and may run it, so it is not resent', async () => {
+    emu.injectFault({ match: { model: 'faceswap-comic' }, response: { status: 504 } });
+    expect(await provider.submit(job('FACESWAP_COMIC'), never())).toMatchObject({ kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN', httpStatus: 504 });
+  });
+
+  it('poll 504 → retry (polling is safe to repeat)', async () => {
+    const queued = await accepted(job('FACESWAP_V2'));
+    emu.injectFault({ match: { path: '/v2/requests/*' }, response: { status: 504 } });
+    expect(await provider.poll(queued, never())).toMatchObject({ kind: 'retry', httpStatus: 504 });
   });
 
   it('429 carries Retry-After in seconds or as an HTTP-date', async () => {
@@ -257,10 +268,19 @@ describe('transport', () => {
     expect(emu.stats().attempts.total).toBe(before + 1);
   });
 
-  it('a slow upstream past the deadline is a retry', async () => {
+  it('a submit past the deadline is an unknown outcome, never resent (the upstream may be running it)', async () => {
     emu.injectFault({ match: { model: 'faceswap-comic' }, delayMs: 2000 });
     const impatient = createSegmindProvider({ baseUrl: emu.url, apiKey: emu.apiKey, requestTimeoutMs: 100 });
     const outcome = await impatient.submit(job('FACESWAP_COMIC'), never());
+    expect(outcome).toMatchObject({ kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN' });
+    if (outcome.kind === 'failed') expect(outcome.message).toMatch(/timeout/);
+  });
+
+  it('a poll past the deadline is a retry', async () => {
+    const queued = await accepted(job('FACESWAP_V2'));
+    emu.injectFault({ match: { path: '/v2/requests/*' }, delayMs: 2000 });
+    const impatient = createSegmindProvider({ baseUrl: emu.url, apiKey: emu.apiKey, pollTimeoutMs: 100 });
+    const outcome = await impatient.poll(queued, never());
     expect(outcome).toMatchObject({ kind: 'retry' });
     if (outcome.kind === 'retry') expect(outcome.reason).toMatch(/timeout/);
   });

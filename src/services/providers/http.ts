@@ -24,8 +24,11 @@ export interface HttpCall {
 
 export type HttpResult =
   | { kind: 'response'; status: number; headers: Headers; body: Buffer; truncated: boolean }
-  /** No usable answer: connection refused or reset, DNS, timeout. */
-  | { kind: 'network'; reason: string; timedOut: boolean };
+  /**
+   * No usable answer: connection refused or reset, DNS, timeout. `maySent`
+   * is false only when the request provably never reached the server.
+   */
+  | { kind: 'network'; reason: string; timedOut: boolean; maySent: boolean };
 
 /** How much of an error body is kept in messages and details. */
 export const ERROR_BODY_LIMIT = 2048;
@@ -59,8 +62,8 @@ export async function httpCall(call: HttpCall): Promise<HttpResult> {
     return { kind: 'response', status: res.statusCode, headers: res.headers, body, truncated };
   } catch (err) {
     if (call.signal.aborted) throw call.signal.reason ?? err;
-    if (timedOut) return { kind: 'network', reason: `no answer within ${call.timeoutMs} ms`, timedOut: true };
-    return { kind: 'network', reason: describeNetworkError(err), timedOut: false };
+    if (timedOut) return { kind: 'network', reason: `no answer within ${call.timeoutMs} ms`, timedOut: true, maySent: true };
+    return { kind: 'network', reason: describeNetworkError(err), timedOut: false, maySent: !neverSent(err) };
   } finally {
     clearTimeout(timer);
     call.signal.removeEventListener('abort', onAbort);
@@ -81,6 +84,14 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
     size += buf.length;
   }
   return { body: Buffer.concat(chunks), truncated: false };
+}
+
+/** Errors raised before a connection carried the request: nothing can have been processed. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function neverSent(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return NOT_SENT_CODES.has(e?.code ?? '') || NOT_SENT_CODES.has(e?.cause?.code ?? '');
 }
 
 function describeNetworkError(err: unknown): string {
@@ -170,6 +181,11 @@ export function outcomeForStatus(status: number, headers: Headers, body: Buffer,
     httpStatus: status,
     detail,
   });
+  // A gateway timeout on a submit means the request reached the upstream, which
+  // may still run (and bill) it: sending it again could pay twice.
+  if (phase === 'submit' && status === 504) {
+    return failed('UPSTREAM_OUTCOME_UNKNOWN', 'gateway timeout after the request was received; not resent');
+  }
   if (status === 408 || status === 425 || status === 429 || status >= 500) {
     return {
       kind: 'retry',

@@ -294,8 +294,17 @@ function pendingOrFailed(status: string, body: Record<string, unknown>): Pending
   return { kind: 'pending', upstreamStatus: status === 'QUEUED' ? 'QUEUED' : 'PROCESSING' };
 }
 
-function networkRetry(res: Extract<HttpResult, { kind: 'network' }>, phase: Phase): RetryOutcome {
-  return { kind: 'retry', reason: `${res.timedOut ? 'timeout' : 'network error'} during ${phase}: ${res.reason}` };
+/**
+ * A call without an answer. Polls and downloads are repeated freely; a submit
+ * only when it provably never reached the upstream, since one that did may
+ * be running (and billed) there already.
+ */
+function networkRetry(res: Extract<HttpResult, { kind: 'network' }>, phase: Phase): RetryOutcome | Failed {
+  const what = `${res.timedOut ? 'timeout' : 'network error'} during ${phase}: ${res.reason}`;
+  if (phase === 'submit' && res.maySent) {
+    return { kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN', message: `${what}; the request may have reached the upstream, so it was not resent — rerun the job` };
+  }
+  return { kind: 'retry', reason: what };
 }
 
 function completed(bytes: Buffer, mimeType: string, upstream: Record<string, unknown>): Completed {
