@@ -14,11 +14,12 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { hostname } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { Agent, request } from 'undici';
 import type { WebhooksConfig } from '../config.js';
 import { jobGlobalId } from '../schema/job-ids.js';
 import type { JobStatus } from './job-status.js';
+import { ClaimLoop } from './claim-loop.js';
 import { WEBHOOKS_CHANNEL } from './job-transitions.js';
 import { isNonPublicAddress, secretKey } from './webhooks.js';
 
@@ -130,14 +131,9 @@ export interface WebhookDispatcherOptions {
 
 export class WebhookDispatcher {
   readonly id = `${hostname()}/${process.pid}/webhooks-${randomUUID().slice(0, 8)}`;
-  private readonly active = new Map<string, AbortController>();
   private readonly agent: Agent;
   private readonly leaseMs: number;
-  private stopping = false;
-  private wake: (() => void) | null = null;
-  private loopDone: Promise<void> | null = null;
-  private listener: pg.Client | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly loop: ClaimLoop<ClaimedDelivery>;
 
   constructor(private readonly opts: WebhookDispatcherOptions) {
     this.agent = new Agent({
@@ -148,6 +144,16 @@ export class WebhookDispatcher {
     });
     // Long enough that a live attempt never loses its lease: an attempt ends by its own deadline.
     this.leaseMs = opts.config.timeoutMs + 60_000;
+    this.loop = new ClaimLoop({
+      databaseUrl: opts.databaseUrl,
+      channel: WEBHOOKS_CHANNEL,
+      concurrency: opts.config.concurrency,
+      idlePollMs: opts.config.idlePollMs,
+      claim: async (limit) => (await opts.pool.query<ClaimedDelivery>(CLAIM_SQL, [this.id, limit, this.leaseMs])).rows,
+      keyOf: (d) => d.id,
+      handle: (d, signal) => this.attempt(d, signal),
+      log: (line) => this.log(line),
+    });
   }
 
   private get cfg(): WebhooksConfig {
@@ -155,14 +161,7 @@ export class WebhookDispatcher {
   }
 
   async start(): Promise<void> {
-    const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
-    listener.on('notification', () => this.kick());
-    // Losing the wake-up channel only costs latency: the idle poll still finds due deliveries.
-    listener.on('error', (err) => this.log(`wake-up listener lost: ${err.message}`));
-    await listener.connect();
-    await listener.query(`LISTEN ${WEBHOOKS_CHANNEL}`);
-    this.listener = listener;
-    this.loopDone = this.loop();
+    await this.loop.start();
   }
 
   /**
@@ -171,15 +170,7 @@ export class WebhookDispatcher {
    * released to be sent again at once by whichever dispatcher is running.
    */
   async stop(graceMs = 2000): Promise<void> {
-    this.stopping = true;
-    this.kick();
-    await this.loopDone;
-    const deadline = Date.now() + graceMs;
-    while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
-    for (const controller of this.active.values()) controller.abort();
-    while (this.active.size > 0) await sleep(20);
-    for (const t of this.timers) clearTimeout(t);
-    await this.listener?.end().catch(() => {});
+    await this.loop.stop(graceMs);
     await this.agent.close().catch(() => {});
   }
 
@@ -187,51 +178,8 @@ export class WebhookDispatcher {
     (this.opts.log ?? ((l) => console.log(l)))(`[webhooks ${this.id}] ${line}`);
   }
 
-  private kick(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
   private kickAt(when: Date): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      this.kick();
-    }, Math.max(0, when.getTime() - Date.now()));
-    t.unref();
-    this.timers.add(t);
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      const free = this.cfg.concurrency - this.active.size;
-      let claimed: ClaimedDelivery[] = [];
-      if (free > 0) {
-        try {
-          ({ rows: claimed } = await this.opts.pool.query<ClaimedDelivery>(CLAIM_SQL, [this.id, free, this.leaseMs]));
-        } catch (err) {
-          this.log(`claim failed: ${(err as Error).message}`);
-        }
-        for (const delivery of claimed) this.run(delivery);
-        if (claimed.length === free) continue;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        const t = setTimeout(() => this.kick(), this.cfg.idlePollMs);
-        t.unref();
-      });
-    }
-  }
-
-  private run(delivery: ClaimedDelivery): void {
-    const controller = new AbortController();
-    this.active.set(delivery.id, controller);
-    this.attempt(delivery, controller.signal)
-      .catch((err) => this.log(`delivery ${delivery.id}: ${(err as Error).stack ?? err}`))
-      .finally(() => {
-        this.active.delete(delivery.id);
-        this.kick();
-      });
+    this.loop.kickAt(when);
   }
 
   private async attempt(d: ClaimedDelivery, stop: AbortSignal): Promise<void> {
@@ -326,8 +274,4 @@ function describeError(err: unknown): string {
   const code = e?.cause?.code ?? e?.code;
   const message = e?.cause?.message ?? e?.message ?? String(err);
   return (code && !message.includes(code) ? `${code}: ${message}` : message).slice(0, RESPONSE_BODY_LIMIT);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,10 +7,11 @@
 // polls: after each step it is released with the time it is next due.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import type { WorkerConfig } from '../config.js';
 import { modelSpec } from '../models/registry.js';
 import type { ArtifactStore } from './artifacts.js';
+import { ClaimLoop } from './claim-loop.js';
 import { claimJobs, extendLeases, type ClaimedJob } from './job-claims.js';
 import { LIVE_STATUSES } from './job-status.js';
 import { JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
@@ -31,110 +32,66 @@ export interface WorkerOptions {
 
 export class Worker {
   readonly id = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
-  private readonly active = new Map<string, AbortController>();
-  private stopping = false;
-  private wake: (() => void) | null = null;
-  private loopDone: Promise<void> | null = null;
-  private listener: pg.Client | null = null;
+  private readonly loop: ClaimLoop<ClaimedJob>;
   private heartbeat: NodeJS.Timeout | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly opts: WorkerOptions) {}
+  constructor(private readonly opts: WorkerOptions) {
+    this.loop = new ClaimLoop({
+      databaseUrl: opts.databaseUrl,
+      channel: JOBS_READY_CHANNEL,
+      concurrency: opts.config.concurrency,
+      idlePollMs: opts.config.idlePollMs,
+      claim: (limit) => claimJobs(opts.pool, this.id, limit, this.cfg.leaseMs),
+      keyOf: (job) => job.id,
+      handle: (job, signal) => this.handle(job, signal),
+      log: (line) => this.log(line),
+    });
+  }
 
   private get cfg(): WorkerConfig {
     return this.opts.config;
   }
 
   async start(): Promise<void> {
-    const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
-    listener.on('notification', () => this.kick());
-    // Losing the wake-up channel only costs latency: the idle poll still finds due jobs.
-    listener.on('error', (err) => this.log(`wake-up listener lost: ${err.message}`));
-    await listener.connect();
-    await listener.query(`LISTEN ${JOBS_READY_CHANNEL}`);
-    this.listener = listener;
+    await this.loop.start();
     this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(250, this.cfg.leaseMs / 3));
-    this.loopDone = this.loop();
   }
 
   /** Stops claiming, lets running steps finish for up to `graceMs`, then aborts them. */
   async stop(graceMs = 5000): Promise<void> {
-    this.stopping = true;
-    this.kick();
-    await this.loopDone;
-    const deadline = Date.now() + graceMs;
-    while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
-    for (const controller of this.active.values()) controller.abort();
-    while (this.active.size > 0) await sleep(20);
+    await this.loop.stop(graceMs);
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const t of this.timers) clearTimeout(t);
-    await this.listener?.end().catch(() => {});
   }
 
   private log(line: string): void {
     (this.opts.log ?? ((l) => console.log(l)))(`[worker ${this.id}] ${line}`);
   }
 
-  private kick(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  /** Wakes the loop when a job this worker released becomes due again. */
   private kickAt(when: Date): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      this.kick();
-    }, Math.max(0, when.getTime() - Date.now()));
-    this.timers.add(t);
+    this.loop.kickAt(when);
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      const free = this.cfg.concurrency - this.active.size;
-      let claimed: ClaimedJob[] = [];
-      if (free > 0) {
-        try {
-          claimed = await claimJobs(this.opts.pool, this.id, free, this.cfg.leaseMs);
-        } catch (err) {
-          this.log(`claim failed: ${(err as Error).message}`);
-        }
-        for (const job of claimed) this.run(job);
-        if (claimed.length === free) continue;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        const t = setTimeout(() => this.kick(), this.cfg.idlePollMs);
-        t.unref();
-      });
+  /** One step of a job; a step that throws is settled here, never left to loop. */
+  private async handle(job: ClaimedJob, signal: AbortSignal): Promise<void> {
+    try {
+      await this.step(job, signal);
+    } catch (err) {
+      this.log(`job ${job.id}: step failed: ${(err as Error).stack ?? err}`);
+      const reason = `step failed: ${(err as Error).message}`;
+      // Thrown mid-send, the request may have reached the upstream: the same rule as a crash mid-send.
+      // Otherwise it counts like a transient failure, so a step that always throws ends the job.
+      const settle = job.upstreamStatus === SENDING
+        ? this.fail(job, 'UPSTREAM_OUTCOME_UNKNOWN', `${reason}; not resent to avoid paying twice — rerun the job`)
+        : this.retry(job, reason, undefined, {});
+      await settle.catch((e) => this.log(`job ${job.id}: could not settle: ${(e as Error).message}`));
     }
   }
 
-  private run(job: ClaimedJob): void {
-    const controller = new AbortController();
-    this.active.set(job.id, controller);
-    this.step(job, controller.signal)
-      .catch(async (err) => {
-        this.log(`job ${job.id}: step failed: ${(err as Error).stack ?? err}`);
-        const reason = `step failed: ${(err as Error).message}`;
-        // Thrown mid-send, the request may have reached the upstream: the same rule as a crash mid-send.
-        // Otherwise it counts like a transient failure, so a step that always throws ends the job.
-        const settle = job.upstreamStatus === SENDING
-          ? this.fail(job, 'UPSTREAM_OUTCOME_UNKNOWN', `${reason}; not resent to avoid paying twice — rerun the job`)
-          : this.retry(job, reason, undefined, {});
-        await settle.catch((e) => this.log(`job ${job.id}: could not settle: ${(e as Error).message}`));
-      })
-      .finally(() => {
-        this.active.delete(job.id);
-        this.kick();
-      });
-  }
-
   private async extendLeases(): Promise<void> {
-    if (this.active.size === 0) return;
+    const held = this.loop.activeKeys();
+    if (held.length === 0) return;
     try {
-      await extendLeases(this.opts.pool, this.id, [...this.active.keys()], this.cfg.leaseMs);
+      await extendLeases(this.opts.pool, this.id, held, this.cfg.leaseMs);
     } catch (err) {
       this.log(`heartbeat failed: ${(err as Error).message}`);
     }
@@ -306,6 +263,3 @@ function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
