@@ -51,6 +51,8 @@ export interface WorkerConfig {
   /** First delay of the exponential backoff for transient upstream failures. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** On stop, how long steps in flight may finish before they are aborted (an aborted send is an unknown outcome). */
+  shutdownGraceMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -104,6 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
       idlePollMs: int(env, 'WORKER_IDLE_POLL_MS', 1000, 10),
       retryBaseMs: int(env, 'RETRY_BASE_MS', 1000, 1),
       retryMaxMs: int(env, 'RETRY_MAX_MS', 60_000, 1),
+      shutdownGraceMs: int(env, 'WORKER_SHUTDOWN_GRACE_MS', 30_000),
     },
     limits: {
       maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 10 * 1024 * 1024, 1),

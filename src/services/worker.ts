@@ -58,7 +58,7 @@ export class Worker {
   }
 
   /** Stops claiming, lets running steps finish for up to `graceMs`, then aborts them. */
-  async stop(graceMs = 5000): Promise<void> {
+  async stop(graceMs = this.cfg.shutdownGraceMs): Promise<void> {
     await this.loop.stop(graceMs);
     if (this.heartbeat) clearInterval(this.heartbeat);
   }

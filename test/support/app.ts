@@ -28,6 +28,7 @@ export const FAST_ENV: Record<string, string> = {
   RETRY_BASE_MS: '20',
   RETRY_MAX_MS: '200',
   WORKER_LEASE_MS: '5000',
+  WORKER_SHUTDOWN_GRACE_MS: '5000',
 };
 
 export interface GqlResponse<T = any> {
