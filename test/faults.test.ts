@@ -2,6 +2,7 @@
 // with backoff, never sooner than Retry-After) or FAILED with its typed
 // reason (permanent ones); the per-worker concurrency limit and the shared
 // submission rate limit hold.
+import { backoffDelay } from '../src/services/worker.js';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -201,7 +202,20 @@ describe('a mix of injected faults', () => {
 });
 
 describe('retry timing', () => {
-  it('backs off exponentially with jitter: each wait within [base·2ⁿ/2, base·2ⁿ]', async () => {
+  it('backoffDelay: exponential within [base·2ⁿ/2, base·2ⁿ], capped, never before Retry-After', () => {
+    const cfg = { retryBaseMs: 100, retryMaxMs: 1000 };
+    for (let n = 0; n < 4; n++) {
+      expect(backoffDelay(cfg, n, undefined, () => 0)).toBe((100 * 2 ** n) / 2);
+      expect(backoffDelay(cfg, n, undefined, () => 0.999999)).toBeLessThan(100 * 2 ** n);
+    }
+    expect(backoffDelay(cfg, 10, undefined, () => 0.999999)).toBeLessThan(1000);
+    expect(backoffDelay(cfg, 10, undefined, () => 0)).toBe(500);
+    expect(backoffDelay(cfg, 0, 2000, () => 0.5)).toBe(2000);
+    expect(backoffDelay(cfg, 5, 10, () => 0)).toBe(500);
+  });
+
+  // Wall-clock waits only have lower bounds here: a busy machine may add delay, never remove it.
+  it('backs off exponentially: each observed wait is at least base·2ⁿ/2', async () => {
     t.emulator.injectFault({ match: { model: 'faceswap-v4' }, times: 4, response: { status: 503 } });
     t.emulator.resetStats();
     const ids = await createJobs(t, [JOB.v4(20)]);
@@ -219,9 +233,7 @@ describe('retry timing', () => {
     const waits = attempts.slice(1).map((c, i) => c.at - attempts[i]!.at);
     waits.forEach((wait, n) => {
       expect(wait, `wait ${n}: ${waits}`).toBeGreaterThanOrEqual((base * 2 ** n) / 2);
-      expect(wait, `wait ${n}: ${waits}`).toBeLessThan(base * 2 ** n + 150);
     });
-    expect(waits[3]!).toBeGreaterThan(waits[0]! * 3);
   });
 
   it('never retries before Retry-After, even when the backoff alone would be much sooner', async () => {
@@ -237,7 +249,6 @@ describe('retry timing', () => {
     const [first, second] = t.emulator.stats().calls.filter((c) => c.kind === 'submit');
     expect(first!.status).toBe(429);
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(2000);
-    expect(second!.at - first!.at).toBeLessThan(2500);
   });
 });
 

@@ -77,6 +77,12 @@ describe('subscription replay', () => {
   const SUB = `subscription($since: String, $filter: JobEventFilter) { jobsUpdated(since: $since, filter: $filter) { cursor status job { id } } }`;
 
   it('a client that reconnects with its last cursor gets every event it missed, once, in order, then live ones', async () => {
+    // Jobs of earlier tests must be done, or their late events would mix into this unfiltered stream.
+    const deadline = Date.now() + 15_000;
+    while ((await t.app.db.pool.query(`SELECT 1 FROM jobs WHERE status IN ('QUEUED', 'SUBMITTED', 'PROCESSING')`)).rowCount) {
+      if (Date.now() > deadline) throw new Error('jobs of earlier tests still running');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const first = collect(t.wsClient(), SUB, {}, (ev) => ev.some((e: any) => e.jobsUpdated.status === 'COMPLETED'));
     await new Promise((r) => setTimeout(r, 200));
     const a = (await t.gql(v4, { input: v4Input })).data.result;

@@ -239,9 +239,7 @@ export class Worker {
 
   /** Exponential backoff with full jitter, never sooner than the upstream's Retry-After. */
   private backoff(job: ClaimedJob, retryAfterMs: number | undefined): Date {
-    const cap = Math.min(this.cfg.retryMaxMs, this.cfg.retryBaseMs * 2 ** job.attempts);
-    const delay = Math.max(retryAfterMs ?? 0, cap / 2 + Math.random() * (cap / 2));
-    return new Date(Date.now() + delay);
+    return new Date(Date.now() + backoffDelay(this.cfg, job.attempts, retryAfterMs));
   }
 
   private async release(job: ClaimedJob, runAt: Date, patch: JobPatch): Promise<void> {
@@ -263,3 +261,17 @@ function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
+/**
+ * Delay before retry n (n = transient failures so far): exponential, capped,
+ * with jitter over its upper half, so retries of many jobs spread out; never
+ * sooner than the upstream's Retry-After.
+ */
+export function backoffDelay(
+  cfg: Pick<WorkerConfig, 'retryBaseMs' | 'retryMaxMs'>,
+  attempts: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  const cap = Math.min(cfg.retryMaxMs, cfg.retryBaseMs * 2 ** attempts);
+  return Math.max(retryAfterMs ?? 0, cap / 2 + random() * (cap / 2));
+}
