@@ -52,10 +52,29 @@ async function chooseServer(): Promise<{ url: string; stop: () => Promise<void> 
   };
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A run that was killed never reached its teardown: drop the databases of runs whose process is gone. */
+async function dropAbandoned(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${TEST_DB_PREFIX}%`]);
+  for (const { datname } of rows) {
+    const pid = Number(/^swapyard_test_(\d+)_/.exec(datname)?.[1]);
+    if (pid && pid !== process.pid && !processAlive(pid)) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const server = await chooseServer();
   const template = `${TEST_DB_PREFIX}${process.pid}_template`;
   await admin(server.url, async (client) => {
+    await dropAbandoned(client);
     await client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
     await client.query(`CREATE DATABASE "${template}"`);
   });
