@@ -307,9 +307,10 @@ describe('limits', () => {
     );
     expect(counted).toMatchObject({ sent: n, most: limit });
     expect(counted.windows).toBeGreaterThanOrEqual(n / limit);
-    // And the upstream saw them spread over those windows, not in a burst.
+    // And the upstream saw them spread out, not in a burst (unthrottled, all 24 arrive within ~100 ms).
+    // Admissions span at least n/limit - 2 whole windows; one more window absorbs send latency at either end.
     const times = submits.map((c) => c.at).sort((a, b) => a - b);
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual((n / limit - 2) * windowMs);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual((n / limit - 3) * windowMs);
   }, 45_000);
 
   it('the shared counter never hands out more than the limit per window, however many ask at once', async () => {
