@@ -12,7 +12,8 @@ export interface ConnectionArgs {
   before?: string | null;
 }
 
-function pageSize(value: number, field: string): number {
+/** A connection's page size: 1 to MAX_PAGE_SIZE, or a BAD_USER_INPUT error naming `field`. */
+export function pageSize(value: number, field: string): number {
   if (value < 1 || value > MAX_PAGE_SIZE) throw badInput(field, 'range', `must be between 1 and ${MAX_PAGE_SIZE}`);
   return value;
 }

@@ -11,10 +11,10 @@ import {
 import { builder } from './builder.js';
 import { InvalidInput, InvalidInputError, UserError, badInput } from './errors.js';
 import { JobStatusEnum } from './job-interface.js';
+import { parseEventCursor } from '../resolvers/job-events.js';
+import { DEFAULT_PAGE_SIZE, pageSize } from '../resolvers/jobs-connection.js';
 import { webhookEndpointUuid } from './webhook-ids.js';
 
-const MAX_PAGE_SIZE = 100;
-const DEFAULT_PAGE_SIZE = 20;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class WebhookNotFound {
@@ -72,18 +72,6 @@ const WebhookDeliveryType = builder.prismaObject('WebhookDelivery', {
   }),
 });
 
-function pageSize(first: number | null | undefined): number {
-  const size = first ?? DEFAULT_PAGE_SIZE;
-  if (size < 1 || size > MAX_PAGE_SIZE) throw badInput('first', 'range', `must be between 1 and ${MAX_PAGE_SIZE}`);
-  return size;
-}
-
-function afterEvent(after: string | null | undefined): bigint | null {
-  if (after === null || after === undefined) return null;
-  if (!/^\d{1,19}$/.test(after)) throw badInput('after', 'cursor', 'is not a cursor returned by this connection');
-  return BigInt(after);
-}
-
 export const WebhookEndpointType = builder.prismaNode('WebhookEndpoint', {
   description: 'Where your job events are POSTed, signed the Standard Webhooks way.',
   id: { field: 'id' },
@@ -106,8 +94,8 @@ export const WebhookEndpointType = builder.prismaNode('WebhookEndpoint', {
         description: "This endpoint's deliveries, newest event first; first at most 100 (default 20).",
         args: { status: t.arg({ type: WebhookDeliveryStatusEnum, required: false }) },
         resolve: async (endpoint, args, ctx) => {
-          const size = pageSize(args.first);
-          const after = afterEvent(args.after);
+          const size = pageSize(args.first ?? DEFAULT_PAGE_SIZE, 'first');
+          const after = parseEventCursor(args.after, 'after');
           if (args.last !== null && args.last !== undefined) throw badInput('last', 'unsupported', 'this connection pages forward only: use first and after');
           if (args.before) throw badInput('before', 'unsupported', 'this connection pages forward only: use first and after');
           const rows = await ctx.db.prisma.webhookDelivery.findMany({
