@@ -4,9 +4,9 @@
 // unless SWAPYARD_EMBEDDED_WORKER=false. On first start it creates an API key.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startApp, prepareDatabase } from './app.js';
+import type pg from 'pg';
+import { startApp } from './app.js';
 import { loadConfig } from './config.js';
-import { connectDb } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { startEmulator } from './emulator/index.js';
 import { countApiKeys, createApiKey } from './services/api-keys.js';
@@ -15,20 +15,15 @@ import { EMULATOR_API_KEY, providerFromConfig } from './services/providers/index
 const config = loadConfig();
 const stops: (() => Promise<void>)[] = [];
 
-async function firstApiKey(databaseUrl: string): Promise<void> {
-  const db = connectDb(databaseUrl, { max: 1 });
-  try {
-    if ((await countApiKeys(db.pool)) > 0) return;
-    const { secret } = await createApiKey(db.pool, 'default');
-    // Kept beside the embedded data so the README's examples can read it; the database holds only its hash.
-    await mkdir(config.dataDir, { recursive: true });
-    const file = join(config.dataDir, 'api-key');
-    await writeFile(file, `${secret}\n`);
-    await chmod(file, 0o600);
-    console.log(`\nCreated the first API key (also saved to ${file}):\n\n  ${secret}\n`);
-  } finally {
-    await db.close();
-  }
+async function firstApiKey(pool: pg.Pool): Promise<void> {
+  if ((await countApiKeys(pool)) > 0) return;
+  const { secret } = await createApiKey(pool, 'default');
+  // Kept beside the embedded data so the README's examples can read it; the database holds only its hash.
+  await mkdir(config.dataDir, { recursive: true });
+  const file = join(config.dataDir, 'api-key');
+  await writeFile(file, `${secret}\n`);
+  await chmod(file, 0o600);
+  console.log(`\nCreated the first API key (also saved to ${file}):\n\n  ${secret}\n`);
 }
 
 async function main(): Promise<void> {
@@ -45,10 +40,10 @@ async function main(): Promise<void> {
     config.segmind.baseUrl = emulator.url;
     console.log(`No SEGMIND_API_KEY: jobs run against the Segmind API emulator at ${emulator.url}`);
   }
-  await prepareDatabase(databaseUrl);
-  await firstApiKey(databaseUrl);
+  // startApp migrates the database before it serves anything.
   const app = await startApp({ config, databaseUrl, provider: providerFromConfig(config) });
   stops.unshift(() => app.close());
+  await firstApiKey(app.db.pool);
   console.log(`Swapyard GraphQL API: ${app.url}/graphql (subscriptions: ws://${app.url.slice('http://'.length)}/graphql)`);
 }
 
