@@ -111,7 +111,7 @@ export class Worker {
     }
     // A sync job has nothing to poll: until it completes, every step is a (re)send.
     if (spec.protocol === 'sync' || job.status === 'QUEUED') await this.submit(job, spec.protocol === 'sync', signal);
-    else await this.poll(job, this.pollInterval(job), signal);
+    else await this.poll(job, signal);
   }
 
   private async submit(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<void> {
@@ -173,11 +173,11 @@ export class Worker {
     return modelSpec(job.model).protocol === 'workflow' ? this.cfg.pollIntervalMs.workflow : this.cfg.pollIntervalMs.queue;
   }
 
-  private async poll(job: ClaimedJob, intervalMs: number, signal: AbortSignal): Promise<void> {
+  private async poll(job: ClaimedJob, signal: AbortSignal): Promise<void> {
     const outcome = await this.opts.provider.poll(providerJob(job), signal);
     switch (outcome.kind) {
       case 'pending': {
-        const runAt = new Date(Date.now() + intervalMs);
+        const runAt = new Date(Date.now() + this.pollInterval(job));
         if (outcome.upstreamStatus === 'PROCESSING' && job.status === 'SUBMITTED') {
           const moved = await transition(this.opts.pool, {
             jobId: job.id, from: ['SUBMITTED'], to: 'PROCESSING', lockedBy: this.id,
