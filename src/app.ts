@@ -50,6 +50,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     ? new Worker({
         databaseUrl: opts.databaseUrl,
         pool: db.pool,
+        readCredits: config.upstream.creditReadings,
         provider: limitedProvider(opts.provider, db.pool, config, opts.log),
         artifacts,
         config: config.worker,

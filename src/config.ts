@@ -1,6 +1,7 @@
 // Every knob the service reads from its environment, in one place, typed.
 // A value that does not parse is a start-up error naming the variable.
 import { resolve } from 'node:path';
+import { loadPriceTable, type PriceTable } from './services/pricing.js';
 
 export interface Config {
   host: string;
@@ -18,6 +19,8 @@ export interface Config {
   webhooks: WebhooksConfig;
   limits: { maxImageBytes: number; maxBodyBytes: number };
   upstream: UpstreamConfig;
+  /** What each job costs (src/services/pricing.ts): the defaults, with PRICES (JSON) replacing models it names. */
+  prices: PriceTable;
 }
 
 /** How hard the workers may press the upstream (src/services/providers/limits.ts). */
@@ -36,6 +39,8 @@ export interface UpstreamConfig {
   requestTimeoutMs: number;
   /** Deadline of an async submit or a poll, which the upstream answers at once. */
   callTimeoutMs: number;
+  /** After each paid job, read the account's remaining credits and record it beside the charge. */
+  creditReadings: boolean;
 }
 
 export interface WorkerConfig {
@@ -118,7 +123,9 @@ export function loadConfig(env: Env = process.env): Config {
       rateWindowMs: int(env, 'UPSTREAM_RATE_WINDOW_MS', 60_000, 100),
       requestTimeoutMs: int(env, 'UPSTREAM_REQUEST_TIMEOUT_MS', 120_000, 100),
       callTimeoutMs: int(env, 'UPSTREAM_CALL_TIMEOUT_MS', 30_000, 100),
+      creditReadings: bool(env, 'UPSTREAM_CREDIT_READINGS', true),
     },
+    prices: loadPriceTable(env.PRICES),
   };
 }
 

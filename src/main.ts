@@ -17,13 +17,14 @@ const stops: (() => Promise<void>)[] = [];
 
 async function firstApiKey(pool: pg.Pool): Promise<void> {
   if ((await countApiKeys(pool)) > 0) return;
-  const { secret } = await createApiKey(pool, 'default');
+  // The installation's first key is its owner's: an admin key (budgets, everyone's spend).
+  const { secret } = await createApiKey(pool, 'default', { admin: true });
   // Kept beside the embedded data so the README's examples can read it; the database holds only its hash.
   await mkdir(config.dataDir, { recursive: true });
   const file = join(config.dataDir, 'api-key');
   await writeFile(file, `${secret}\n`);
   await chmod(file, 0o600);
-  console.log(`\nCreated the first API key (also saved to ${file}):\n\n  ${secret}\n`);
+  console.log(`\nCreated the first API key, an admin key (also saved to ${file}):\n\n  ${secret}\n`);
 }
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@ const db = connectDb(databaseUrl, { max: config.worker.concurrency + 2 });
 const worker = new Worker({
   databaseUrl,
   pool: db.pool,
+  readCredits: config.upstream.creditReadings,
   provider: limitedProvider(providerFromConfig(config), db.pool, config),
   artifacts: artifactStore(config),
   config: config.worker,

@@ -31,6 +31,13 @@ export interface EmulatedModel {
   /** Other names a fault may use to match the model (e.g. the workflow id). */
   aliases?: readonly string[];
   fields: Readonly<Record<string, FieldDef>>;
+  /**
+   * What the account is billed for one accepted run, in micro-dollars: the
+   * vendor's published figures for comic and the body swap workflow; the
+   * service's placeholder defaults for the others, so reconciliation tests
+   * can compare the two.
+   */
+  priceMicros(params: Record<string, unknown>): number;
   output: {
     /** The field choosing the format, when the model has one. */
     formatField?: string;
@@ -58,6 +65,7 @@ const noOutputEffect = { affectsOutput: false } as const;
 
 export const FACESWAP_V4: EmulatedModel = {
   slug: 'faceswap-v4',
+  priceMicros: (params) => (params.hardware === 'cost' ? 20_000 : 40_000),
   fields: {
     source_image: { type: 'image', required: true },
     target_image: { type: 'image', required: true },
@@ -75,6 +83,7 @@ export const FACESWAP_V4: EmulatedModel = {
 
 export const FACESWAP_V3_MULTI: EmulatedModel = {
   slug: 'faceswap-v3-multifaceswap',
+  priceMicros: () => 10_000,
   fields: {
     source_img: { type: 'image', required: true },
     target_img: { type: 'image', required: true },
@@ -104,6 +113,7 @@ export const FACESWAP_V3_MULTI: EmulatedModel = {
 
 export const FACESWAP_V2: EmulatedModel = {
   slug: 'faceswap-v2',
+  priceMicros: () => 10_000,
   fields: {
     source_img: { type: 'image', required: true },
     target_img: { type: 'image', required: true },
@@ -118,6 +128,7 @@ export const FACESWAP_V2: EmulatedModel = {
 
 export const FACESWAP_COMIC: EmulatedModel = {
   slug: 'faceswap-comic',
+  priceMicros: () => 65_000,
   fields: {
     source_image: { type: 'image', required: true },
     target_image: { type: 'image', required: true },
@@ -140,6 +151,7 @@ export const BODY_SWAP_WORKFLOW_ID = '678b67a76426baad7e539337-v4';
 
 export const BODY_SWAP: EmulatedModel = {
   slug: 'ai-body-swap',
+  priceMicros: () => 268_700,
   aliases: [BODY_SWAP_WORKFLOW_ID],
   fields: {
     reference_character_image: {

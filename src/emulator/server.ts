@@ -32,6 +32,8 @@ export interface EmulatorOptions {
   maxBodyBytes?: number;
   /** Base of the absolute URLs the emulator hands out, when clients reach it by another address. */
   publicUrl?: string;
+  /** The account's starting balance in micro-dollars; default $1,000. Each accepted run is billed its price. */
+  creditsMicros?: number;
   /** Seeds the draws of probabilistic faults (`probability`) that bring no seed of their own; default fixed. */
   faultSeed?: number;
   /** How many calls `stats().calls` keeps (the oldest are dropped first); default 20 000. */
@@ -98,6 +100,9 @@ export interface Emulator {
   /** Returns an id (listed by GET /__emulator/faults). */
   injectFault(fault: Fault): string;
   clearFaults(): void;
+  /** The account balance in micro-dollars (GET /v1/get-user-credits reports it in dollars). */
+  creditsMicros(): number;
+  setCreditsMicros(micros: number): void;
 }
 
 const JSON_TYPE = 'application/json';
@@ -108,6 +113,7 @@ type Target =
   | { kind: 'queueResult'; id: string }
   | { kind: 'workflowPoll'; id: string }
   | { kind: 'media'; id: string; ext: string }
+  | { kind: 'credits' }
   | { kind: 'wrongMethod'; allow: string }
   | { kind: 'notFound' };
 
@@ -131,6 +137,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const faults = new FaultBook(opts.faultSeed);
   const callLogLimit = opts.callLogLimit ?? 20_000;
   let stats = emptyStats();
+  let creditsMicros = opts.creditsMicros ?? 1_000_000_000;
   let inFlight = 0;
   let baseUrl = '';
 
@@ -188,6 +195,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         return workflowAnswer(res, target.id);
       case 'media':
         return media(res, target.id, target.ext);
+      case 'credits':
+        checkAuth(req, 'x-api-key');
+        // The vendor's shape: dollars as JSON numbers, paid and free credits apart.
+        return sendJson(res, 200, { credits: creditsMicros / 1_000_000, 'free-credits': 0 });
       case 'wrongMethod':
         res.setHeader('Allow', target.allow);
         throw new HttpError(405, { error: `method ${method} not allowed on ${path}` });
@@ -226,6 +237,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const checked = validateBody(route.model, body);
     if (!checked.ok) throw new HttpError(400, { error: checked.message, field: checked.field });
 
+    const price = route.model.priceMicros(checked.params);
+    if (creditsMicros < price) throw new HttpError(406, { error: STATUS_TEXT[406] });
     const slug = route.model.slug;
     count(stats.submissions, slug);
     if (call.fingerprint) stats.submissionsByFingerprint[call.fingerprint] = (stats.submissionsByFingerprint[call.fingerprint] ?? 0) + 1;
@@ -234,6 +247,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
     if (route.mode === 'sync') {
       if (syncLatency > 0) await sleep(syncLatency);
+      creditsMicros -= price;
       if (base64) return sendJson(res, 200, { image: image.bytes.toString('base64') });
       if (res.destroyed) return; // the client gave up while we were "computing"
       res.writeHead(200, { 'Content-Type': image.mimeType, 'Content-Length': image.bytes.length });
@@ -255,6 +269,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       failure: outcome?.outcome === 'FAILED' ? (outcome.error ?? 'content blocked by RAI policy') : undefined,
     };
     store.add(request);
+    // Billed on acceptance, except runs the upstream itself refuses (content blocks).
+    if (!request.failure) creditsMicros -= price;
     call.requestId = id;
     stats.requests[id] = { model: slug, mode: route.mode, submissions: 1, polls: 0 };
 
@@ -343,6 +359,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       return sendEmpty(res);
     }
     if (path === '/__emulator/stats' && method === 'GET') return sendJson(res, 200, snapshot());
+    if (path === '/__emulator/credits' && method === 'PUT') {
+      const body = parseJsonBody(await readBody(req, maxBodyBytes)) as { micros?: unknown };
+      if (!Number.isSafeInteger(body?.micros) || (body.micros as number) < 0) {
+        throw new HttpError(400, { error: 'body must be {"micros": <integer ≥ 0>}' });
+      }
+      creditsMicros = body.micros as number;
+      return sendJson(res, 200, { micros: creditsMicros });
+    }
     if (path === '/__emulator/stats' && method === 'DELETE') {
       resetStats();
       return sendEmpty(res);
@@ -382,6 +406,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     resetStats,
     injectFault: (fault) => faults.add(fault),
     clearFaults: () => faults.clear(),
+    creditsMicros: () => creditsMicros,
+    setCreditsMicros: (micros) => {
+      creditsMicros = micros;
+    },
   };
 }
 
@@ -395,6 +423,7 @@ function resolve(method: string, path: string): Target {
   if ((m = /^\/v2\/requests\/([^/]+)\/status$/.exec(path))) return onlyGet(method, { kind: 'queueStatus', id: m[1]! });
   if ((m = /^\/v2\/requests\/([^/]+)$/.exec(path))) return onlyGet(method, { kind: 'queueResult', id: m[1]! });
   if ((m = /^\/workflows\/request\/([^/]+)$/.exec(path))) return onlyGet(method, { kind: 'workflowPoll', id: m[1]! });
+  if (path === '/v1/get-user-credits') return onlyGet(method, { kind: 'credits' });
   if ((m = /^\/outputs\/([^/.]+)\.([a-z]+)$/.exec(path))) return onlyGet(method, { kind: 'media', id: m[1]!, ext: m[2]! });
   return { kind: 'notFound' };
 }

@@ -3,7 +3,8 @@ import type { Job } from '../generated/prisma/client.js';
 import { normaliseInput } from '../models/normalise.js';
 import type { ModelSpec } from '../models/types.js';
 import type { Context } from '../schema/context.js';
-import { IdempotencyConflict, InvalidInput } from '../schema/errors.js';
+import { BudgetExceeded, IdempotencyConflict, InvalidInput } from '../schema/errors.js';
+import { estimateCost } from '../services/pricing.js';
 import { createJob } from '../services/jobs.js';
 
 export const IDEMPOTENCY_KEY_MAX = 255;
@@ -23,7 +24,7 @@ export function requestHash(spec: ModelSpec, request: unknown): string {
   return createHash('sha256').update(`${spec.key}\n${canonicalJson(request)}`).digest('hex');
 }
 
-export type SubmitResult = Job | InvalidInput | IdempotencyConflict;
+export type SubmitResult = Job | InvalidInput | IdempotencyConflict | BudgetExceeded;
 
 /**
  * Validates and normalises a model input, then queues the job; bad input
@@ -51,8 +52,12 @@ export async function submitJob(
     provider: ctx.providerName,
     idempotency: typeof key === 'string' ? { key, requestHash: requestHash(spec, opts.request) } : undefined,
     rerunOfId: opts.rerunOfId,
+    cost: estimateCost(ctx.config.prices, ctx.providerName, spec.key, normalised.value.params),
   });
   if (outcome.kind === 'conflict') return new IdempotencyConflict(key as string, { id: outcome.jobId, model: outcome.model });
+  if (outcome.kind === 'over-budget') {
+    return new BudgetExceeded(outcome.period, outcome.limitMicros, outcome.remainingMicros, outcome.requiredMicros);
+  }
   return outcome.job;
 }
 

@@ -4,6 +4,8 @@
 import type { Violation } from '../models/normalise.js';
 import { builder } from './builder.js';
 import { jobGlobalId } from './job-ids.js';
+import { BudgetPeriodEnum, MoneyType } from './money.js';
+import { formatUsd } from '../services/money.js';
 
 export class InvalidInput {
   constructor(readonly violations: Violation[]) {}
@@ -32,6 +34,19 @@ export class NotCancelable {
   ) {}
   get message(): string {
     return `The job is already ${this.status} and cannot be canceled.`;
+  }
+}
+
+export class BudgetExceeded {
+  constructor(
+    readonly period: 'MONTH' | 'TOTAL',
+    readonly limitMicros: bigint,
+    readonly remainingMicros: bigint,
+    readonly requiredMicros: bigint,
+  ) {}
+  get message(): string {
+    return `The job would cost $${formatUsd(this.requiredMicros)} but the ${this.period} budget has $${formatUsd(this.remainingMicros)} left `
+      + `of $${formatUsd(this.limitMicros)}; nothing was created.`;
   }
 }
 
@@ -67,6 +82,18 @@ export const IdempotencyConflictError = builder.objectType(IdempotencyConflict, 
   fields: (t) => ({
     idempotencyKey: t.exposeString('idempotencyKey'),
     jobId: t.id({ description: 'The job the key was first used for.', resolve: (e) => jobGlobalId(e.job) }),
+  }),
+});
+
+export const BudgetExceededError = builder.objectType(BudgetExceeded, {
+  name: 'BudgetExceededError',
+  description: "The job's estimated cost is more than a budget of the API key has left; nothing was created.",
+  interfaces: [UserError],
+  fields: (t) => ({
+    period: t.field({ type: BudgetPeriodEnum, resolve: (e) => e.period }),
+    limit: t.field({ type: MoneyType, resolve: (e) => e.limitMicros }),
+    remaining: t.field({ type: MoneyType, description: 'What the budget has left after charges and reservations.', resolve: (e) => e.remainingMicros }),
+    required: t.field({ type: MoneyType, description: "The job's estimated cost.", resolve: (e) => e.requiredMicros }),
   }),
 });
 

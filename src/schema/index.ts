@@ -7,6 +7,9 @@ import './errors.js';
 import './job-interface.js';
 import './jobs.js';
 import './webhooks.js';
+import './usage.js';
+import './api-keys.js';
+import './spend.js';
 import { defineModelSchema } from './model-types.js';
 import { defineRerunSchema } from './reruns.js';
 

@@ -3,8 +3,11 @@ import { resolveJobsConnection } from '../resolvers/jobs-connection.js';
 import { subscribeToJob, subscribeToJobs } from '../resolvers/job-events.js';
 import { cancelJob, findJob } from '../services/jobs.js';
 import type { JobStatus } from '../services/job-status.js';
+import { parseUsd, USD_RULE } from '../services/money.js';
 import { builder } from './builder.js';
-import { InvalidInput, InvalidInputError, JobNotCancelableError, NotCancelable, NotFound, NotFoundError, notFoundError } from './errors.js';
+import {
+  InvalidInput, InvalidInputError, JobNotCancelableError, NotCancelable, NotFound, NotFoundError, badInput, notFoundError,
+} from './errors.js';
 import { JobEventType, JobModelEnum, JobStatusEnum, SwapJob } from './job-interface.js';
 import { decodeJobId } from './job-ids.js';
 
@@ -16,8 +19,26 @@ const JobFilter = builder.inputType('JobFilter', {
     createdAfter: t.field({ type: 'DateTime', required: false, description: 'Created at or after this instant.' }),
     createdBefore: t.field({ type: 'DateTime', required: false, description: 'Created before this instant.' }),
     rerunOf: t.id({ required: false, description: 'Reruns of this job.' }),
+    costMin: t.string({ required: false, description: `Cost at least this many US dollars (${USD_RULE}): the charge of finished jobs, the estimate of others.` }),
+    costMax: t.string({ required: false, description: 'Cost at most this many US dollars, as costMin.' }),
   }),
 });
+
+function costRange(min: string | null | undefined, max: string | null | undefined) {
+  const costMinMicros = costBound(min, 'filter.costMin');
+  const costMaxMicros = costBound(max, 'filter.costMax');
+  if (costMinMicros !== null && costMaxMicros !== null && costMinMicros > costMaxMicros) {
+    throw badInput('filter.costMax', 'at-least-cost-min', 'must not be below costMin');
+  }
+  return { costMinMicros, costMaxMicros };
+}
+
+function costBound(value: string | null | undefined, field: string): bigint | null {
+  if (value === null || value === undefined) return null;
+  const micros = parseUsd(value);
+  if (micros === null) throw badInput(field, 'usd', `must be ${USD_RULE}`);
+  return micros;
+}
 
 const JobOrder = builder.enumType('JobOrder', {
   values: { CREATED_AT_DESC: { description: 'Newest first.' }, CREATED_AT_ASC: { description: 'Oldest first.' } },
@@ -61,6 +82,7 @@ builder.queryFields((t) => ({
             createdAfter: args.filter?.createdAfter,
             createdBefore: args.filter?.createdBefore,
             rerunOfId: args.filter?.rerunOf ? decodeJobId(args.filter.rerunOf, 'filter.rerunOf').id : undefined,
+            ...costRange(args.filter?.costMin, args.filter?.costMax),
           },
           args,
           args.orderBy === 'CREATED_AT_DESC',

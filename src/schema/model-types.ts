@@ -6,7 +6,9 @@ import type { EnumParam, ModelSpec, ParamSpec } from '../models/types.js';
 import { SEED_MAX, SEED_MIN } from '../models/types.js';
 import { resolveCreateJob } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
-import { IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError } from './errors.js';
+import {
+  BudgetExceeded, BudgetExceededError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError,
+} from './errors.js';
 import { SwapJob } from './job-interface.js';
 
 // Enums shared by several models (ImageFormat, GenderFilter) are built once.
@@ -135,9 +137,12 @@ export function defineModelSchema(spec: ModelSpec) {
 
   const result = builder.unionType(`${spec.graphqlName}Result`, {
     description: `The created ${spec.graphqlName}Job, or why nothing was created.`,
-    types: [jobType, InvalidInputError, IdempotencyConflictError],
+    types: [jobType, InvalidInputError, IdempotencyConflictError, BudgetExceededError],
     resolveType: (value) =>
-      value instanceof InvalidInput ? InvalidInputError : value instanceof IdempotencyConflict ? IdempotencyConflictError : jobType,
+      value instanceof InvalidInput ? InvalidInputError
+        : value instanceof IdempotencyConflict ? IdempotencyConflictError
+          : value instanceof BudgetExceeded ? BudgetExceededError
+            : jobType,
   });
 
   builder.mutationField(`create${spec.graphqlName}Job`, (t) =>

@@ -3,7 +3,9 @@ import type { Job } from '../generated/prisma/client.js';
 import { overridesFieldName, resolveRerunJob } from '../resolvers/rerun-job.js';
 import { canonicalJson } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
-import { IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError, NotFound, NotFoundError } from './errors.js';
+import {
+  BudgetExceeded, BudgetExceededError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError, NotFound, NotFoundError,
+} from './errors.js';
 import { SwapJob } from './job-interface.js';
 import type { defineModelSchema } from './model-types.js';
 
@@ -26,11 +28,12 @@ export function defineRerunSchema(models: ModelSchema[]): void {
 
   const RerunJobResult = builder.unionType('RerunJobResult', {
     description: 'The new job, or why nothing was created.',
-    types: [...models.map((m) => m.jobType), InvalidInputError, NotFoundError, IdempotencyConflictError],
+    types: [...models.map((m) => m.jobType), InvalidInputError, NotFoundError, IdempotencyConflictError, BudgetExceededError],
     resolveType: (v) => {
       if (v instanceof InvalidInput) return InvalidInputError;
       if (v instanceof NotFound) return NotFoundError;
       if (v instanceof IdempotencyConflict) return IdempotencyConflictError;
+      if (v instanceof BudgetExceeded) return BudgetExceededError;
       return models.find((m) => m.spec.key === (v as Job).model)!.jobType;
     },
   });

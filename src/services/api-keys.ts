@@ -7,6 +7,8 @@ import type pg from 'pg';
 export interface ApiKeyIdentity {
   id: string;
   name: string;
+  /** Sees every key's spend and sets budgets. */
+  isAdmin: boolean;
 }
 
 const KEY_PREFIX = 'sy_';
@@ -15,11 +17,11 @@ export function hashApiKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-export async function createApiKey(pool: pg.Pool, name: string): Promise<{ id: string; secret: string }> {
+export async function createApiKey(pool: pg.Pool, name: string, opts: { admin?: boolean } = {}): Promise<{ id: string; secret: string }> {
   const secret = KEY_PREFIX + randomBytes(32).toString('base64url');
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO api_keys (id, name, prefix, hash) VALUES (gen_random_uuid(), $1, $2, $3) RETURNING id`,
-    [name, secret.slice(0, 10), hashApiKey(secret)],
+    `INSERT INTO api_keys (id, name, prefix, hash, is_admin) VALUES (gen_random_uuid(), $1, $2, $3, $4) RETURNING id`,
+    [name, secret.slice(0, 10), hashApiKey(secret), opts.admin ?? false],
   );
   return { id: rows[0]!.id, secret };
 }
@@ -33,7 +35,7 @@ export async function countApiKeys(pool: pg.Pool): Promise<number> {
 export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise<ApiKeyIdentity | null> {
   if (!secret.startsWith(KEY_PREFIX)) return null;
   const { rows } = await pool.query<ApiKeyIdentity>(
-    `SELECT id, name FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`,
+    `SELECT id, name, is_admin AS "isAdmin" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`,
     [hashApiKey(secret)],
   );
   return rows[0] ?? null;
@@ -44,4 +46,25 @@ export function bearerToken(header: unknown): string | null {
   if (typeof header !== 'string') return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match ? match[1]! : null;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  isAdmin: boolean;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+const KEY_COLUMNS = `id, name, prefix, is_admin AS "isAdmin", created_at AS "createdAt", revoked_at AS "revokedAt"`;
+
+export async function findApiKey(pool: pg.Pool, id: string): Promise<ApiKeyRow | null> {
+  const { rows } = await pool.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function listApiKeys(pool: pg.Pool): Promise<ApiKeyRow[]> {
+  const { rows } = await pool.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`);
+  return rows;
 }

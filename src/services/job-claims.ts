@@ -15,6 +15,8 @@ export interface ClaimedJob {
   upstreamStatus: string | null;
   attempts: number;
   submittedAt: Date | null;
+  /** The job has a price (its estimate is above zero). */
+  paid: boolean;
 }
 
 const CLAIM_SQL = `
@@ -31,7 +33,8 @@ const CLAIM_SQL = `
   FROM due WHERE jobs.id = due.id
   RETURNING jobs.id, jobs.model, jobs.status, jobs.params,
             jobs.upstream_request_id AS "upstreamRequestId", jobs.upstream_poll_url AS "upstreamPollUrl",
-            jobs.upstream_status AS "upstreamStatus", jobs.attempts, jobs.submitted_at AS "submittedAt"`;
+            jobs.upstream_status AS "upstreamStatus", jobs.attempts, jobs.submitted_at AS "submittedAt",
+            jobs.estimated_micros > 0 AS paid`;
 
 export async function claimJobs(pool: pg.Pool, workerId: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
   const { rows } = await pool.query<ClaimedJob>(CLAIM_SQL, [workerId, limit, leaseMs]);

@@ -11,6 +11,9 @@ export interface JobFilter {
   createdAfter?: Date | null;
   createdBefore?: Date | null;
   rerunOfId?: string | null;
+  /** Cost range in micro-dollars, inclusive: the charge of finished jobs, the estimate of the others. */
+  costMinMicros?: bigint | null;
+  costMaxMicros?: bigint | null;
 }
 
 export interface Page {
@@ -56,6 +59,13 @@ export async function listJobs(
       ...(filter.createdAfter ? { gte: filter.createdAfter } : {}),
       ...(filter.createdBefore ? { lt: filter.createdBefore } : {}),
     };
+  }
+  if (filter.costMinMicros != null || filter.costMaxMicros != null) {
+    const range = {
+      ...(filter.costMinMicros != null ? { gte: filter.costMinMicros } : {}),
+      ...(filter.costMaxMicros != null ? { lte: filter.costMaxMicros } : {}),
+    };
+    where.OR = [{ chargedMicros: range }, { chargedMicros: null, estimatedMicros: range }];
   }
   // Walking backward is walking the other order forward, then flipping the page.
   const descending = page.newestFirst === (page.direction === 'forward');

@@ -7,3 +7,6 @@ export const FINAL_STATUSES: readonly JobStatus[] = ['COMPLETED', 'FAILED', 'CAN
 export function isFinal(status: JobStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
+
+/** upstream_status while a send is in flight: the request may have reached the upstream. */
+export const SENDING = 'SENDING';

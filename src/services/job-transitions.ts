@@ -5,12 +5,17 @@
 // it atomic without an explicit transaction, and NOTIFY is delivered only when
 // it commits, so a subscriber never hears of a change that did not happen.
 //
+// A move to a final status also settles the job's charge (pricing.ts) and
+// appends it to the ledger in that same statement, so the ledger always
+// equals the sum of the jobs' charges, and each job is charged once.
+//
 // Events of one API key are written under a transaction-scoped advisory lock
 // on that key, so their ids are assigned and committed in the same order: an
 // event's id is then a resume cursor for that key's subscriptions (an event
 // with a smaller id can never commit after it).
 import type pg from 'pg';
 import type { JobStatus } from './job-status.js';
+import { settlementSql } from './pricing.js';
 
 export const EVENTS_CHANNEL = 'swapyard_job_events';
 export const JOBS_READY_CHANNEL = 'swapyard_jobs_ready';
@@ -58,6 +63,8 @@ export interface TransitionRequest {
   detail?: Record<string, unknown>;
   /** When set, the move happens only while this worker still holds the job's lease. */
   lockedBy?: string;
+  /** The upstream's remaining credits read with the final answer, recorded beside the charge. */
+  upstreamCreditsMicros?: bigint | null;
 }
 
 function setClauses(patch: JobPatch, params: unknown[]): string[] {
@@ -111,6 +118,16 @@ export function eventFanOut(detailParam: string): string {
 export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<EventNotice | null> {
   const params: unknown[] = [req.jobId, req.to, req.from, JSON.stringify(req.detail ?? {})];
   const sets = ['status = $2::"JobStatus"', 'updated_at = now()', ...setClauses(req.patch ?? {}, params)];
+  const charge = settlementSql(req.to, req.patch?.error_code);
+  let ledger = '';
+  if (charge) {
+    sets.push(`charged_micros = ${charge}`);
+    params.push(req.upstreamCreditsMicros?.toString() ?? null);
+    ledger = `, charge AS (
+       INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros, upstream_credits_micros)
+       SELECT api_key_id, id, model, status, charged_micros, $${params.length}::bigint FROM moved
+     )`;
+  }
   let lockGuard = '';
   if (req.lockedBy !== undefined) {
     params.push(req.lockedBy);
@@ -121,8 +138,8 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
      moved AS (
        UPDATE jobs SET ${sets.join(', ')}
        WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard} AND EXISTS (SELECT 1 FROM key_lock)
-       RETURNING id, api_key_id, model, status
-     ), ${eventFanOut('$4')}
+       RETURNING id, api_key_id, model, status, charged_micros
+     )${ledger}, ${eventFanOut('$4')}
      SELECT * FROM event_notice`,
     params,
   );

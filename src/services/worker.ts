@@ -13,13 +13,12 @@ import { modelSpec } from '../models/registry.js';
 import type { ArtifactStore } from './artifacts.js';
 import { ClaimLoop } from './claim-loop.js';
 import { claimJobs, extendLeases, type ClaimedJob } from './job-claims.js';
-import { LIVE_STATUSES } from './job-status.js';
+import { LIVE_STATUSES, SENDING } from './job-status.js';
 import { JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
 import type { FailureCode, ProviderOutput, UpstreamProvider } from './providers/types.js';
 
-/** Marks a send in flight: a job found in this state by a later worker had its worker die mid-send. */
-const SENDING = 'SENDING';
 const MAX_TRANSIENT_FAILURES = 10;
+const CREDIT_READING_TIMEOUT_MS = 5_000;
 
 export interface WorkerOptions {
   databaseUrl: string;
@@ -27,6 +26,8 @@ export interface WorkerOptions {
   provider: UpstreamProvider;
   artifacts: ArtifactStore;
   config: WorkerConfig;
+  /** Read the upstream's remaining credits after each paid job (UPSTREAM_CREDIT_READINGS). */
+  readCredits?: boolean;
   log?: (line: string) => void;
 }
 
@@ -203,7 +204,9 @@ export class Worker {
 
   private async complete(job: ClaimedJob, output: ProviderOutput): Promise<void> {
     const stored = await this.opts.artifacts.put(output.bytes, output.mimeType);
+    const credits = await this.readCredits(job);
     await transition(this.opts.pool, {
+      upstreamCreditsMicros: credits,
       jobId: job.id, from: ['SUBMITTED', 'PROCESSING'], to: 'COMPLETED', lockedBy: this.id,
       patch: {
         result: output.upstream, output_key: stored.key, output_sha256: stored.sha256, output_bytes: stored.bytes,
@@ -212,6 +215,16 @@ export class Worker {
       },
       detail: { sha256: stored.sha256, bytes: stored.bytes },
     });
+  }
+
+  /** The upstream's balance after a paid job, to record beside its charge; null when not read. */
+  private async readCredits(job: ClaimedJob): Promise<bigint | null> {
+    if (!this.opts.readCredits || !this.opts.provider.readCredits || !job.paid) return null;
+    try {
+      return await this.opts.provider.readCredits(AbortSignal.timeout(CREDIT_READING_TIMEOUT_MS));
+    } catch {
+      return null; // a reading is for reconciliation; never a reason to hold the job back
+    }
   }
 
   private async fail(job: ClaimedJob, code: FailureCode, message: string, extra: Record<string, unknown> = {}): Promise<void> {

@@ -46,7 +46,7 @@ export interface TestApp {
   url: string;
   wsUrl: string;
   gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResponse<T>>;
-  newKey(name?: string): Promise<string>;
+  newKey(name?: string, opts?: { admin?: boolean }): Promise<string>;
   wsClient(key?: string): Client;
   close(): Promise<void>;
 }
@@ -88,8 +88,8 @@ export async function startTestApp(
     url: app.url,
     wsUrl,
     gql,
-    async newKey(name = 'other') {
-      return (await createApiKey(app.db.pool, name)).secret;
+    async newKey(name = 'other', opts: { admin?: boolean } = {}) {
+      return (await createApiKey(app.db.pool, name, opts)).secret;
     },
     wsClient(key = secret) {
       const client = createClient({

@@ -187,6 +187,8 @@ export function withUpstreamLimits(inner: UpstreamProvider, opts: UpstreamLimitO
   return {
     name: inner.name,
     admit,
+    // An account query, not a submission: neither rate-limited nor holding a slot.
+    readCredits: inner.readCredits?.bind(inner),
 
     async submit(job, signal): Promise<SubmitOutcome> {
       if (admitted.has(job.id)) return inner.submit(job, signal);

@@ -238,6 +238,12 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
   return {
     name: 'segmind',
 
+    async readCredits(signal) {
+      const res = await call('GET', `${baseUrl}/v1/get-user-credits`, keyHeader, signal);
+      if (res.kind !== 'response' || res.status !== 200) return null;
+      return creditsReading(parseJson(res.body));
+    },
+
     async submit(job, signal) {
       signal.throwIfAborted();
       const spec = specOf(job);
@@ -305,6 +311,17 @@ function networkRetry(res: Extract<HttpResult, { kind: 'network' }>, phase: Phas
     return { kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN', message: `${what}; the request may have reached the upstream, so it was not resent — rerun the job` };
   }
   return { kind: 'retry', reason: what };
+}
+
+/** {"credits": 12.5, "free-credits": 0.0184921035} → micro-dollars of both; null when the answer has neither. */
+export function creditsReading(body: unknown): bigint | null {
+  const record = asRecord(body);
+  const paid = record?.credits;
+  const free = record?.['free-credits'];
+  if (typeof paid !== 'number' && typeof free !== 'number') return null;
+  // Readings are the vendor's floats, rounded to the micro: a reconciliation figure, not money we add up.
+  const micros = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? BigInt(Math.round(value * 1_000_000)) : 0n);
+  return micros(paid) + micros(free);
 }
 
 function completed(bytes: Buffer, mimeType: string, upstream: Record<string, unknown>): Completed {

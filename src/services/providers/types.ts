@@ -77,4 +77,10 @@ export interface UpstreamProvider {
   admit?(job: ProviderJob, signal: AbortSignal): Promise<Admission>;
   /** Only called for jobs whose submit answered `accepted`. */
   poll(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome>;
+  /**
+   * The account's remaining credits in micro-dollars, read from the upstream
+   * (Segmind: GET /v1/get-user-credits), or null when it gives no reading.
+   * Recorded beside each charge so spend can be reconciled with the vendor.
+   */
+  readCredits?(signal: AbortSignal): Promise<bigint | null>;
 }

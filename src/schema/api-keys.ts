@@ -1,0 +1,163 @@
+// API keys as the API sees them: the caller (viewer), every key for admins,
+// and the budgets admins set on them.
+import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import { findApiKey, listApiKeys, type ApiKeyRow } from '../services/api-keys.js';
+import { parseUsd, USD_RULE } from '../services/money.js';
+import { removeBudget, setBudget, usage, type BudgetPeriod } from '../services/spend.js';
+import { builder } from './builder.js';
+import type { Context } from './context.js';
+import { InvalidInput, InvalidInputError, UserError, badInput } from './errors.js';
+import { BudgetPeriodEnum } from './money.js';
+import { UsageType } from './usage.js';
+
+const API_KEY_TYPE = 'ApiKey';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function apiKeyGlobalId(id: string): string {
+  return encodeGlobalID(API_KEY_TYPE, id);
+}
+
+/** The uuid of an ApiKey global id, or null when `raw` is not one. */
+export function apiKeyUuid(raw: string): string | null {
+  try {
+    const decoded = decodeGlobalID(raw);
+    return decoded.typename === API_KEY_TYPE && UUID.test(decoded.id) ? decoded.id : null;
+  } catch {
+    return null;
+  }
+}
+
+export function forbidden(field: string, message: string): GraphQLError {
+  return new GraphQLError(`${field}: ${message}`, { extensions: { code: 'FORBIDDEN', field, rule: 'admin' } });
+}
+
+/**
+ * The key whose figures a query reads: the caller's own when `raw` is left
+ * out; another key's only for admins (ordinary keys get FORBIDDEN, exactly as
+ * for unknown ids, so ids of other keys cannot be probed).
+ */
+export async function targetKey(ctx: Context, raw: string | null | undefined, field: string): Promise<string> {
+  if (raw === null || raw === undefined) return ctx.apiKey.id;
+  const id = apiKeyUuid(raw);
+  if (!id) throw badInput(field, 'global-id', 'is not an API key id (ApiKey.id)');
+  if (id === ctx.apiKey.id) return id;
+  if (!ctx.apiKey.isAdmin) throw forbidden(field, "only admin keys can read another key's figures");
+  if (!(await findApiKey(ctx.db.pool, id))) throw new GraphQLError(`${field}: no API key with this id`, { extensions: { code: 'NOT_FOUND', field, rule: 'exists' } });
+  return id;
+}
+
+export const ApiKeyType = builder.objectRef<ApiKeyRow>('ApiKey').implement({
+  description: 'An API key (never its secret).',
+  fields: (t) => ({
+    id: t.id({ resolve: (k) => apiKeyGlobalId(k.id) }),
+    name: t.exposeString('name'),
+    prefix: t.exposeString('prefix', { description: 'The first characters of the key, to tell keys apart.' }),
+    isAdmin: t.exposeBoolean('isAdmin', { description: "Admin keys see every key's spend and set budgets." }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    usage: t.field({ type: UsageType, description: 'Spend, reservations and budgets of this key.', resolve: (k, _a, ctx) => usage(ctx.db.pool, k.id) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  viewer: t.field({
+    type: ApiKeyType,
+    description: 'The API key making the request.',
+    resolve: async (_root, _args, ctx) => (await findApiKey(ctx.db.pool, ctx.apiKey.id))!,
+  }),
+  apiKeys: t.field({
+    type: [ApiKeyType],
+    description: 'Every API key, oldest first. Admin keys only.',
+    resolve: async (_root, _args, ctx) => {
+      if (!ctx.apiKey.isAdmin) throw forbidden('apiKeys', 'only admin keys can list API keys');
+      return listApiKeys(ctx.db.pool);
+    },
+  }),
+}));
+
+export class NotAdmin {
+  readonly message = 'Only admin keys can change budgets; nothing was changed.';
+}
+const NotAdminError = builder.objectType(NotAdmin, {
+  name: 'NotAdminError',
+  description: 'The mutation needs an admin key.',
+  interfaces: [UserError],
+  fields: () => ({}),
+});
+
+export class ApiKeyNotFound {
+  constructor(readonly id: string) {}
+  readonly message = 'No API key with this id exists; nothing was changed.';
+}
+const ApiKeyNotFoundError = builder.objectType(ApiKeyNotFound, {
+  name: 'ApiKeyNotFoundError',
+  interfaces: [UserError],
+  fields: (t) => ({ id: t.exposeID('id', { description: 'The id given.' }) }),
+});
+
+class BudgetChanged {
+  constructor(readonly apiKeyId: string) {}
+}
+const BudgetChangedType = builder.objectType(BudgetChanged, {
+  name: 'BudgetChanged',
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyType, resolve: async (b, _a, ctx) => (await findApiKey(ctx.db.pool, b.apiKeyId))! }),
+  }),
+});
+
+const BudgetResult = builder.unionType('BudgetResult', {
+  description: 'The key with its budgets now, or why nothing changed.',
+  types: [BudgetChangedType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
+  resolveType: (v) =>
+    v instanceof BudgetChanged ? BudgetChangedType
+      : v instanceof NotAdmin ? NotAdminError
+        : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
+          : InvalidInputError,
+});
+
+const SetBudgetInput = builder.inputType('SetBudgetInput', {
+  fields: (t) => ({
+    apiKey: t.id({ required: true, description: 'ApiKey.id of the key to cap.' }),
+    period: t.field({ type: BudgetPeriodEnum, required: true }),
+    limit: t.string({ required: true, description: `The cap in US dollars: ${USD_RULE}.` }),
+  }),
+});
+
+/** Checks the admin and the key id; the key's uuid, or the error to return. */
+async function budgetTarget(ctx: Context, raw: string, field: string): Promise<string | NotAdmin | ApiKeyNotFound | InvalidInput> {
+  if (!ctx.apiKey.isAdmin) return new NotAdmin();
+  const id = apiKeyUuid(raw);
+  if (!id) return new InvalidInput([{ field, rule: 'global-id', message: 'is not an API key id (ApiKey.id)' }]);
+  if (!(await findApiKey(ctx.db.pool, id))) return new ApiKeyNotFound(raw);
+  return id;
+}
+
+builder.mutationFields((t) => ({
+  setBudget: t.field({
+    type: BudgetResult,
+    description:
+      'Cap what a key may commit in a period (admin keys only). A create that would take the key past it returns '
+      + 'BudgetExceededError and creates nothing. Setting a budget below what is already committed refuses new jobs only.',
+    args: { input: t.arg({ type: SetBudgetInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const target = await budgetTarget(ctx, input.apiKey, 'input.apiKey');
+      if (typeof target !== 'string') return target;
+      const limit = parseUsd(input.limit);
+      if (limit === null) return new InvalidInput([{ field: 'input.limit', rule: 'usd', message: `must be ${USD_RULE}` }]);
+      await setBudget(ctx.db.pool, target, input.period as BudgetPeriod, limit);
+      return new BudgetChanged(target);
+    },
+  }),
+  removeBudget: t.field({
+    type: BudgetResult,
+    description: "Remove a key's budget for a period (admin keys only). Removing one that is not set changes nothing.",
+    args: { apiKey: t.arg.id({ required: true }), period: t.arg({ type: BudgetPeriodEnum, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const target = await budgetTarget(ctx, args.apiKey, 'apiKey');
+      if (typeof target !== 'string') return target;
+      await removeBudget(ctx.db.pool, target, args.period as BudgetPeriod);
+      return new BudgetChanged(target);
+    },
+  }),
+}));
