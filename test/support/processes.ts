@@ -169,6 +169,7 @@ export async function startWorker(
   const worker = new Worker({
     databaseUrl: t.databaseUrl,
     pool: db.pool,
+    readCredits: upstream.creditReadings,
     provider: limitedProvider(provider, db.pool, { upstream }),
     artifacts: new LocalArtifactStore(join(t.config.dataDir, 'artifacts')),
     config: { ...t.config.worker, ...opts.worker },
