@@ -171,7 +171,7 @@ describe('charges and the ledger', () => {
       const [otherSum] = await sql(`SELECT sum(charged_micros)::text AS m FROM jobs j JOIN api_keys k ON k.id = j.api_key_id WHERE k.name = 'spend-other'`);
       expect(own.total.micros).toBe(otherSum.m);
       const forbidden = await t.gql(SPEND, { from, to, groupBy: [], key: admin.id }, other.secret);
-      expect(forbidden.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', field: 'apiKey' });
+      expect(forbidden.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', field: 'apiKey' });
     } finally {
       t.emulator.clearFaults();
     }
@@ -330,9 +330,9 @@ describe('queries over cost', () => {
     const upTo = (await t.gql(LIST, { f: { costMax: '0.02' } }, key.secret)).data.jobs.edges.map((e: any) => e.node.id);
     expect(upTo).toEqual([cheap.id]);
     const bad = await t.gql(LIST, { f: { costMin: '1e2' } }, key.secret);
-    expect(bad.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.costMin', rule: 'usd' });
+    expect(bad.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.costMin', rule: 'usd' });
     const inverted = await t.gql(LIST, { f: { costMin: '0.05', costMax: '0.01' } }, key.secret);
-    expect(inverted.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.costMax', rule: 'at-least-cost-min' });
+    expect(inverted.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.costMax', rule: 'at-least-cost-min' });
   });
 
   it('creditSpend and usage refuse bad ranges, bad ids and other keys for ordinary keys; apiKeys is admin-only', async () => {
@@ -341,16 +341,16 @@ describe('queries over cost', () => {
     const SPEND = `query($from: DateTime!, $to: DateTime!, $k: ID) { creditSpend(from: $from, to: $to, apiKey: $k) { count } }`;
     const now = new Date().toISOString();
     const inverted = await t.gql(SPEND, { from: now, to: now }, plain.secret);
-    expect(inverted.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'to', rule: 'after-from' });
+    expect(inverted.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'to', rule: 'after-from' });
     const huge = await t.gql(SPEND, { from: '2000-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z' }, plain.secret);
-    expect(huge.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'to', rule: 'range' });
+    expect(huge.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'to', rule: 'range' });
     const badId = await t.gql(SPEND, { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', k: 'x' }, plain.secret);
-    expect(badId.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'apiKey', rule: 'global-id' });
+    expect(badId.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'apiKey', rule: 'global-id' });
     const usageOther = await t.gql(`query($k: ID) { usage(apiKey: $k) { reserved { micros } } }`, { k: admin.id }, plain.secret);
-    expect(usageOther.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', field: 'apiKey' });
+    expect(usageOther.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', field: 'apiKey' });
     const usageByAdmin = await t.gql(`query($k: ID) { usage(apiKey: $k) { reserved { micros } } }`, { k: plain.id }, admin.secret);
     expect(usageByAdmin.data.usage.reserved.micros).toBe('0');
-    expect((await t.gql(`{ apiKeys { id } }`, undefined, plain.secret)).errors[0].extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await t.gql(`{ apiKeys { id } }`, undefined, plain.secret)).errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN' });
     const keys = (await t.gql(`{ apiKeys { id name isAdmin } }`, undefined, admin.secret)).data.apiKeys;
     expect(keys).toEqual(expect.arrayContaining([{ id: plain.id, name: 'q-plain', isAdmin: false }, { id: admin.id, name: 'q-admin', isAdmin: true }]));
   });

@@ -15,7 +15,7 @@ import { ClaimLoop } from './claim-loop.js';
 import { claimJobs, extendLeases, type ClaimedJob } from './job-claims.js';
 import { LIVE_STATUSES, SENDING } from './job-status.js';
 import { JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
-import type { FailureCode, ProviderOutput, UpstreamProvider } from './providers/types.js';
+import type { FailureCode, ProviderOutput, SubmitOutcome, UpstreamProvider } from './providers/types.js';
 
 const MAX_TRANSIENT_FAILURES = 10;
 const CREDIT_READING_TIMEOUT_MS = 5_000;
@@ -123,27 +123,34 @@ export class Worker {
       await this.retry(job, admission.reason, admission.retryAfterMs, {}, true);
       return;
     }
+    let outcome: SubmitOutcome | null;
     try {
-      await this.send(job, sync, signal);
+      outcome = await this.send(job, sync, signal);
     } finally {
+      // Released before the outcome is recorded: recording may make an upstream call of its own (a credit reading).
       admission?.release();
     }
+    if (outcome) await this.submitted(job, sync, outcome);
   }
 
-  private async send(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<void> {
+  /** Marks the job SENDING and sends it; null when the job was no longer ours to send. */
+  private async send(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<SubmitOutcome | null> {
     // A synchronous call is the whole run, so the job is SUBMITTED before it is sent.
     if (sync && job.status === 'QUEUED') {
       const moved = await transition(this.opts.pool, {
         jobId: job.id, from: ['QUEUED'], to: 'SUBMITTED', lockedBy: this.id,
         patch: { submitted_at: 'now', upstream_status: SENDING },
       });
-      if (!moved) return;
+      if (!moved) return null;
       job.status = 'SUBMITTED';
     } else if (!(await updateHeldJob(this.opts.pool, job.id, this.id, { upstream_status: SENDING }))) {
-      return;
+      return null;
     }
     job.upstreamStatus = SENDING;
-    const outcome = await this.opts.provider.submit(providerJob(job), signal);
+    return this.opts.provider.submit(providerJob(job), signal);
+  }
+
+  private async submitted(job: ClaimedJob, sync: boolean, outcome: SubmitOutcome): Promise<void> {
     switch (outcome.kind) {
       case 'completed':
         await this.complete(job, outcome.output);

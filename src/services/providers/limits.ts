@@ -187,8 +187,17 @@ export function withUpstreamLimits(inner: UpstreamProvider, opts: UpstreamLimitO
   return {
     name: inner.name,
     admit,
-    // An account query, not a submission: neither rate-limited nor holding a slot.
-    readCredits: inner.readCredits?.bind(inner),
+    // An account query, not a submission: not rate-limited, but an upstream call like a poll, so it takes a slot.
+    readCredits: inner.readCredits
+      ? async (signal) => {
+        const release = await slots.acquire(signal);
+        try {
+          return await inner.readCredits!(signal);
+        } finally {
+          release();
+        }
+      }
+      : undefined,
 
     async submit(job, signal): Promise<SubmitOutcome> {
       if (admitted.has(job.id)) return inner.submit(job, signal);
