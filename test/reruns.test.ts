@@ -18,7 +18,7 @@ const RERUN = `mutation($id: ID!, $overrides: RerunOverrides, $key: String) {
     ... on InvalidInputError { field rule violations { field rule } }
     ... on NotFoundError { id }
   } }`;
-const LINEAGE = `query($id: ID!) { job(id: $id) { id reproducible output { sha256 } rerunOf { id } reruns { id } } }`;
+const LINEAGE = `query($id: ID!) { job(id: $id) { id reproducibility output { sha256 } rerunOf { id } reruns { id } } }`;
 
 async function jobCount(): Promise<number> {
   const { rows: [r] } = await t.app.db.pool.query(`SELECT count(*)::int AS n FROM jobs`);
@@ -39,14 +39,14 @@ describe('rerunJob', () => {
     expect(rerun.seed).toBe(original.seed);
     expect(rerun.parameters).toEqual(original.parameters);
     expect(rerun.rerunOf).toEqual({ id: original.id });
-    expect((await t.gql(LINEAGE, { id: rerun.id })).data.job.reproducible).toBeNull(); // still running
+    expect((await t.gql(LINEAGE, { id: rerun.id })).data.job.reproducibility).toBe('UNKNOWN'); // still running
     await waitForFinal(t, rerun.id);
     const after = (await t.gql(LINEAGE, { id: rerun.id })).data.job;
-    expect(after.reproducible).toBe(true);
+    expect(after.reproducibility).toBe('REPRODUCED');
     const orig = (await t.gql(LINEAGE, { id: original.id })).data.job;
     expect(after.output.sha256).toBe(orig.output.sha256);
     expect(orig.reruns).toEqual([{ id: rerun.id }]);
-    expect(orig.reproducible).toBeNull(); // not a rerun
+    expect(orig.reproducibility).toBeNull(); // not a rerun
 
     const filtered = await t.gql(`query($id: ID!) { jobs(filter: { rerunOf: $id }) { edges { node { id } } } }`, { id: original.id });
     expect(filtered.data.jobs.edges).toEqual([{ node: { id: rerun.id } }]);
@@ -60,7 +60,7 @@ describe('rerunJob', () => {
     await waitForFinal(t, rerun.id);
     const after = (await t.gql(LINEAGE, { id: rerun.id })).data.job;
     // Overrides make it no exact rerun: reproducibility does not apply.
-    expect(after.reproducible).toBeNull();
+    expect(after.reproducibility).toBeNull();
     const orig = (await t.gql(LINEAGE, { id: original.id })).data.job;
     expect(after.output.sha256).not.toBe(orig.output.sha256);
   });
@@ -71,7 +71,7 @@ describe('rerunJob', () => {
     await waitForFinal(t, rerun.id);
     // Stand in for a nondeterministic upstream: the recorded outputs differ.
     await t.app.db.pool.query(`UPDATE jobs SET output_sha256 = repeat('0', 64) WHERE id = $1`, [Buffer.from(rerun.id, 'base64').toString().split(':')[1]]);
-    expect((await t.gql(LINEAGE, { id: rerun.id })).data.job.reproducible).toBe(false);
+    expect((await t.gql(LINEAGE, { id: rerun.id })).data.job.reproducibility).toBe('NOT_REPRODUCED');
   });
 
   it('typed overrides per model; enums map to wire values', async () => {

@@ -11,14 +11,27 @@ import type { defineModelSchema } from './model-types.js';
 
 type ModelSchema = ReturnType<typeof defineModelSchema>;
 
-/** True/false once both outputs exist, for a rerun with the original's exact parameters; null otherwise. */
-export async function reproducible(job: Job, loadOriginal: () => Promise<Job | null>): Promise<boolean | null> {
+export type Reproducibility = 'REPRODUCED' | 'NOT_REPRODUCED' | 'UNKNOWN';
+
+/**
+ * For a rerun with the original's exact parameters: whether both outputs have
+ * the same sha256, UNKNOWN until both exist; null for any other job.
+ */
+export async function reproducibility(job: Job, loadOriginal: () => Promise<Job | null>): Promise<Reproducibility | null> {
   if (!job.rerunOfId) return null;
   const original = await loadOriginal();
   if (!original || canonicalJson(original.params) !== canonicalJson(job.params)) return null;
-  if (!job.outputSha256 || !original.outputSha256) return null;
-  return job.outputSha256 === original.outputSha256;
+  if (!job.outputSha256 || !original.outputSha256) return 'UNKNOWN';
+  return job.outputSha256 === original.outputSha256 ? 'REPRODUCED' : 'NOT_REPRODUCED';
 }
+
+const ReproducibilityEnum = builder.enumType('Reproducibility', {
+  values: {
+    REPRODUCED: { description: "The rerun's output has the original's sha256." },
+    NOT_REPRODUCED: { description: 'Both finished with different outputs.' },
+    UNKNOWN: { description: 'The rerun or the original has no output (yet): still running, or failed.' },
+  },
+});
 
 export function defineRerunSchema(models: ModelSchema[]): void {
   const RerunOverrides = builder.inputType('RerunOverrides', {
@@ -56,13 +69,14 @@ export function defineRerunSchema(models: ModelSchema[]): void {
   builder.prismaInterfaceFields(SwapJob, (t) => ({
     rerunOf: t.relation('rerunOf', { nullable: true, description: 'The job this one reruns.' }),
     reruns: t.relation('reruns', { description: 'Reruns of this job, oldest first.', query: { orderBy: { createdAt: 'asc' } } }),
-    reproducible: t.boolean({
+    reproducibility: t.field({
+      type: ReproducibilityEnum,
       nullable: true,
       description:
-        "For a rerun with the original's exact parameters: whether its output's sha256 equals the original's. "
-        + 'Null while either is unfinished, and for jobs that are not such a rerun.',
+        "For a rerun with the original's exact parameters (no overrides): whether its output's sha256 equals the original's. "
+        + 'Null for jobs that are not such a rerun.',
       resolve: (job, _args, ctx) =>
-        reproducible(job, () => (job.rerunOfId ? ctx.db.prisma.job.findUnique({ where: { id: job.rerunOfId } }) : Promise.resolve(null))),
+        reproducibility(job, () => (job.rerunOfId ? ctx.db.prisma.job.findUnique({ where: { id: job.rerunOfId } }) : Promise.resolve(null))),
     }),
   }));
 }
