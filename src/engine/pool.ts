@@ -57,6 +57,15 @@ export interface SwapPool {
   close(): Promise<void>;
 }
 
+/** Structured cloning turns a Buffer into a plain Uint8Array: give swap results their Buffer back. */
+function revive(result: unknown): unknown {
+  const r = result as { ok?: boolean; bytes?: Uint8Array };
+  if (r && r.ok === true && r.bytes instanceof Uint8Array && !Buffer.isBuffer(r.bytes)) {
+    return { ...r, bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
+  }
+  return result;
+}
+
 const runningTs = import.meta.url.endsWith('.ts');
 const workerEntry = new URL(`./pool-worker${runningTs ? '.ts' : '.js'}`, import.meta.url);
 // TypeScript sources start through a small loader that registers tsx in the thread.
@@ -96,7 +105,7 @@ export function createSwapPool(opts: SwapPoolOptions = {}): SwapPool {
       const task = slot.task;
       if (!task || task.id !== msg.id) return;
       slot.task = null;
-      if (msg.kind === 'done') task.resolve(msg.result);
+      if (msg.kind === 'done') task.resolve(revive(msg.result));
       else task.reject(new Error(`engine error: ${msg.message}`));
       pump();
     });
