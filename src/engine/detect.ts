@@ -49,6 +49,7 @@ export async function detectFaces(human: Human, img: RgbImage): Promise<Detected
     input.dispose();
   }
   const faces: DetectedFace[] = [];
+  for (const f of result.face) f.tensor?.dispose(); // only returned when the description model is on
   for (const f of result.face) {
     if (!f.mesh || f.mesh.length < MESH_POINTS) continue; // a box without a mesh cannot be warped
     const mesh = new Float64Array(MESH_POINTS * 2);

@@ -1,6 +1,7 @@
 // One thread's engine: Human with its models loaded, the mesh topology, and
 // swapFaces bound to them. Create once per thread (pool.ts does, per worker).
 import { detectFaces, orderFaces, type FaceOrder } from './detect.js';
+import { embedFace } from './embed.js';
 import { loadHuman, type HumanOptions } from './human-loader.js';
 import { decodeImage } from './image-io.js';
 import { swapFaces, type EngineContext, type SwapRequest, type SwapResult } from './swap.js';
@@ -18,6 +19,8 @@ export interface Engine {
   swap(req: SwapRequest): Promise<SwapResult>;
   /** Decode and detect only, numbered in `order` (tests, bench). */
   detect(image: Buffer, order: FaceOrder): Promise<DetectSummary>;
+  /** Identity embedding of the face in `box` (needs `description: true`); null when no face is there. */
+  embed(image: Buffer, box: [number, number, number, number]): Promise<number[] | null>;
 }
 
 export async function createEngine(opts: HumanOptions = {}): Promise<Engine> {
@@ -36,6 +39,9 @@ export async function createEngine(opts: HumanOptions = {}): Promise<Engine> {
         faces: faces.map((f) => ({ box: f.box, score: f.score, yaw: f.yaw })),
         ms: performance.now() - t0,
       };
+    },
+    async embed(image, box) {
+      return embedFace(human, await decodeImage(image), box);
     },
   };
 }

@@ -90,7 +90,9 @@ function engineConfig(opts: HumanOptions): Partial<Config> {
       enabled: true,
       detector: {
         enabled: true, modelPath: 'blazeface.json', rotation: false, maxDetected: opts.maxFaces ?? 20,
-        minConfidence: 0.3, minSize: 16, iouThreshold: 0.1, skipFrames: 0, skipTime: 0, return: false,
+        minConfidence: 0.3, minSize: 16, iouThreshold: 0.1, skipFrames: 0, skipTime: 0,
+        // The embedding (embed.ts) is computed from the face crop Human returns.
+        return: Boolean(opts.description),
       },
       mesh: { enabled: true, modelPath: 'facemesh.json' },
       attention: off,

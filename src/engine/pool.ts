@@ -12,7 +12,8 @@ import type { SwapRequest, SwapResult } from './swap.js';
 
 export type PoolRequest =
   | { op: 'swap'; id: number; req: SwapRequest }
-  | { op: 'detect'; id: number; image: Buffer; order: FaceOrder };
+  | { op: 'detect'; id: number; image: Buffer; order: FaceOrder }
+  | { op: 'embed'; id: number; image: Buffer; box: [number, number, number, number] };
 
 export type PoolResponse =
   | { kind: 'ready' }
@@ -54,6 +55,8 @@ export interface SwapPool {
   ready(): Promise<void>;
   swap(req: SwapRequest): Promise<SwapResult>;
   detect(image: Buffer, order: FaceOrder): Promise<DetectSummary>;
+  /** Needs the pool created with `description: true`. */
+  embed(image: Buffer, box: [number, number, number, number]): Promise<number[] | null>;
   close(): Promise<void>;
 }
 
@@ -158,6 +161,7 @@ export function createSwapPool(opts: SwapPoolOptions = {}): SwapPool {
     }),
     swap: (req) => run<SwapResult>({ op: 'swap', req } as Omit<PoolRequest, 'id'>),
     detect: (image, order) => run<DetectSummary>({ op: 'detect', image, order } as Omit<PoolRequest, 'id'>),
+    embed: (image, box) => run<number[] | null>({ op: 'embed', image, box } as Omit<PoolRequest, 'id'>),
     async close() {
       if (closed) return;
       closed = true;
