@@ -7,7 +7,7 @@
 //     photos), the share of swaps whose output face is closer (cosine of
 //     Human's description embeddings) to the source face than to the original
 //     target face, with the mean of each similarity.
-// Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --json]
+// Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --no-quality] [-- --no-perf] [-- --json]
 import { availableParallelism, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,6 +21,8 @@ import { DEFAULT_STRATEGY, type SwapRequest, type SwapStrategy } from '../src/en
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const asJson = args.includes('--json');
+const withQuality = !args.includes('--no-quality');
+const withPerf = !args.includes('--no-perf');
 const pairsArg = args.indexOf('--pairs');
 const maxPairs = pairsArg >= 0 ? Number(args[pairsArg + 1]) : smoke ? 1 : Infinity;
 
@@ -97,7 +99,8 @@ async function throughput(size: number, swaps: number, poolSize?: number) {
 interface Face { photo: number; index: number; box: [number, number, number, number]; embedding: number[] }
 
 async function quality(width: number, strategies: Record<string, SwapStrategy>, limit: number, poolSize?: number) {
-  const pool = createSwapPool({ size: poolSize, description: true });
+  // Every pair is queued at once; the pool's default queue limit is for servers.
+  const pool = createSwapPool({ size: poolSize, description: true, maxQueue: Number.MAX_SAFE_INTEGER });
   try {
     await pool.ready();
     const photos = smoke ? [1, 3] : [1, 2, 3, 4, 5, 6];
@@ -147,9 +150,9 @@ log(`local engine bench${smoke ? ' (smoke)' : ''}: ${availableParallelism()} cor
 const report = {
   cores: availableParallelism(),
   loadAverageAtStart: loadavg(),
-  latency: await latency(smoke ? [256] : [512, 1024], smoke ? 1 : 7, smoke ? 1 : 2),
-  throughput: await throughput(smoke ? 256 : 1024, smoke ? 2 : 24, smoke ? 1 : undefined),
-  quality: await quality(smoke ? 384 : 1024, smoke ? { default: DEFAULT_STRATEGY } : STRATEGIES, maxPairs, smoke ? 1 : undefined),
+  latency: withPerf ? await latency(smoke ? [256] : [512, 1024], smoke ? 1 : 7, smoke ? 1 : 2) : null,
+  throughput: withPerf ? await throughput(smoke ? 256 : 1024, smoke ? 2 : 24, smoke ? 1 : undefined) : null,
+  quality: withQuality ? await quality(smoke ? 384 : 1024, smoke ? { default: DEFAULT_STRATEGY } : STRATEGIES, maxPairs, smoke ? 1 : undefined) : null,
   loadAverageAtEnd: loadavg(),
   seconds: round((performance.now() - started) / 1000),
 };

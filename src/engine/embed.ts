@@ -6,6 +6,7 @@
 // the same model on the same input Human prepares (its aligned face crop,
 // resized to 224², scaled to 0..255) and ask for that node by name.
 import type { Human } from '@vladmandic/human';
+import { setDescription } from './human-loader.js';
 import { resizeImage, type RgbImage } from './image-io.js';
 
 export const EMBEDDING_NODE = 'global_pooling/Mean';
@@ -47,8 +48,14 @@ export async function embedFace(human: Human, img: RgbImage, box: Box): Promise<
   }
   const tf = human.tf;
   const input = tf.tensor3d(region.data, [region.height, region.width, 3], 'int32');
-  const result = await human.detect(input);
-  input.dispose();
+  setDescription(human, true);
+  let result;
+  try {
+    result = await human.detect(input);
+  } finally {
+    setDescription(human, false);
+    input.dispose();
+  }
   const cx = region.width / 2, cy = region.height / 2;
   let best: (typeof result.face)[number] | null = null;
   let bestD = Infinity;

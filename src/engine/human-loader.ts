@@ -111,6 +111,12 @@ function engineConfig(opts: HumanOptions): Partial<Config> {
   } as unknown as Partial<Config>;
 }
 
+/** Run (or stop running) the description model, and return face crops for it, in detect(). */
+export function setDescription(human: Human, on: boolean): void {
+  human.config.face.description!.enabled = on;
+  human.config.face.detector!.return = on;
+}
+
 /** A loaded Human on the wasm backend, models in memory. Call once per thread. */
 export async function loadHuman(opts: HumanOptions = {}): Promise<Human> {
   const mod = require(join(humanDistDir(), 'human.node-wasm.js')) as { Human: new (c?: Partial<Config>) => Human };
@@ -122,5 +128,8 @@ export async function loadHuman(opts: HumanOptions = {}): Promise<Human> {
   }
   await human.load();
   await human.tf.ready();
+  // The description model is loaded but stays off: swaps never need it, and
+  // it would run on every detected face. embedFace switches it on per call.
+  setDescription(human, false);
   return human;
 }
