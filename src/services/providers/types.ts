@@ -15,7 +15,11 @@ export type FailureCode =
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_OUTCOME_UNKNOWN'
   | 'TIMEOUT'
-  | 'EXPIRED';
+  | 'EXPIRED'
+  /** The local engine found no face in the source or target image. */
+  | 'NO_FACE_DETECTED'
+  /** A requested face index is beyond the faces the local engine found. */
+  | 'FACE_INDEX_OUT_OF_RANGE';
 
 /** What the provider needs to know about a job. */
 export interface ProviderJob {

@@ -1,0 +1,70 @@
+// Putting the warped (and recoloured) face into the target.
+// - feather: alpha blend with the feathered mask.
+// - membrane: a Poisson-style seamless blend. The colour mismatch along the
+//   mask's edge is spread smoothly over the inside (a normalised convolution,
+//   the cheap approximation of the membrane that solving the Poisson equation
+//   gives, after Farbman et al.'s convolution pyramids), added to the face so
+//   its edge meets the target exactly, then alpha blended with a narrow
+//   feather.
+// Rounding to 8 bits uses a seeded dither (error-free on average, no banding
+// on smooth skin), so the seed is the only randomness and reruns reproduce.
+import { blurPlane } from './blur.js';
+import type { RgbImage } from './image-io.js';
+import type { Roi } from './warp.js';
+
+export type BlendMode = 'feather' | 'membrane';
+
+/** mulberry32: a small, fast, seedable PRNG; the same seed gives the same sequence everywhere. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Shift `warped` so its edge matches the target (the membrane correction), in place. */
+export function membraneCorrect(warped: Float32Array, cover: Uint8Array, target: RgbImage, roi: Roi, radius: number): void {
+  const n = roi.w * roi.h;
+  const coverF = new Float32Array(n);
+  for (let i = 0; i < n; i++) coverF[i] = cover[i]!;
+  const near = blurPlane(coverF, roi.w, roi.h, 1.5);
+  const band = new Float32Array(n);
+  for (let i = 0; i < n; i++) band[i] = cover[i] && near[i]! < 0.999 ? 1 : 0;
+  const den = blurPlane(band, roi.w, roi.h, radius);
+  for (let c = 0; c < 3; c++) {
+    const diff = new Float32Array(n);
+    for (let k = 0; k < n; k++) {
+      if (!band[k]) continue;
+      const x = roi.x + (k % roi.w), y = roi.y + Math.floor(k / roi.w);
+      diff[k] = target.data[(y * target.width + x) * 3 + c]! - warped[3 * k + c]!;
+    }
+    const num = blurPlane(diff, roi.w, roi.h, radius);
+    for (let k = 0; k < n; k++) {
+      if (!cover[k] || den[k]! < 1e-4) continue;
+      const v = warped[3 * k + c]! + num[k]! / den[k]!;
+      warped[3 * k + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+}
+
+/** Alpha-blend `warped` into `out` (the target's pixels, modified in place) with seeded dithering. */
+export function compositeInto(out: RgbImage, warped: Float32Array, alpha: Float32Array, roi: Roi, random: () => number): void {
+  for (let y = 0; y < roi.h; y++) {
+    for (let x = 0; x < roi.w; x++) {
+      const k = y * roi.w + x;
+      const a = alpha[k]!;
+      if (a <= 0) continue;
+      const p = ((roi.y + y) * out.width + roi.x + x) * 3;
+      const d = random();
+      for (let c = 0; c < 3; c++) {
+        const v = warped[3 * k + c]! * a + out.data[p + c]! * (1 - a);
+        const q = Math.floor(v + d);
+        out.data[p + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+      }
+    }
+  }
+}
