@@ -9,7 +9,7 @@ import { schema } from './schema/index.js';
 import { startHttpServer } from './server/http-server.js';
 import { LocalArtifactStore } from './services/artifacts.js';
 import { EventHub } from './services/event-hub.js';
-import { limitedProvider } from './services/providers/index.js';
+import { workerProvider } from './services/providers/index.js';
 import type { UpstreamProvider } from './services/providers/types.js';
 import { Worker } from './services/worker.js';
 import { WebhookDispatcher } from './services/webhook-dispatcher.js';
@@ -26,6 +26,7 @@ export interface App {
 export interface AppOptions {
   config: Config;
   databaseUrl: string;
+  /** Segmind or its emulator; the worker adds the local engine for jobs that name it. */
   provider: UpstreamProvider;
   log?: (line: string) => void;
 }
@@ -46,12 +47,13 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const events = new EventHub(opts.databaseUrl, db.prisma);
   await events.start();
   const artifacts = artifactStore(config);
-  const worker = config.embeddedWorker
+  const providers = config.embeddedWorker ? workerProvider(config, db.pool, opts.log, opts.provider) : null;
+  const worker = providers
     ? new Worker({
         databaseUrl: opts.databaseUrl,
         pool: db.pool,
         readCredits: config.upstream.creditReadings,
-        provider: limitedProvider(opts.provider, db.pool, config, opts.log),
+        provider: providers.provider,
         artifacts,
         config: config.worker,
         log: opts.log,
@@ -71,7 +73,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     port: config.port,
     maxBodyBytes: config.limits.maxBodyBytes,
     publicUrl: config.publicUrl,
-    context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, providerName: opts.provider.name, publicUrl }),
+    context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, publicUrl }),
   });
   return {
     url: http.url,
@@ -82,6 +84,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     async close() {
       await http.close();
       await worker?.stop();
+      await providers?.close();
       await webhooks?.stop();
       await events.stop();
       await db.close();

@@ -19,8 +19,22 @@ export interface Config {
   webhooks: WebhooksConfig;
   limits: { maxImageBytes: number; maxBodyBytes: number };
   upstream: UpstreamConfig;
+  /** Which provider runs jobs that name none, and the local engine's settings. */
+  providers: ProvidersConfig;
   /** What each job costs (src/services/pricing.ts): the defaults, with PRICES (JSON) replacing models it names. */
   prices: PriceTable;
+}
+
+export const PROVIDER_NAMES = ['segmind', 'local'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+export interface ProvidersConfig {
+  /** For jobs that name no provider: segmind when SEGMIND_API_KEY is set, else local. */
+  default: ProviderName;
+  /** Worker threads of the local engine; 0 = one per core. */
+  localThreads: number;
+  /** Hosts the local engine may fetch inputs from although they are private or loopback (exact names or IPs). */
+  localFetchAllowHosts: string[];
 }
 
 /** How hard the workers may press the upstream (src/services/providers/limits.ts). */
@@ -126,6 +140,19 @@ export function loadConfig(env: Env = process.env): Config {
       creditReadings: bool(env, 'UPSTREAM_CREDIT_READINGS', true),
     },
     prices: loadPriceTable(env.PRICES),
+    providers: providersConfig(env),
+  };
+}
+
+function providersConfig(env: Env): ProvidersConfig {
+  const raw = env.SWAPYARD_PROVIDER || (env.SEGMIND_API_KEY ? 'segmind' : 'local');
+  if (!PROVIDER_NAMES.includes(raw as ProviderName)) {
+    throw new Error(`SWAPYARD_PROVIDER must be one of ${PROVIDER_NAMES.join(', ')}, got "${raw}"`);
+  }
+  return {
+    default: raw as ProviderName,
+    localThreads: int(env, 'LOCAL_ENGINE_THREADS', 0),
+    localFetchAllowHosts: (env.LOCAL_FETCH_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
   };
 }
 

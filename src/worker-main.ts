@@ -3,7 +3,7 @@
 import { artifactStore, prepareDatabase } from './app.js';
 import { loadConfig } from './config.js';
 import { connectDb } from './db/client.js';
-import { limitedProvider, providerFromConfig } from './services/providers/index.js';
+import { workerProvider } from './services/providers/index.js';
 import { Worker } from './services/worker.js';
 import { WebhookDispatcher } from './services/webhook-dispatcher.js';
 
@@ -17,21 +17,23 @@ if (!config.segmind.apiKey && !process.env.SEGMIND_BASE_URL) {
 
 await prepareDatabase(databaseUrl);
 const db = connectDb(databaseUrl, { max: config.worker.concurrency + 2 });
+const providers = workerProvider(config, db.pool);
 const worker = new Worker({
   databaseUrl,
   pool: db.pool,
   readCredits: config.upstream.creditReadings,
-  provider: limitedProvider(providerFromConfig(config), db.pool, config),
+  provider: providers.provider,
   artifacts: artifactStore(config),
   config: config.worker,
 });
 await worker.start();
 const webhooks = new WebhookDispatcher({ databaseUrl, pool: db.pool, config: config.webhooks });
 await webhooks.start();
-console.log(`Worker ${worker.id} running (concurrency ${config.worker.concurrency}, upstream ${config.segmind.baseUrl})`);
+console.log(`Worker ${worker.id} running (concurrency ${config.worker.concurrency}; segmind jobs to ${config.segmind.baseUrl}, local jobs on this CPU)`);
 
 async function shutdown(): Promise<void> {
   await worker.stop();
+  await providers.close();
   await webhooks.stop();
   await db.close();
   process.exit(0);

@@ -81,7 +81,7 @@ describe('submit through the engine pool', () => {
   });
 
   const job = (model: string, params: Record<string, unknown>): ProviderJob => ({
-    id: 'job-1', model, params, upstreamRequestId: null, upstreamPollUrl: null,
+    id: 'job-1', provider: 'local', model, params, upstreamRequestId: null, upstreamPollUrl: null,
   });
   const signal = new AbortController().signal;
 

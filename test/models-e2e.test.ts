@@ -32,7 +32,7 @@ describe.each(MODEL_CASES)('$model', (c) => {
     expect(job.__typename).toBe(c.type);
     expect(job.model).toBe(c.model);
     expect(job.status).toBe('QUEUED');
-    expect(job.provider).toBe('segmind');
+    expect(job.provider).toBe('SEGMIND');
     expect(job.parameters).toMatchObject(EXPECTED_DEFAULTS[c.model]!);
 
     const final = await waitForFinal(t, job.id);

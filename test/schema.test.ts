@@ -15,7 +15,7 @@ describe('schema', () => {
       const job = schema.getType(`${spec.graphqlName}Job`) as any;
       expect(job.getInterfaces().map((i: any) => i.name).sort()).toEqual(['Node', 'SwapJob']);
       const union = schema.getType(`${spec.graphqlName}Result`) as any;
-      expect(union.getTypes().map((t: any) => t.name).sort()).toEqual([`${spec.graphqlName}Job`, 'BudgetExceededError', 'IdempotencyConflictError', 'InvalidInputError'].sort());
+      expect(union.getTypes().map((t: any) => t.name).sort()).toEqual([`${spec.graphqlName}Job`, 'BudgetExceededError', 'IdempotencyConflictError', 'InvalidInputError', 'UnsupportedOptionError'].sort());
       const mutation = mutations[`create${spec.graphqlName}Job`]!;
       expect(String(mutation.type)).toBe(`${spec.graphqlName}Result!`);
       expect(String(mutation.args[0]!.type)).toBe(`Create${spec.graphqlName}JobInput!`);

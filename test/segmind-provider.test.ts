@@ -49,7 +49,7 @@ const never = () => new AbortController().signal;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function job(model: string, params: Record<string, unknown> = {}): ProviderJob {
-  return { id: `job-${model}`, model, params: { ...PARAMS[model], ...params }, upstreamRequestId: null, upstreamPollUrl: null };
+  return { id: `job-${model}`, provider: 'segmind', model, params: { ...PARAMS[model], ...params }, upstreamRequestId: null, upstreamPollUrl: null };
 }
 
 /** Submit, then poll like the worker would, until the outcome is final. */

@@ -3,7 +3,9 @@ import type { Job } from '../generated/prisma/client.js';
 import { normaliseInput } from '../models/normalise.js';
 import type { ModelSpec } from '../models/types.js';
 import type { Context } from '../schema/context.js';
-import { BudgetExceeded, IdempotencyConflict, InvalidInput } from '../schema/errors.js';
+import type { ProviderName } from '../config.js';
+import { BudgetExceeded, IdempotencyConflict, InvalidInput, UnsupportedOption } from '../schema/errors.js';
+import { unsupportedBy } from '../services/providers/index.js';
 import { estimateCost } from '../services/pricing.js';
 import { createJob } from '../services/jobs.js';
 
@@ -24,7 +26,7 @@ export function requestHash(spec: ModelSpec, request: unknown): string {
   return createHash('sha256').update(`${spec.key}\n${canonicalJson(request)}`).digest('hex');
 }
 
-export type SubmitResult = Job | InvalidInput | IdempotencyConflict | BudgetExceeded;
+export type SubmitResult = Job | InvalidInput | IdempotencyConflict | BudgetExceeded | UnsupportedOption;
 
 /**
  * Validates and normalises a model input, then queues the job; bad input
@@ -35,7 +37,11 @@ export async function submitJob(
   spec: ModelSpec,
   input: Record<string, unknown>,
   ctx: Context,
-  opts: { idempotencyKey: unknown; idempotencyKeyField: string; request: unknown; rerunOfId?: string; path?: string },
+  opts: {
+    idempotencyKey: unknown; idempotencyKeyField: string; request: unknown; rerunOfId?: string; path?: string;
+    /** Runs the job; the configured default when left out. */
+    provider?: ProviderName | null;
+  },
 ): Promise<SubmitResult> {
   const key = opts.idempotencyKey;
   if (typeof key === 'string' && (key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX)) {
@@ -45,14 +51,17 @@ export async function submitJob(
   }
   const normalised = normaliseInput(spec, input, { maxImageBytes: ctx.config.limits.maxImageBytes, path: opts.path });
   if (!normalised.ok) return new InvalidInput(normalised.violations);
+  const provider = opts.provider ?? ctx.config.providers.default;
+  const unsupported = unsupportedBy(provider, spec.key, normalised.value.params);
+  if (unsupported.length > 0) return new UnsupportedOption(provider, unsupported);
   const outcome = await createJob(ctx.db, {
     apiKeyId: ctx.apiKey.id,
     spec,
     normalised: normalised.value,
-    provider: ctx.providerName,
+    provider,
     idempotency: typeof key === 'string' ? { key, requestHash: requestHash(spec, opts.request) } : undefined,
     rerunOfId: opts.rerunOfId,
-    cost: estimateCost(ctx.config.prices, ctx.providerName, spec.key, normalised.value.params),
+    cost: estimateCost(ctx.config.prices, provider, spec.key, normalised.value.params),
   });
   if (outcome.kind === 'conflict') return new IdempotencyConflict(key as string, { id: outcome.jobId, model: outcome.model });
   if (outcome.kind === 'over-budget') {
@@ -63,6 +72,9 @@ export async function submitJob(
 
 /** A create mutation. */
 export function resolveCreateJob(spec: ModelSpec, input: Record<string, unknown>, ctx: Context): Promise<SubmitResult> {
-  const { idempotencyKey, ...request } = input;
-  return submitJob(spec, input, ctx, { idempotencyKey, idempotencyKeyField: 'input.idempotencyKey', request });
+  const { idempotencyKey, provider, ...params } = input;
+  const request = provider === undefined || provider === null ? params : { ...params, provider };
+  return submitJob(spec, params, ctx, {
+    idempotencyKey, idempotencyKeyField: 'input.idempotencyKey', request, provider: provider as ProviderName | null | undefined,
+  });
 }

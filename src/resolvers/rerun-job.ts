@@ -1,5 +1,6 @@
 // rerunJob: a new job with the original's stored normalised parameters and
 // seed, changing only the overrides given, linked to the original.
+import type { ProviderName } from '../config.js';
 import { MODELS } from '../models/registry.js';
 import type { ModelSpec } from '../models/types.js';
 import type { Context } from '../schema/context.js';
@@ -20,7 +21,10 @@ function inputFromParams(spec: ModelSpec, params: Record<string, unknown>): Reco
 
 export async function resolveRerunJob(
   ctx: Context,
-  args: { id: string; overrides?: Record<string, Record<string, unknown> | null | undefined> | null; idempotencyKey?: string | null },
+  args: {
+    id: string; overrides?: Record<string, Record<string, unknown> | null | undefined> | null; idempotencyKey?: string | null;
+    provider?: ProviderName | null;
+  },
 ): Promise<SubmitResult | NotFound> {
   let decoded: ReturnType<typeof decodeJobId>;
   try {
@@ -49,8 +53,9 @@ export async function resolveRerunJob(
   return submitJob(spec, input, ctx, {
     idempotencyKey: args.idempotencyKey,
     idempotencyKeyField: 'idempotencyKey',
-    request: { rerunOf: original.id, overrides },
+    request: { rerunOf: original.id, overrides, provider: args.provider ?? undefined },
     rerunOfId: original.id,
+    provider: args.provider ?? (original.provider as ProviderName),
     path: `overrides.${ownField}`,
   });
 }

@@ -11,8 +11,6 @@ export interface Context {
   events: EventHub;
   artifacts: ArtifactStore;
   config: Config;
-  /** Recorded on jobs created in this request. */
-  providerName: string;
   /** Absolute base URL of this service, for output links. */
   publicUrl: string;
 }

@@ -5,6 +5,7 @@ import type { Violation } from '../models/normalise.js';
 import { builder } from './builder.js';
 import { jobGlobalId } from './job-ids.js';
 import { BudgetPeriodEnum, MoneyType } from './money.js';
+import { ProviderEnum } from './providers.js';
 import { formatUsd } from '../services/money.js';
 
 export class InvalidInput {
@@ -47,6 +48,17 @@ export class BudgetExceeded {
   get message(): string {
     return `The job would cost $${formatUsd(this.requiredMicros)} but the ${this.period} budget has $${formatUsd(this.remainingMicros)} left `
       + `of $${formatUsd(this.limitMicros)}; nothing was created.`;
+  }
+}
+
+export class UnsupportedOption {
+  constructor(
+    readonly provider: string,
+    readonly options: ReadonlyArray<{ option: string; value: unknown; reason: string }>,
+  ) {}
+  get message(): string {
+    const first = this.options[0]!;
+    return `The ${this.provider} provider cannot honour ${first.option} = ${String(first.value)}: ${first.reason}; nothing was created.`;
   }
 }
 
@@ -94,6 +106,25 @@ export const BudgetExceededError = builder.objectType(BudgetExceeded, {
     limit: t.field({ type: MoneyType, resolve: (e) => e.limitMicros }),
     remaining: t.field({ type: MoneyType, description: 'What the budget has left after charges and reservations.', resolve: (e) => e.remainingMicros }),
     required: t.field({ type: MoneyType, description: "The job's estimated cost.", resolve: (e) => e.requiredMicros }),
+  }),
+});
+
+const UnsupportedOptionDetail = builder.objectRef<{ option: string; value: unknown; reason: string }>('UnsupportedOptionDetail').implement({
+  fields: (t) => ({
+    option: t.string({ description: 'The upstream field name, or "model" when the provider cannot run the model at all.', resolve: (o) => o.option }),
+    value: t.string({ resolve: (o) => String(o.value) }),
+    reason: t.string({ resolve: (o) => o.reason }),
+  }),
+});
+
+export const UnsupportedOptionError = builder.objectType(UnsupportedOption, {
+  name: 'UnsupportedOptionError',
+  description: 'The chosen provider cannot honour an option (or the model) of this job; nothing was created. Options are never silently dropped.',
+  interfaces: [UserError],
+  fields: (t) => ({
+    provider: t.field({ type: ProviderEnum, resolve: (e) => e.provider as 'segmind' | 'local' }),
+    option: t.string({ description: 'The first option refused.', resolve: (e) => e.options[0]!.option }),
+    options: t.field({ type: [UnsupportedOptionDetail], description: 'Every option refused.', resolve: (e) => e.options }),
   }),
 });
 

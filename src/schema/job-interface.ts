@@ -2,8 +2,9 @@
 // its events and its output.
 import { MODELS } from '../models/registry.js';
 import { JOB_STATUSES } from '../services/job-status.js';
-import type { FailureCode } from '../services/providers/types.js';
+import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js';
 import { builder } from './builder.js';
+import { ProviderEnum } from './providers.js';
 import { jobGlobalId, jobTypeName } from './job-ids.js';
 
 export const JobStatusEnum = builder.enumType('JobStatus', {
@@ -15,10 +16,6 @@ export const JobModelEnum = builder.enumType('JobModel', {
   values: Object.fromEntries(MODELS.map((m) => [m.key, { value: m.key, description: `${m.slug}: ${m.description}` }])),
 });
 
-const FAILURE_CODES: FailureCode[] = [
-  'INVALID_INPUT', 'UNAUTHORIZED', 'FORBIDDEN', 'INSUFFICIENT_CREDITS', 'CONTENT_BLOCKED',
-  'MODEL_NOT_FOUND', 'UPSTREAM_ERROR', 'UPSTREAM_OUTCOME_UNKNOWN', 'TIMEOUT', 'EXPIRED',
-];
 export const FailureCodeEnum = builder.enumType('FailureCode', { values: FAILURE_CODES });
 
 interface FailureShape { code: string; message: string }
@@ -61,6 +58,17 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
   }),
 });
 
+interface NotAppliedShape { option: string; value: unknown; note: string }
+
+const NotAppliedOption = builder.objectRef<NotAppliedShape>('NotAppliedOption').implement({
+  description: 'An option the provider accepted but has no equivalent for, said so rather than dropped silently.',
+  fields: (t) => ({
+    option: t.string({ description: 'The upstream field name.', resolve: (o) => o.option }),
+    value: t.string({ resolve: (o) => String(o.value) }),
+    note: t.string({ resolve: (o) => o.note }),
+  }),
+});
+
 export const SwapJob = builder.prismaInterface('Job', {
   name: 'SwapJob',
   interfaces: [builder.nodeInterfaceRef()],
@@ -70,7 +78,7 @@ export const SwapJob = builder.prismaInterface('Job', {
     id: t.id({ description: 'Global id.', resolve: (job) => jobGlobalId(job) }),
     model: t.field({ type: JobModelEnum, resolve: (job) => job.model }),
     status: t.field({ type: JobStatusEnum, resolve: (job) => job.status }),
-    provider: t.exposeString('provider', { description: 'The upstream that runs the job.' }),
+    provider: t.field({ type: ProviderEnum, description: 'Where the job runs: Segmind (or its emulator) or the local engine.', resolve: (job) => job.provider as 'segmind' | 'local' }),
     seed: t.exposeInt('seed', { nullable: true, description: 'The seed sent upstream (models with a seed only).' }),
     parameters: t.field({
       type: 'JSON',
@@ -78,6 +86,14 @@ export const SwapJob = builder.prismaInterface('Job', {
       resolve: (job) => job.params,
     }),
     upstreamRequestId: t.exposeString('upstreamRequestId', { nullable: true }),
+    notApplied: t.field({
+      type: [NotAppliedOption],
+      description: 'Options the provider ran the job without (the local engine has no face restore, no diffusion steps, …); empty for Segmind.',
+      resolve: (job) => {
+        const list = (job.result as { notApplied?: unknown } | null)?.notApplied;
+        return Array.isArray(list) ? (list as NotAppliedShape[]) : [];
+      },
+    }),
     failure: t.field({
       type: JobFailure,
       nullable: true,

@@ -8,7 +8,9 @@ import { resolveCreateJob } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
 import {
   BudgetExceeded, BudgetExceededError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError,
+  UnsupportedOption, UnsupportedOptionError,
 } from './errors.js';
+import { ProviderEnum } from './providers.js';
 import { SwapJob } from './job-interface.js';
 
 // Enums shared by several models (ImageFormat, GenderFilter) are built once.
@@ -126,6 +128,11 @@ export function defineModelSchema(spec: ModelSpec) {
     description: `Parameters of a ${spec.slug} job; defaults are the vendor's.`,
     fields: (t) => ({
       ...(Object.fromEntries(spec.params.map((p) => [p.name, inputField(t, p)])) as AnyInputFields),
+      provider: t.field({
+        type: ProviderEnum,
+        required: false,
+        description: 'Where the job runs; left out: SWAPYARD_PROVIDER (LOCAL on an install without a Segmind key). Recorded on the job.',
+      }),
       idempotencyKey: t.string({
         required: false,
         description:
@@ -137,12 +144,13 @@ export function defineModelSchema(spec: ModelSpec) {
 
   const result = builder.unionType(`${spec.graphqlName}Result`, {
     description: `The created ${spec.graphqlName}Job, or why nothing was created.`,
-    types: [jobType, InvalidInputError, IdempotencyConflictError, BudgetExceededError],
+    types: [jobType, InvalidInputError, IdempotencyConflictError, BudgetExceededError, UnsupportedOptionError],
     resolveType: (value) =>
       value instanceof InvalidInput ? InvalidInputError
         : value instanceof IdempotencyConflict ? IdempotencyConflictError
           : value instanceof BudgetExceeded ? BudgetExceededError
-            : jobType,
+            : value instanceof UnsupportedOption ? UnsupportedOptionError
+              : jobType,
   });
 
   builder.mutationField(`create${spec.graphqlName}Job`, (t) =>

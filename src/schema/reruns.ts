@@ -5,7 +5,9 @@ import { canonicalJson } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
 import {
   BudgetExceeded, BudgetExceededError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError, NotFound, NotFoundError,
+  UnsupportedOption, UnsupportedOptionError,
 } from './errors.js';
+import { ProviderEnum } from './providers.js';
 import { SwapJob } from './job-interface.js';
 import type { defineModelSchema } from './model-types.js';
 
@@ -41,12 +43,13 @@ export function defineRerunSchema(models: ModelSchema[]): void {
 
   const RerunJobResult = builder.unionType('RerunJobResult', {
     description: 'The new job, or why nothing was created.',
-    types: [...models.map((m) => m.jobType), InvalidInputError, NotFoundError, IdempotencyConflictError, BudgetExceededError],
+    types: [...models.map((m) => m.jobType), InvalidInputError, NotFoundError, IdempotencyConflictError, BudgetExceededError, UnsupportedOptionError],
     resolveType: (v) => {
       if (v instanceof InvalidInput) return InvalidInputError;
       if (v instanceof NotFound) return NotFoundError;
       if (v instanceof IdempotencyConflict) return IdempotencyConflictError;
       if (v instanceof BudgetExceeded) return BudgetExceededError;
+      if (v instanceof UnsupportedOption) return UnsupportedOptionError;
       return models.find((m) => m.spec.key === (v as Job).model)!.jobType;
     },
   });
@@ -61,6 +64,7 @@ export function defineRerunSchema(models: ModelSchema[]): void {
         id: t.arg.id({ required: true }),
         overrides: t.arg({ type: RerunOverrides, required: false }),
         idempotencyKey: t.arg.string({ required: false }),
+        provider: t.arg({ type: ProviderEnum, required: false, description: "Where the rerun runs; left out: the original's provider." }),
       },
       resolve: (_root, args, ctx) => resolveRerunJob(ctx, args as never) as never,
     }),

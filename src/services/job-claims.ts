@@ -8,6 +8,7 @@ import type { JobStatus } from './job-status.js';
 export interface ClaimedJob {
   id: string;
   model: string;
+  provider: string;
   status: JobStatus;
   params: Record<string, unknown>;
   upstreamRequestId: string | null;
@@ -31,7 +32,7 @@ const CLAIM_SQL = `
   )
   UPDATE jobs SET locked_by = $1, locked_until = now() + $3 * interval '1 millisecond'
   FROM due WHERE jobs.id = due.id
-  RETURNING jobs.id, jobs.model, jobs.status, jobs.params,
+  RETURNING jobs.id, jobs.model, jobs.provider, jobs.status, jobs.params,
             jobs.upstream_request_id AS "upstreamRequestId", jobs.upstream_poll_url AS "upstreamPollUrl",
             jobs.upstream_status AS "upstreamStatus", jobs.attempts, jobs.submitted_at AS "submittedAt",
             jobs.estimated_micros > 0 AS paid`;

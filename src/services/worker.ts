@@ -111,7 +111,8 @@ export class Worker {
       return;
     }
     // A sync job has nothing to poll: until it completes, every step is a (re)send.
-    if (spec.protocol === 'sync' || job.status === 'QUEUED') await this.submit(job, spec.protocol === 'sync', signal);
+    const sync = this.opts.provider.runsSynchronously?.(providerJob(job)) ?? spec.protocol === 'sync';
+    if (sync || job.status === 'QUEUED') await this.submit(job, sync, signal);
     else await this.poll(job, signal);
   }
 
@@ -212,7 +213,7 @@ export class Worker {
   private async complete(job: ClaimedJob, output: ProviderOutput): Promise<void> {
     const stored = await this.opts.artifacts.put(output.bytes, output.mimeType);
     const credits = await this.readCredits(job);
-    await transition(this.opts.pool, {
+    const moved = await transition(this.opts.pool, {
       upstreamCreditsMicros: credits,
       jobId: job.id, from: ['SUBMITTED', 'PROCESSING'], to: 'COMPLETED', lockedBy: this.id,
       patch: {
@@ -222,6 +223,8 @@ export class Worker {
       },
       detail: { sha256: stored.sha256, bytes: stored.bytes },
     });
+    // A cancel may have won the race; anything else is a bug worth seeing.
+    if (!moved) this.log(`job ${job.id}: completion not recorded (no longer SUBMITTED or PROCESSING, or the lease was lost)`);
   }
 
   /** The upstream's balance after a paid job, to record beside its charge; null when not read. */
@@ -272,7 +275,7 @@ export class Worker {
 
 function providerJob(job: ClaimedJob) {
   return {
-    id: job.id, model: job.model, params: job.params,
+    id: job.id, provider: job.provider, model: job.model, params: job.params,
     upstreamRequestId: job.upstreamRequestId, upstreamPollUrl: job.upstreamPollUrl,
   };
 }

@@ -22,6 +22,8 @@ export const OBSERVABLE_STEPS = { latencyMs: { sync: 5, queueStep: 250, workflow
 /** Fast cadences so a job runs end to end in tens of milliseconds. */
 export const FAST_ENV: Record<string, string> = {
   PORT: '0',
+  // The emulator runs every model; tests of the local engine ask for it per job.
+  SWAPYARD_PROVIDER: 'segmind',
   POLL_INTERVAL_QUEUE_MS: '20',
   POLL_INTERVAL_WORKFLOW_MS: '20',
   WORKER_IDLE_POLL_MS: '50',

@@ -5,25 +5,29 @@
 import type { ModelKey } from '../../models/types.js';
 
 /** Why a job ended FAILED. Typed so clients can branch on it. */
-export type FailureCode =
-  | 'INVALID_INPUT'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'INSUFFICIENT_CREDITS'
-  | 'CONTENT_BLOCKED'
-  | 'MODEL_NOT_FOUND'
-  | 'UPSTREAM_ERROR'
-  | 'UPSTREAM_OUTCOME_UNKNOWN'
-  | 'TIMEOUT'
-  | 'EXPIRED'
+export const FAILURE_CODES = [
+  'INVALID_INPUT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'INSUFFICIENT_CREDITS',
+  'CONTENT_BLOCKED',
+  'MODEL_NOT_FOUND',
+  'UPSTREAM_ERROR',
+  'UPSTREAM_OUTCOME_UNKNOWN',
+  'TIMEOUT',
+  'EXPIRED',
   /** The local engine found no face in the source or target image. */
-  | 'NO_FACE_DETECTED'
+  'NO_FACE_DETECTED',
   /** A requested face index is beyond the faces the local engine found. */
-  | 'FACE_INDEX_OUT_OF_RANGE';
+  'FACE_INDEX_OUT_OF_RANGE',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
 
 /** What the provider needs to know about a job. */
 export interface ProviderJob {
   id: string;
+  /** The provider recorded on the job ("segmind", "local"). */
+  provider: string;
   model: ModelKey;
   /** Normalised wire parameters, exactly as they go upstream. */
   params: Record<string, unknown>;
@@ -79,6 +83,12 @@ export interface UpstreamProvider {
    * releases the admission. Without it, `submit` applies the limits itself.
    */
   admit?(job: ProviderJob, signal: AbortSignal): Promise<Admission>;
+  /**
+   * Whether `submit` answers with the result itself (as the model's sync
+   * protocol does) rather than a handle to poll; the worker then moves the
+   * job to SUBMITTED before sending. Undefined (or absent): the model's protocol decides.
+   */
+  runsSynchronously?(job: ProviderJob): boolean | undefined;
   /** Only called for jobs whose submit answered `accepted`. */
   poll(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome>;
   /**
