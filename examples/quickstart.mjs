@@ -27,7 +27,8 @@ const { createFaceswapV2Job: created } = await gql(
        ... on InvalidInputError { field rule message }
      }
    }`,
-  { input: { sourceImage: 'https://example.com/face.jpg', targetImage: 'https://example.com/group.jpg', faceRestore: 'GFPGAN_V1_4' } },
+  // SEGMIND: Segmind itself with SEGMIND_API_KEY, its emulator without (placeholder images; these URLs need not exist).
+  { input: { sourceImage: 'https://example.com/face.jpg', targetImage: 'https://example.com/group.jpg', faceRestore: 'GFPGAN_V1_4', provider: 'SEGMIND' } },
 );
 console.log('created:', created);
 
