@@ -21,7 +21,7 @@ describe('schema', () => {
       expect(String(mutation.args[0]!.type)).toBe(`Create${spec.graphqlName}JobInput!`);
       // Every documented parameter is an input field and a typed field of the job.
       const input = schema.getType(`Create${spec.graphqlName}JobInput`) as any;
-      expect(Object.keys(input.getFields()).sort()).toEqual([...spec.params.map((p) => p.name), 'idempotencyKey'].sort());
+      expect(Object.keys(input.getFields()).sort()).toEqual([...spec.params.map((p) => p.name), 'idempotencyKey', 'provider'].sort());
       for (const p of spec.params) expect(job.getFields()[p.name], `${job.name}.${p.name}`).toBeDefined();
     }
   });
