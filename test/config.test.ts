@@ -1,0 +1,19 @@
+// Start-up configuration: provider defaults and the errors that name the variable.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+describe('provider configuration', () => {
+  it('defaults to the local engine without a Segmind key, to Segmind with one', () => {
+    expect(loadConfig({}).providers.default).toBe('local');
+    expect(loadConfig({ SEGMIND_API_KEY: 'sk-1' }).providers.default).toBe('segmind');
+    expect(loadConfig({ SEGMIND_API_KEY: 'sk-1', SWAPYARD_PROVIDER: 'local' }).providers.default).toBe('local');
+    expect(loadConfig({ LOCAL_FETCH_ALLOW_HOSTS: ' cdn.internal , 10.0.0.7,' }).providers.localFetchAllowHosts).toEqual(['cdn.internal', '10.0.0.7']);
+  });
+
+  it('refuses unknown providers and bad thread counts, naming the variable', () => {
+    expect(() => loadConfig({ SWAPYARD_PROVIDER: 'gpu' })).toThrow(/SWAPYARD_PROVIDER must be one of segmind, local, got "gpu"/);
+    expect(() => loadConfig({ LOCAL_ENGINE_THREADS: '-1' })).toThrow(/LOCAL_ENGINE_THREADS must be an integer ≥ 0/);
+    expect(() => loadConfig({ UPSTREAM_CREDIT_READINGS: 'maybe' })).toThrow(/UPSTREAM_CREDIT_READINGS must be true or false/);
+    expect(() => loadConfig({ PRICES: '[]' })).toThrow(/PRICES must be a JSON object/);
+  });
+});
