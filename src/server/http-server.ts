@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { subscribeSharingResults } from './shared-subscriptions.js';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
@@ -66,6 +67,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const wsCleanup = useServer<Record<string, unknown>, { apiKey?: ApiKeyIdentity; counted?: boolean }>(
     {
       schema: opts.schema,
+      subscribe: subscribeSharingResults,
       onConnect: async (ctx) => {
         const token = keyFromConnectionParams(ctx.connectionParams);
         const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
