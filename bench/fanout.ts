@@ -25,7 +25,9 @@ const subscribers = numArg('subscribers', smoke ? 20 : 1000);
 const events = numArg('events', smoke ? 4 : 30);
 const warmEvents = numArg('warmup-events', smoke ? 1 : 5);
 const idle = numArg('idle', smoke ? 50 : 10_000);
-const gapMs = numArg('gap', smoke ? 100 : 300);
+const gapMs = numArg('gap', smoke ? 50 : 300);
+/** Pause before a memory reading or after connecting, so the process settles. */
+const settleMs = smoke ? 200 : 1000;
 
 const SUBSCRIPTION = `subscription { jobsUpdated { cursor status job { __typename ... on SwapJob { id status } } } }`;
 const MUTATION = `mutation($input: CreateFaceswapV4JobInput!) { createFaceswapV4Job(input: $input) { ... on FaceswapV4Job { id } } }`;
@@ -50,7 +52,7 @@ try {
   await http.post('/graphql', { query: '{ jobs(first: 5) { edges { node { id } } } }' }, { authorization: `Bearer ${api.key}` });
   await http.close();
   await pool.query(`UPDATE jobs SET status = 'SUBMITTED' WHERE id = $1`, [jobId]);
-  await sleep(1000);
+  await sleep(settleMs);
   const rssBaseline = await api.rss();
   const loadBaseline = load();
 
@@ -87,7 +89,7 @@ try {
 
   log(`connecting ${subscribers} subscribers`);
   await connect(subscribers, true);
-  await sleep(1000); // every subscribe message handled server-side
+  await sleep(settleMs); // every subscribe message handled server-side
 
   let status: 'SUBMITTED' | 'PROCESSING' = 'SUBMITTED';
   const committed = new Map<string, number>();
@@ -128,12 +130,12 @@ try {
   const latencies = measured.flatMap((id) => receipts.get(id)!.map((at) => at - committed.get(id)!));
   const fanout = { subscribers, events: measured.length, samples: latencies.length, expectedSamples: measured.length * subscribers, latencyMs: summarize(latencies), firstReceiptMs: summarize(perEventFirst), lastReceiptMs: summarize(perEventLast), load1: load() };
   log(`fan-out p50 ${fanout.latencyMs.p50.toFixed(2)} ms p99 ${fanout.latencyMs.p99.toFixed(2)} ms`);
-  await sleep(1000);
+  await sleep(settleMs);
   const rssActive = await api.rss();
 
   log(`connecting idle subscribers up to ${idle}`);
   await connect(Math.max(0, idle - subscribers), false);
-  await sleep(3000);
+  await sleep(settleMs * 3);
   const rssIdle = await api.rss();
   const memory = { baselineMb: mb(rssBaseline), baselineLoad1: loadBaseline, atSubscribersMb: mb(rssActive), idleSubscriptions: Math.max(idle, subscribers), atIdleMb: mb(rssIdle), load1: load() };
 

@@ -42,6 +42,7 @@ const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: 'ev
   if (queries.length > 10) queries.shift();
 });
 const explains: string[] = [];
+type PageRow = { row: Row; first: Summary; next: Summary; sql: Summary };
 
 async function explain(title: string, sql: string, params: unknown[]): Promise<void> {
   if (!explainOut) return;
@@ -49,16 +50,9 @@ async function explain(title: string, sql: string, params: unknown[]): Promise<v
   explains.push(`### ${title}\n\n\`\`\`sql\n${sql.trim()}\n-- params: ${JSON.stringify(params)}\n\`\`\`\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\`\n`);
 }
 
-/** Re-runs the last SQL Prisma sent under EXPLAIN. */
-async function explainLastPrisma(title: string): Promise<void> {
-  const last = queries.filter((q) => /FROM "public"\."jobs"/.test(q.query)).pop();
-  if (!last) return;
-  await explain(title, last.query, JSON.parse(last.params));
-}
-
 try {
   log(`seeding ${total} jobs over ${KEYS} keys`);
-  const keys = [];
+  const keys: Array<{ id: string; secret: string }> = [];
   for (let i = 0; i < KEYS; i++) keys.push(await createApiKey(pool, `history-${i}`));
   await pool.query(`CREATE TABLE bench_keys (ord int PRIMARY KEY, id uuid NOT NULL)`);
   for (const [ord, k] of keys.entries()) await pool.query(`INSERT INTO bench_keys VALUES ($1, $2)`, [ord, k.id]);
@@ -97,32 +91,44 @@ try {
   ];
   const page = (cursor: Page['cursor']): Page => ({ direction: 'forward', size: 50, cursor, newestFirst: true });
 
-  async function runCases(variant: string) {
-    const rows: Array<Row & { first: Summary; next: Summary }> = [];
+  /** The last statement Prisma sent for the jobs table, with its parameters. */
+  const lastJobsQuery = () => {
+    const q = queries.filter((x) => /FROM "public"\."jobs"/.test(x.query)).pop()!;
+    return { sql: q.query, params: JSON.parse(q.params) as unknown[] };
+  };
+
+  async function runCases(variant: string): Promise<PageRow[]> {
+    const rows: PageRow[] = [];
     for (const c of cases) {
       const first: number[] = [];
       const next: number[] = [];
+      const sql: number[] = [];
       let pages = 0;
       for (let r = -Math.min(10, reps); r < reps; r++) {
         const filter = c.filter();
         let t = performance.now();
         const p1 = await listJobs(prisma, bigKey, filter, page(null));
         const d1 = performance.now() - t;
-        if (r === reps - 1) await explainLastPrisma(`${variant} — ${c.name}: first page`);
+        const q1 = lastJobsQuery();
+        if (r === reps - 1) await explain(`${variant} — ${c.name}: first page`, q1.sql, q1.params);
+        // The same statement straight through pg: what the database takes, without Prisma.
+        t = performance.now();
+        await pool.query(q1.sql, q1.params);
+        if (r >= 0) { first.push(d1); sql.push(performance.now() - t); }
         const last = p1.jobs[p1.jobs.length - 1];
-        if (r >= 0) first.push(d1);
         if (!last || !p1.hasMore) continue;
         const cursor = decodeCursor(encodeCursor(last))!;
         t = performance.now();
         await listJobs(prisma, bigKey, filter, page(cursor));
         const d2 = performance.now() - t;
         if (r >= 0) { next.push(d2); pages++; }
-        if (r === reps - 1) await explainLastPrisma(`${variant} — ${c.name}: next page`);
+        if (r === reps - 1) { const q2 = lastJobsQuery(); await explain(`${variant} — ${c.name}: next page`, q2.sql, q2.params); }
       }
       const f = summarize(first);
       const n = summarize(next);
-      rows.push({ case: c.name, 'first p50': f.p50, 'first p99': f.p99, 'next p50': n.p50, 'next p99': n.p99, 'next pages': pages, load1: load(), first: f, next: n });
-      log(`${variant} / ${c.name}: first p99 ${f.p99.toFixed(2)} ms, next p99 ${n.p99.toFixed(2)} ms`);
+      const q = summarize(sql);
+      rows.push({ row: { case: c.name, 'first p50': f.p50, 'first p99': f.p99, 'next p50': n.p50, 'next p99': n.p99, 'next pages': pages, 'pg only p50': q.p50, 'pg only p99': q.p99, load1: load() }, first: f, next: n, sql: q });
+      log(`${variant} / ${c.name}: first p99 ${f.p99.toFixed(2)} ms, next p99 ${n.p99.toFixed(2)} ms, same SQL through pg p99 ${q.p99.toFixed(2)} ms`);
     }
     // A deep page: the cursor half way down the key's history.
     const deep: number[] = [];
@@ -133,9 +139,10 @@ try {
       await listJobs(prisma, bigKey, {}, page({ createdAt: mid[0]!.created_at, id: mid[0]!.id }));
       deep.push(performance.now() - t);
     }
-    await explainLastPrisma(`${variant} — key only: page at half depth`);
+    const qd = lastJobsQuery();
+    await explain(`${variant} — key only: page at half depth`, qd.sql, qd.params);
     const d = summarize(deep);
-    rows.push({ case: 'key only, page at half depth', 'first p50': '', 'first p99': '', 'next p50': d.p50, 'next p99': d.p99, 'next pages': d.n, load1: load(), first: summarize([]), next: d });
+    rows.push({ row: { case: 'key only, page at half depth', 'first p50': '', 'first p99': '', 'next p50': d.p50, 'next p99': d.p99, 'next pages': d.n, 'pg only p50': '', 'pg only p99': '', load1: load() }, first: summarize([]), next: d, sql: summarize([]) });
     return rows;
   }
 
@@ -191,7 +198,7 @@ try {
   const spendLoad = load();
 
   console.log(`\nHistory — ${stats!.n} jobs (${stats!.key_n} on the queried key, ${KEYS} keys, 180 days), table + indexes ${stats!.size}, seeded in ${seedSeconds.toFixed(1)} s; pages of 50 through listJobs (Prisma), ${reps} reps each after 10 warm-up; ${m.cpus}× ${m.cpuModel}, Node ${m.node}, PostgreSQL ${m.postgres}`);
-  const strip = (rows: Array<Row & { first: Summary; next: Summary }>) => rows.map(({ first: _f, next: _n, ...r }) => r);
+  const strip = (rows: PageRow[]) => rows.map((r) => r.row);
   console.log(table('page times (ms), project indexes only', strip(before)));
   console.log(table('index builds', indexTimes));
   console.log(table('page times (ms), with the proposed indexes', strip(after)));
@@ -208,8 +215,8 @@ try {
   if (explainOut) writeFileSync(explainOut, explains.join('\n'));
   printJson('history', {
     smoke, machine: m, jobs: stats!.n, keyJobs: stats!.key_n, seedSeconds, reps,
-    pagesBefore: strip(before).map((r, i) => ({ ...r, first: before[i]!.first, next: before[i]!.next })),
-    pagesAfter: strip(after).map((r, i) => ({ ...r, first: after[i]!.first, next: after[i]!.next })),
+    pagesBefore: before.map((r) => ({ case: r.row.case, first: r.first, next: r.next, sql: r.sql, load1: r.row.load1 })),
+    pagesAfter: after.map((r) => ({ case: r.row.case, first: r.first, next: r.next, sql: r.sql, load1: r.row.load1 })),
     indexTimes, spend: { rawAll: spendRawAll, rollupAll: spendRollupAll, rawRange: spendRawRange, rollupRange: spendRollupRange, sameAll, sameRange, rollupRows: rollupSize!.n, backfillSeconds },
     insertMs: { withoutTrigger: insertMsWithout, withTrigger: insertMsWith },
   });

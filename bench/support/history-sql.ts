@@ -111,22 +111,28 @@ export const SPEND_RAW_RANGE_SQL = `
   FROM jobs WHERE api_key_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2, 3`;
 
 /**
- * One key over [from, to) from the rollup: whole UTC days inside the range from
- * job_spend_daily, the partial first and last days from jobs (index range scan on
- * (api_key_id, created_at)). Same result as SPEND_RAW_RANGE_SQL.
+ * One key over [from, to) from the rollup: the whole UTC days inside the range
+ * from job_spend_daily, the partial first and last days from jobs, each as its
+ * own index range on (api_key_id, created_at) (t0 = start of the first whole day,
+ * t1 = start of the first day not whole; a range inside one day has t0 > t1 and
+ * is read from jobs once). Same answer as SPEND_RAW_RANGE_SQL.
  */
 export const SPEND_ROLLUP_RANGE_SQL = `
-  WITH bounds AS (
-    SELECT ((($2::timestamptz AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date) AS d0,  -- first whole day
-           (($3::timestamptz AT TIME ZONE 'UTC')::date) AS d1                                                   -- first day not whole
+  WITH b AS MATERIALIZED (
+    SELECT d0, d1, (d0::timestamp AT TIME ZONE 'UTC') AS t0, (d1::timestamp AT TIME ZONE 'UTC') AS t1
+    FROM (SELECT CASE WHEN f = date_trunc('day', f) THEN f::date ELSE f::date + 1 END AS d0, t::date AS d1
+          FROM (SELECT $2::timestamptz AT TIME ZONE 'UTC' AS f, $3::timestamptz AT TIME ZONE 'UTC' AS t) x) y
   ), parts AS (
     SELECT d.model, d.day::timestamp AS day, d.status, d.jobs, d.charged_micros
-    FROM job_spend_daily d, bounds b WHERE d.api_key_id = $1 AND d.day >= b.d0 AND d.day < b.d1
+    FROM job_spend_daily d
+    WHERE d.api_key_id = $1 AND d.day >= (SELECT d0 FROM b) AND d.day < (SELECT d1 FROM b)
     UNION ALL
     SELECT j.model, date_trunc('day', j.created_at AT TIME ZONE 'UTC'), j.status, 1, j.charged_micros
-    FROM jobs j, bounds b
-    WHERE j.api_key_id = $1 AND j.created_at >= $2 AND j.created_at < $3
-      AND ((j.created_at AT TIME ZONE 'UTC')::date < b.d0 OR (j.created_at AT TIME ZONE 'UTC')::date >= b.d1)
-      AND (j.created_at < (b.d0::timestamp AT TIME ZONE 'UTC') OR j.created_at >= (b.d1::timestamp AT TIME ZONE 'UTC'))
+    FROM jobs j
+    WHERE j.api_key_id = $1 AND j.created_at >= $2 AND j.created_at < least($3::timestamptz, (SELECT t0 FROM b))
+    UNION ALL
+    SELECT j.model, date_trunc('day', j.created_at AT TIME ZONE 'UTC'), j.status, 1, j.charged_micros
+    FROM jobs j
+    WHERE j.api_key_id = $1 AND j.created_at >= greatest($2::timestamptz, (SELECT t0 FROM b), (SELECT t1 FROM b)) AND j.created_at < $3
   )
   SELECT model, day, status, sum(jobs) AS jobs, sum(charged_micros) AS charged_micros FROM parts GROUP BY 1, 2, 3`;
