@@ -154,7 +154,7 @@ try {
   printJson('fanout', { smoke, machine: m, fanout, memory, receivedTotal: received });
 } finally {
   await Promise.all(clients.map((c) => c.dispose()));
-  for (const p of procs.reverse()) await p.stop().catch(() => {});
+  await Promise.all(procs.map((p) => p.stop().catch(() => {})));
   await pool.end();
   await db.drop();
 }

@@ -35,7 +35,9 @@ const INPUT = { sourceImage: 'https://example.com/faces/source.jpg', targetImage
 const SUBSCRIPTION = `subscription { jobsUpdated(filter: { status: [COMPLETED, FAILED] }) { status job { __typename ... on SwapJob { id } } } }`;
 
 const m = await machine();
+log('creating the database');
 const db = await createBenchDatabase('overhead');
+log('starting emulator, API');
 const procs: Proc[] = [];
 const pool = new pg.Pool({ connectionString: db.url, max: 4 });
 try {
@@ -123,7 +125,9 @@ try {
       while (next++ < backlog) backlogIds.push(await submit());
     }));
   }
+  log('starting workers');
   await startWorkers();
+  log('workers running');
   await Promise.all(backlogIds.map(completion));
   const ends = backlogIds.map((id) => done.get(id)!.at).sort((a, b) => a - b);
   const drainSeconds = (ends[ends.length - 1]! - ends[0]!) / 1000;
@@ -169,6 +173,7 @@ try {
   log(`under load: ${underLoad.completedPerSecondSteady.toFixed(1)} completed/s`);
   await http.close();
   await ws.dispose();
+  log('stopping');
 
   const rows: Row[] = [
     { run: `sequential (${seqIds.length} jobs)`, 'overhead p50': sequential.overhead.p50, 'overhead p99': sequential.overhead.p99, 'e2e p50': sequential.e2e.p50, 'e2e p99': sequential.e2e.p99, 'upstream p50': sequential.upstream.p50, 'jobs/s': '', load1: sequential.load1 },
@@ -180,7 +185,7 @@ try {
   console.log(`goal overhead p50 < 10 ms: ${sequential.overhead.p50 < 10 ? 'met' : 'missed'}; p99 < 50 ms: ${sequential.overhead.p99 < 50 ? 'met' : 'missed'} (sequential)`);
   printJson('overhead', { smoke, workers, clients, seconds, machine: m, sequential, underLoad, drain });
 } finally {
-  for (const p of procs.reverse()) await p.stop().catch(() => {});
+  await Promise.all(procs.map((p) => p.stop().catch(() => {})));
   await pool.end();
   await db.drop();
 }

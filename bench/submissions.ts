@@ -13,7 +13,7 @@ import { connectDb } from '../src/db/client.js';
 import { modelSpec } from '../src/models/registry.js';
 import { createApiKey } from '../src/services/api-keys.js';
 import { createJob } from '../src/services/jobs.js';
-import { createBenchDatabase } from './support/db.js';
+import { createBenchDatabase, withAdmin } from './support/db.js';
 import { closedLoop, graphqlClient, type LoadResult } from './support/load.js';
 import { spawnTs, startApiProcess, startEmulatorProcess, type Proc } from './support/processes.js';
 import { hasFlag, load, log, machine, numArg, printJson, table } from './support/report.js';
@@ -22,6 +22,8 @@ const smoke = hasFlag('smoke');
 const clients = numArg('clients', smoke ? 4 : 50);
 const seconds = numArg('seconds', smoke ? 0.5 : 10);
 const warmup = numArg('warmup', smoke ? 0.2 : 3);
+/** Diagnostic only: `--async-commit` sets synchronous_commit = off on the bench database, to show what commit latency costs. */
+const asyncCommit = hasFlag('async-commit');
 
 const MUTATION = `mutation($input: CreateFaceswapV4JobInput!) {
   createFaceswapV4Job(input: $input) { __typename ... on FaceswapV4Job { id status seed } ... on InvalidInputError { message } } }`;
@@ -47,15 +49,17 @@ async function phase(name: string, call: (c: number) => Promise<void>): Promise<
 
 const m = await machine();
 const db = await createBenchDatabase('submissions');
+if (asyncCommit) await withAdmin((c) => c.query(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`));
 const procs: Proc[] = [];
 const direct = connectDb(db.url, { max: 10 });
 try {
   const emulator = await startEmulatorProcess();
   procs.push(emulator);
-  const api = await startApiProcess({ databaseUrl: db.url, emulatorUrl: emulator.url });
-  procs.push(api);
-  const pgl = await spawnTs('postgraphile', 'bench/support/postgraphile-server.ts', { DATABASE_URL: db.url }, /listening on (http:\/\/\S+)\/graphql/);
-  procs.push(pgl);
+  const [api, pgl] = await Promise.all([
+    startApiProcess({ databaseUrl: db.url, emulatorUrl: emulator.url }),
+    spawnTs('postgraphile', 'bench/support/postgraphile-server.ts', { DATABASE_URL: db.url }, /listening on (http:\/\/\S+)\/graphql/),
+  ]);
+  procs.push(api, pgl);
   const http = graphqlClient(api.url, clients);
   const pglHttp = graphqlClient(pgl.match[1]!, clients);
 
@@ -94,7 +98,7 @@ try {
   await http.close();
   await pglHttp.close();
 
-  console.log(`\nSubmissions — ${clients} concurrent clients, ${seconds}s measured after ${warmup}s warm-up; ${m.cpus}× ${m.cpuModel}, Node ${m.node}, PostgreSQL ${m.postgres}`);
+  console.log(`\nSubmissions${asyncCommit ? ' (DIAGNOSTIC: synchronous_commit = off)' : ''} — ${clients} concurrent clients, ${seconds}s measured after ${warmup}s warm-up; ${m.cpus}× ${m.cpuModel}, Node ${m.node}, PostgreSQL ${m.postgres}`);
   console.log(
     table(
       '',
@@ -112,9 +116,9 @@ try {
   };
   console.log(`ratios (throughput): swapyard/pg-insert ${ratios.swapyardToPgInsert.toFixed(3)}, swapyard/postgraphile ${ratios.swapyardToPostgraphile.toFixed(3)}; key per client: /pg ${ratios.keyPerClientToPgInsert.toFixed(3)}, /postgraphile ${ratios.keyPerClientToPostgraphile.toFixed(3)}`);
   console.log(`goal ≥ 1500 submissions/s: ${oneKey.perSecond >= 1500 ? 'met' : 'missed'} (${oneKey.perSecond.toFixed(0)}/s, 1 key)`);
-  printJson('submissions', { smoke, clients, seconds, warmup, machine: m, phases, ratios, rowsInTable: count[0]!.n });
+  printJson('submissions', { smoke, asyncCommit, clients, seconds, warmup, machine: m, phases, ratios, rowsInTable: count[0]!.n });
 } finally {
-  for (const p of procs.reverse()) await p.stop().catch(() => {});
+  await Promise.all(procs.map((p) => p.stop().catch(() => {})));
   await direct.close();
   await db.drop();
 }

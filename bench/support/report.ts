@@ -1,6 +1,7 @@
 // What every bench prints: the machine, the load next to each figure, a
 // readable table, and one JSON line (prefix BENCH_JSON) for tools and the smoke test.
 import { cpus, loadavg, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { serverVersion } from './db.js';
 
 export interface Machine {
@@ -60,6 +61,7 @@ export function numArg(name: string, fallback: number): number {
   return v;
 }
 
+const started = performance.now();
 export function log(line: string): void {
-  process.stderr.write(`[bench] ${line}\n`);
+  process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
 }
