@@ -9,6 +9,7 @@
 // Then the API process's RSS (from /proc) with 0, --subscribers and --idle idle subscriptions.
 //
 //   npm run bench:fanout [-- --smoke] [--subscribers 1000] [--events 30] [--idle 10000]
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'graphql-ws';
 import pg from 'pg';
@@ -114,6 +115,13 @@ try {
     await awaitAll(await fire());
     await sleep(gapMs);
   }
+  /** CPU time (ms) a process has used, from /proc/<pid>/stat (utime + stime, 100 Hz ticks). */
+  const cpuMsOf = async (pid: number) => {
+    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  };
+  const apiCpu0 = await cpuMsOf(api.pid);
+  const benchCpu0 = process.cpuUsage();
   const measured: string[] = [];
   const perEventLast: number[] = [];
   const perEventFirst: number[] = [];
@@ -127,8 +135,13 @@ try {
     perEventLast.push(Math.max(...list) - t);
     await sleep(gapMs);
   }
+  const benchCpu = process.cpuUsage(benchCpu0);
+  const cpuPerEventMs = {
+    api: (await cpuMsOf(api.pid) - apiCpu0) / measured.length,
+    benchClient: (benchCpu.user + benchCpu.system) / 1000 / measured.length,
+  };
   const latencies = measured.flatMap((id) => receipts.get(id)!.map((at) => at - committed.get(id)!));
-  const fanout = { subscribers, events: measured.length, samples: latencies.length, expectedSamples: measured.length * subscribers, latencyMs: summarize(latencies), firstReceiptMs: summarize(perEventFirst), lastReceiptMs: summarize(perEventLast), load1: load() };
+  const fanout = { subscribers, events: measured.length, samples: latencies.length, expectedSamples: measured.length * subscribers, latencyMs: summarize(latencies), firstReceiptMs: summarize(perEventFirst), lastReceiptMs: summarize(perEventLast), cpuPerEventMs, load1: load() };
   log(`fan-out p50 ${fanout.latencyMs.p50.toFixed(2)} ms p99 ${fanout.latencyMs.p99.toFixed(2)} ms`);
   await sleep(settleMs);
   const rssActive = await api.rss();
@@ -145,6 +158,7 @@ try {
     { measure: 'first subscriber per event', n: fanout.firstReceiptMs.n, p50: fanout.firstReceiptMs.p50, p99: fanout.firstReceiptMs.p99, max: fanout.firstReceiptMs.max, load1: fanout.load1 },
     { measure: 'last subscriber per event', n: fanout.lastReceiptMs.n, p50: fanout.lastReceiptMs.p50, p99: fanout.lastReceiptMs.p99, max: fanout.lastReceiptMs.max, load1: fanout.load1 },
   ]));
+  console.log(`CPU per event (includes the ${gapMs} ms idle gap): API process ${cpuPerEventMs.api.toFixed(1)} ms, bench client (all ${subscribers} subscribers) ${cpuPerEventMs.benchClient.toFixed(1)} ms`);
   console.log(table('API process RSS', [
     { subscriptions: 0, 'RSS MB': memory.baselineMb, load1: memory.baselineLoad1 },
     { subscriptions: subscribers, 'RSS MB': memory.atSubscribersMb, load1: fanout.load1 },

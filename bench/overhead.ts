@@ -119,6 +119,28 @@ try {
     return { e2e: summarize(e2e), upstream: summarize(up), overhead: summarize(over), unmatched };
   }
 
+  /**
+   * Where the time goes, from the database's own clock: the event rows' created_at is
+   * the start of the transaction that wrote them (now()), so QUEUED→SUBMITTED is the
+   * worker's wake-up and claim, SUBMITTED→COMPLETED the upstream call, the artifact
+   * store and the final transition (its commit excluded).
+   */
+  async function stages(ids: string[]) {
+    const { rows } = await pool.query<{ queued_to_submitted: number; submitted_to_completed: number }>(
+      `SELECT extract(epoch FROM s.created_at - q.created_at) * 1000 AS queued_to_submitted,
+              extract(epoch FROM c.created_at - s.created_at) * 1000 AS submitted_to_completed
+       FROM unnest($1::uuid[]) AS j(id)
+       JOIN job_events q ON q.job_id = j.id AND q.status = 'QUEUED'
+       JOIN job_events s ON s.job_id = j.id AND s.status = 'SUBMITTED'
+       JOIN job_events c ON c.job_id = j.id AND c.status = 'COMPLETED'`,
+      [ids.map(jobUuid)],
+    );
+    return {
+      queuedToSubmittedMs: summarize(rows.map((r) => Number(r.queued_to_submitted))),
+      submittedToCompletedMs: summarize(rows.map((r) => Number(r.submitted_to_completed))),
+    };
+  }
+
   // 3 first (workers not yet running): the backlog.
   log(`drain: queueing ${backlog} jobs before the workers start`);
   const backlogIds: string[] = [];
@@ -147,7 +169,7 @@ try {
     seqIds.push(id);
     await completion(id);
   }
-  const sequential = { ...(await overheads(seqIds)), load1: load() };
+  const sequential = { ...(await overheads(seqIds)), stages: await stages(seqIds), load1: load() };
   log(`sequential: overhead p50 ${sequential.overhead.p50.toFixed(2)} ms p99 ${sequential.overhead.p99.toFixed(2)} ms`);
 
   // 2. Under load.
@@ -185,6 +207,10 @@ try {
   ];
   console.log(`\nEnd-to-end overhead (ms)${asyncCommit ? ' (DIAGNOSTIC: synchronous_commit = off)' : ''} — instant emulator, ${workers} worker processes; ${m.cpus}× ${m.cpuModel}, Node ${m.node}, PostgreSQL ${m.postgres}`);
   console.log(table('', rows));
+  console.log(table('sequential jobs, by stage (ms, database clock: transaction starts)', [
+    { stage: 'QUEUED → SUBMITTED (wake-up, claim)', p50: sequential.stages.queuedToSubmittedMs.p50, p99: sequential.stages.queuedToSubmittedMs.p99 },
+    { stage: 'SUBMITTED → COMPLETED (upstream, artifact, transition)', p50: sequential.stages.submittedToCompletedMs.p50, p99: sequential.stages.submittedToCompletedMs.p99 },
+  ]));
   console.log(`goal overhead p50 < 10 ms: ${sequential.overhead.p50 < 10 ? 'met' : 'missed'}; p99 < 50 ms: ${sequential.overhead.p99 < 50 ? 'met' : 'missed'} (sequential)`);
   printJson('overhead', { smoke, asyncCommit, workers, clients, seconds, machine: m, sequential, underLoad, drain });
 } finally {
