@@ -26,7 +26,7 @@ import { summarize, type Summary } from './support/stats.js';
 
 const smoke = hasFlag('smoke');
 const total = numArg('jobs', smoke ? 5000 : 1_000_000);
-const reps = numArg('reps', smoke ? 5 : 200);
+const reps = numArg('reps', smoke ? 3 : 200);
 const spendReps = numArg('spend-reps', smoke ? 2 : 20);
 const explainOut = process.argv.includes('--explain-out') ? process.argv[process.argv.indexOf('--explain-out') + 1]! : null;
 const KEYS = 10;

@@ -27,7 +27,7 @@ const warmJobs = numArg('warmup-jobs', smoke ? 2 : 50);
 const clients = numArg('clients', smoke ? 2 : 16);
 const seconds = numArg('seconds', smoke ? 0.5 : 10);
 const backlog = numArg('backlog', smoke ? 10 : 3000);
-const workers = numArg('workers', 2);
+const workers = numArg('workers', smoke ? 1 : 2);
 /** Diagnostic only: `--async-commit` sets synchronous_commit = off on the bench database, to show what commit latency costs. */
 const asyncCommit = hasFlag('async-commit');
 
