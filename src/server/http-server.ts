@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { subscribeSharingResults } from './shared-subscriptions.js';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
@@ -57,18 +58,36 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   let publicUrl = opts.publicUrl ?? '';
   const server = createServer();
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: opts.maxBodyBytes });
-  const wsCleanup = useServer<Record<string, unknown>, { apiKey?: ApiKeyIdentity }>(
+  // All subscriptions of one API key share one resolver context. The context holds
+  // nothing per request (the key, the pool, the hub, the config), and sharing it lets
+  // Pothos' per-context model loader batch what the subscribers of one event load:
+  // without it, each of N subscribers reloaded the event's job on its own (N queries
+  // per event; 1,000 subscribers took ~250 ms before the first one heard of it).
+  const wsContexts = new Map<string, { context: Context; sockets: number }>();
+  const wsCleanup = useServer<Record<string, unknown>, { apiKey?: ApiKeyIdentity; counted?: boolean }>(
     {
       schema: opts.schema,
+      subscribe: subscribeSharingResults,
       onConnect: async (ctx) => {
         const token = keyFromConnectionParams(ctx.connectionParams);
         const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
         // false closes the socket with 4403 Forbidden before any subscription starts.
         if (!apiKey) return false;
         ctx.extra.apiKey = apiKey;
+        let shared = wsContexts.get(apiKey.id);
+        if (!shared) wsContexts.set(apiKey.id, (shared = { context: opts.context(apiKey, publicUrl), sockets: 0 }));
+        shared.sockets += 1;
+        ctx.extra.counted = true;
         return true;
       },
-      context: (ctx) => opts.context(ctx.extra.apiKey!, publicUrl),
+      onClose: (ctx) => {
+        const id = ctx.extra.apiKey?.id;
+        if (!id || !ctx.extra.counted) return;
+        ctx.extra.counted = false;
+        const shared = wsContexts.get(id);
+        if (shared && --shared.sockets <= 0) wsContexts.delete(id);
+      },
+      context: (ctx) => wsContexts.get(ctx.extra.apiKey!.id)?.context ?? opts.context(ctx.extra.apiKey!, publicUrl),
     },
     wsServer,
   );

@@ -71,8 +71,13 @@ export async function listJobs(
   const descending = page.newestFirst === (page.direction === 'forward');
   const dir = descending ? 'desc' : 'asc';
   const beyond = descending ? 'lt' : 'gt';
+  // The OR alone is not an index condition: PostgreSQL would walk the key's index
+  // from its newest entry and filter its way down to the cursor, so page n cost
+  // O(n). The redundant created_at bound (lte/gte the cursor) starts the range
+  // scan at the cursor instead.
   const keyset: Prisma.JobWhereInput | null = page.cursor
     ? {
+        createdAt: { [descending ? 'lte' : 'gte']: page.cursor.createdAt },
         OR: [
           { createdAt: { [beyond]: page.cursor.createdAt } },
           { createdAt: page.cursor.createdAt, id: { [beyond]: page.cursor.id } },
