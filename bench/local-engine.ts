@@ -100,7 +100,8 @@ interface Face { photo: number; index: number; box: [number, number, number, num
 
 async function quality(width: number, strategies: Record<string, SwapStrategy>, limit: number, poolSize?: number) {
   // Every pair is queued at once; the pool's default queue limit is for servers.
-  const pool = createSwapPool({ size: poolSize, description: true, maxQueue: Number.MAX_SAFE_INTEGER });
+  // The memo keeps each thread from detecting the same six photos again for every pair and strategy.
+  const pool = createSwapPool({ size: poolSize, description: true, maxQueue: Number.MAX_SAFE_INTEGER, memo: 8 });
   try {
     await pool.ready();
     const photos = smoke ? [1, 3] : [1, 2, 3, 4, 5, 6];
