@@ -10,6 +10,7 @@ import { decodeImage, encodeImage, ImageDecodeError, type ImageFormat, type Inte
 import { featherMask, featherRadius } from './mask.js';
 import { samplerFor } from './sampling.js';
 import type { FaceTopology } from './topology.js';
+import { rejectOccluders, triangleRegions } from './occlusion.js';
 import { mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape } from './warp.js';
 
 export interface SwapStrategy {
@@ -19,10 +20,12 @@ export interface SwapStrategy {
   colour: boolean;
   /** Mirror the source face when that matches the target's head turn better. */
   poseMatch: boolean;
+  /** Leave pixels that are not skin-like (hair, hands, glasses) in either face as the target shows them. */
+  occluders: boolean;
 }
 
 /** The default, chosen with the identity figure of bench/local-engine.ts (docs/LOCAL-ENGINE.md). */
-export const DEFAULT_STRATEGY: SwapStrategy = { mask: 'inner', blend: 'feather', colour: true, poseMatch: true };
+export const DEFAULT_STRATEGY: SwapStrategy = { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false };
 
 export interface SwapRequest {
   source: Buffer;
@@ -66,6 +69,8 @@ export type SwapResult =
 export interface EngineContext {
   human: Human;
   topology: FaceTopology;
+  /** Each triangle's role for occluder rejection (occlusion.ts). */
+  regions?: ReturnType<typeof triangleRegions>;
   /**
    * Optional memo of decoded images and their faces, keyed by the input bytes'
    * hash. Off in production (a job's images are new); the benchmark's
@@ -167,6 +172,10 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     }
     const warped = warpTriangles(source, srcMesh, tf.mesh, ctx.topology, keep, roi, sample, mirrored);
     const alpha = featherMask(warped.cover, roi.w, roi.h, strategy.blend === 'membrane' ? radius / 2 : radius);
+    if (strategy.occluders) {
+      ctx.regions ??= triangleRegions(ctx.topology);
+      rejectOccluders(alpha, warped, target, roi, ctx.regions, Math.max(2, tf.box[2] * 0.02));
+    }
     let p1 = performance.now();
     timings.warp! += p1 - p0; p0 = p1;
     const colour = strategy.colour ? transferColour(warped.rgb, alpha, target, roi) : 'skipped';
