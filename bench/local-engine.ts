@@ -36,6 +36,7 @@ const STRATEGIES: Record<string, SwapStrategy> = {
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+membrane': { mask: 'inner', blend: 'membrane', colour: true, poseMatch: true, occluders: false },
+  'oval+membrane': { mask: 'oval', blend: 'membrane', colour: true, poseMatch: true, occluders: false },
   'inner+feather, no pose match': { mask: 'inner', blend: 'feather', colour: true, poseMatch: false, occluders: false },
   'inner+feather+occluders': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: true },
 };

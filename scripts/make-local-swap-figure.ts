@@ -10,7 +10,7 @@ import { createEngine } from '../src/engine/engine.js';
 
 const require = createRequire(import.meta.url);
 const sampleDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
-const [sp, sf, tp, tf] = (process.argv.slice(2).length === 4 ? process.argv.slice(2) : ['2', '0', '3', '1']).map(Number) as [number, number, number, number];
+const [sp, sf, tp, tf] = (process.argv.slice(2).length === 4 ? process.argv.slice(2) : ['6', '2', '3', '1']).map(Number) as [number, number, number, number];
 const WIDTH = 1024;
 const TILE = 360;
 const out = join(dirname(new URL(import.meta.url).pathname), '..', 'docs', 'images', 'local-swap.jpg');

@@ -25,7 +25,7 @@ export interface SwapStrategy {
 }
 
 /** The default, chosen with the identity figure of bench/local-engine.ts (docs/LOCAL-ENGINE.md). */
-export const DEFAULT_STRATEGY: SwapStrategy = { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false };
+export const DEFAULT_STRATEGY: SwapStrategy = { mask: 'oval', blend: 'membrane', colour: true, poseMatch: true, occluders: false };
 
 export interface SwapRequest {
   source: Buffer;
