@@ -7,7 +7,8 @@
 //     photos), the share of swaps whose output face is closer (cosine of
 //     Human's description embeddings) to the source face than to the original
 //     target face, with the mean of each similarity.
-// Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --no-quality] [-- --no-perf] [-- --json]
+// Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --no-quality] [-- --no-perf]
+//        [-- --strategies 'name;name'] [-- --json]
 import { availableParallelism, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,11 +33,21 @@ const sample = (n: number) => readFileSync(join(sampleDir, `sample${n}.jpg`));
 const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ quality: 95 }).toBuffer();
 
 const STRATEGIES: Record<string, SwapStrategy> = {
-  'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true },
-  'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true },
-  'inner+membrane': { mask: 'inner', blend: 'membrane', colour: true, poseMatch: true },
-  'inner+feather, no pose match': { mask: 'inner', blend: 'feather', colour: true, poseMatch: false },
+  'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
+  'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
+  'inner+membrane': { mask: 'inner', blend: 'membrane', colour: true, poseMatch: true, occluders: false },
+  'oval+membrane': { mask: 'oval', blend: 'membrane', colour: true, poseMatch: true, occluders: false },
+  'inner+feather, no pose match': { mask: 'inner', blend: 'feather', colour: true, poseMatch: false, occluders: false },
+  'inner+feather+occluders': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: true },
 };
+const strategiesArg = args.indexOf('--strategies');
+const chosenStrategies = strategiesArg >= 0
+  ? Object.fromEntries(args[strategiesArg + 1]!.split(';').map((name) => {
+    const st = STRATEGIES[name];
+    if (!st) throw new Error(`unknown strategy ${name}; known: ${Object.keys(STRATEGIES).join('; ')}`);
+    return [name, st];
+  }))
+  : STRATEGIES;
 
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -100,7 +111,8 @@ interface Face { photo: number; index: number; box: [number, number, number, num
 
 async function quality(width: number, strategies: Record<string, SwapStrategy>, limit: number, poolSize?: number) {
   // Every pair is queued at once; the pool's default queue limit is for servers.
-  const pool = createSwapPool({ size: poolSize, description: true, maxQueue: Number.MAX_SAFE_INTEGER });
+  // The memo keeps each thread from detecting the same six photos again for every pair and strategy.
+  const pool = createSwapPool({ size: poolSize, description: true, maxQueue: Number.MAX_SAFE_INTEGER, memo: 8 });
   try {
     await pool.ready();
     const photos = smoke ? [1, 3] : [1, 2, 3, 4, 5, 6];
@@ -152,7 +164,7 @@ const report = {
   loadAverageAtStart: loadavg(),
   latency: withPerf ? await latency(smoke ? [256] : [512, 1024], smoke ? 1 : 7, smoke ? 1 : 2) : null,
   throughput: withPerf ? await throughput(smoke ? 256 : 1024, smoke ? 2 : 24, smoke ? 1 : undefined) : null,
-  quality: withQuality ? await quality(smoke ? 384 : 1024, smoke ? { default: DEFAULT_STRATEGY } : STRATEGIES, maxPairs, smoke ? 1 : undefined) : null,
+  quality: withQuality ? await quality(smoke ? 384 : 1024, smoke ? { default: DEFAULT_STRATEGY } : chosenStrategies, maxPairs, smoke ? 1 : undefined) : null,
   loadAverageAtEnd: loadavg(),
   seconds: round((performance.now() - started) / 1000),
 };

@@ -19,7 +19,7 @@ for (let i = 0; i < 256; i++) {
   SRGB_TO_LINEAR[i] = c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
 }
 
-function toLinear(v: number): number {
+export function toLinear(v: number): number {
   const c = v / 255;
   return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
 }
@@ -30,7 +30,7 @@ function toSrgb(c: number): number {
 const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
 const finv = (t: number) => (t * t * t > 216 / 24389 ? t * t * t : (116 * t - 16) / (24389 / 27));
 
-function rgbToLab(r: number, g: number, b: number, out: Float64Array, o: number): void {
+export function rgbToLab(r: number, g: number, b: number, out: Float64Array, o: number): void {
   const X = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / 0.95047;
   const Y = 0.2126729 * r + 0.7151522 * g + 0.072175 * b;
   const Z = (0.0193339 * r + 0.119192 * g + 0.9503041 * b) / 1.08883;

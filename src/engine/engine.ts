@@ -23,9 +23,18 @@ export interface Engine {
   embed(image: Buffer, box: [number, number, number, number]): Promise<number[] | null>;
 }
 
-export async function createEngine(opts: HumanOptions = {}): Promise<Engine> {
+export interface EngineOptions extends HumanOptions {
+  /** Remember this many decoded images and their faces (see EngineContext.memo); 0 (default) = off. */
+  memo?: number;
+}
+
+export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const human = await loadHuman(opts);
   const context: EngineContext = { human, topology: buildTopology(human) };
+  if (opts.memo) {
+    context.memo = new Map();
+    context.memoSize = opts.memo;
+  }
   return {
     context,
     swap: (req) => swapFaces(context, req),

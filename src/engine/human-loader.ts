@@ -111,9 +111,12 @@ function engineConfig(opts: HumanOptions): Partial<Config> {
   } as unknown as Partial<Config>;
 }
 
-/** Run (or stop running) the description model, and return face crops for it, in detect(). */
+/**
+ * Return (or stop returning) the aligned face crops from detect(), which
+ * embedFace feeds to the description model itself. Human's own description
+ * step stays off: its output lacks the embedding (see embed.ts).
+ */
 export function setDescription(human: Human, on: boolean): void {
-  human.config.face.description!.enabled = on;
   human.config.face.detector!.return = on;
 }
 
@@ -128,8 +131,9 @@ export async function loadHuman(opts: HumanOptions = {}): Promise<Human> {
   }
   await human.load();
   await human.tf.ready();
-  // The description model is loaded but stays off: swaps never need it, and
-  // it would run on every detected face. embedFace switches it on per call.
+  // The description model is loaded but never run by detect(): swaps do not
+  // need it, and embedFace runs it on the one face it wants.
+  human.config.face.description!.enabled = false;
   setDescription(human, false);
   return human;
 }

@@ -9,7 +9,8 @@ if (!port) throw new Error('pool-worker.ts must run in a worker thread');
 
 const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-const engine = await createEngine({ description: Boolean((workerData as { description?: boolean } | undefined)?.description) });
+const data = (workerData ?? {}) as { description?: boolean; memo?: number };
+const engine = await createEngine({ description: Boolean(data.description), memo: data.memo ?? 0 });
 port.postMessage({ kind: 'ready' } satisfies PoolResponse);
 
 port.on('message', async (msg: PoolRequest) => {

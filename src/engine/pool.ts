@@ -27,6 +27,8 @@ export interface SwapPoolOptions {
   maxQueue?: number;
   /** Load the description (embedding) model too (the bench's quality figure). */
   description?: boolean;
+  /** Per-thread memo of decoded images and their faces (benchmarks); 0 (default) = off. */
+  memo?: number;
 }
 
 export class PoolClosedError extends Error {
@@ -94,7 +96,7 @@ export function createSwapPool(opts: SwapPoolOptions = {}): SwapPool {
 
   function spawn(index: number): void {
     const worker = new Worker(workerFile, {
-      workerData: { description: Boolean(opts.description), entry: workerEntry.href },
+      workerData: { description: Boolean(opts.description), memo: opts.memo ?? 0, entry: workerEntry.href },
     });
     const slot: Slot = { worker, ready: false, task: null };
     slots[index] = slot;

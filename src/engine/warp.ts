@@ -88,6 +88,8 @@ export interface Warped {
   rgb: Float32Array;
   /** 1 where a kept triangle covers the pixel. */
   cover: Uint8Array;
+  /** The triangle covering each pixel, -1 for none. */
+  triangle: Int16Array;
   pixels: number;
 }
 
@@ -102,6 +104,7 @@ export function warpTriangles(
 ): Warped {
   const rgb = new Float32Array(roi.w * roi.h * 3);
   const cover = new Uint8Array(roi.w * roi.h);
+  const triangle = new Int16Array(roi.w * roi.h).fill(-1);
   const t = topo.triangles;
   const flipX = src.width - 1;
   let pixels = 0;
@@ -135,11 +138,12 @@ export function warpTriangles(
         if (mirrored) sx = flipX - sx;
         sample(src, sx, sy, rgb, k * 3);
         cover[k] = 1;
+        triangle[k] = i;
         pixels++;
       }
     }
   }
-  return { rgb, cover, pixels };
+  return { rgb, cover, triangle, pixels };
 }
 
 /** The source mesh as seen in the source flipped left to right: point i takes its mirror partner's place. */
