@@ -127,6 +127,8 @@ export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: 
       PORT: '0',
       DATABASE_URL: opts.databaseUrl,
       SEGMIND_BASE_URL: opts.emulatorUrl,
+      // The benches measure the service on top of the (instant) emulator, not the local engine.
+      SWAPYARD_PROVIDER: 'segmind',
       SWAPYARD_DATA_DIR: dataDir,
       SWAPYARD_EMBEDDED_WORKER: String(opts.embeddedWorker ?? false),
       ...opts.env,
