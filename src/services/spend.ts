@@ -7,13 +7,15 @@ import type { JobStatus } from './job-status.js';
 export type SpendGrouping = 'MODEL' | 'DAY' | 'API_KEY' | 'STATUS';
 export type BudgetPeriod = 'MONTH' | 'TOTAL';
 
-/** Each grouping's SQL expression over ledger_entries l; DAY is the UTC calendar day of the charge. */
+/** Each grouping's SQL expression over the charges c (below); DAY is the UTC calendar day of the charge. */
 const GROUP_SQL: Record<SpendGrouping, string> = {
-  MODEL: 'l.model',
-  DAY: `to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
-  API_KEY: 'l.api_key_id::text',
-  STATUS: 'l.status::text',
+  MODEL: 'c.model',
+  DAY: `to_char(c.day, 'YYYY-MM-DD')`,
+  API_KEY: 'c.api_key_id::text',
+  STATUS: 'c.status::text',
 };
+
+const DAY_MS = 86_400_000;
 const GROUP_COLUMN: Record<SpendGrouping, keyof SpendGroup> = { MODEL: 'model', DAY: 'day', API_KEY: 'apiKeyId', STATUS: 'status' };
 
 export interface SpendQuery {
@@ -39,26 +41,45 @@ export interface Spend {
   groups: SpendGroup[];
 }
 
-/** Charges settled in [from, to), totalled per group (ordered by the group values) and overall. */
+/**
+ * Charges settled in [from, to), totalled per group (ordered by the group
+ * values) and overall. Whole UTC days come from the ledger_daily rollup and
+ * only the partial days at either end from the ledger itself, so the cost
+ * follows the number of days and groups, not of charges.
+ */
 export async function creditSpend(pool: pg.Pool, q: SpendQuery): Promise<Spend> {
   const groupBy = [...new Set(q.groupBy)];
   const exprs = groupBy.map((g) => GROUP_SQL[g]);
   const select = groupBy.map((g, i) => `${exprs[i]} AS "${GROUP_COLUMN[g]}"`);
-  const params: unknown[] = [q.from, q.to];
-  let keyFilter = '';
+  // [fullFrom, fullTo): the whole days inside the range; empty when there are none.
+  let fullFrom = new Date(Math.ceil(q.from.getTime() / DAY_MS) * DAY_MS);
+  let fullTo = new Date(Math.floor(q.to.getTime() / DAY_MS) * DAY_MS);
+  if (fullFrom >= fullTo) fullFrom = fullTo = q.to;
+  const params: unknown[] = [q.from, q.to, fullFrom, fullTo];
+  let ledgerKey = '';
+  let dailyKey = '';
   if (q.apiKeyId) {
     params.push(q.apiKeyId);
-    keyFilter = ` AND l.api_key_id = $${params.length}`;
+    ledgerKey = ` AND l.api_key_id = $${params.length}`;
+    dailyKey = ` AND d.api_key_id = $${params.length}`;
   }
   const { rows } = await pool.query<Record<string, string | number | null>>(
-    `SELECT ${[...select, 'sum(l.amount_micros)::text AS micros', 'count(*)::int AS n'].join(', ')}
-     FROM ledger_entries l
-     WHERE l.created_at >= $1 AND l.created_at < $2${keyFilter}
+    `WITH c AS (
+       SELECT (l.created_at AT TIME ZONE 'UTC')::date AS day, l.api_key_id, l.model, l.status, 1::bigint AS n, l.amount_micros AS micros
+       FROM ledger_entries l
+       WHERE ((l.created_at >= $1 AND l.created_at < $3) OR (l.created_at >= $4 AND l.created_at < $2))${ledgerKey}
+       UNION ALL
+       SELECT d.day, d.api_key_id, d.model, d.status, d.entries, d.amount_micros
+       FROM ledger_daily d
+       WHERE d.day >= ($3::timestamptz AT TIME ZONE 'UTC')::date AND d.day < ($4::timestamptz AT TIME ZONE 'UTC')::date${dailyKey}
+     )
+     SELECT ${[...select, 'sum(c.micros)::text AS micros', 'sum(c.n)::int AS n'].join(', ')}
+     FROM c
      ${groupBy.length ? `GROUP BY ${exprs.join(', ')} ORDER BY ${exprs.join(', ')}` : ''}`,
     params,
   );
   const groups: SpendGroup[] = rows
-    .filter((r) => (r.n as number) > 0)
+    .filter((r) => ((r.n as number | null) ?? 0) > 0)
     .map((r) => ({
       model: (r.model as string | undefined) ?? null,
       day: (r.day as string | undefined) ?? null,
