@@ -2,9 +2,9 @@
 // generate_series (not the API), then times, through the service function the
 // `jobs(...)` connection runs (src/services/job-history.ts#listJobs, Prisma):
 //   a filtered first page of 50 and the next page by its cursor, per filter case,
-//   first with the project's indexes, then with the proposed ones (bench/support/history-sql.ts);
-// and the STAND-IN credit-spend aggregation (GROUP BY model, day, status over a
-// stand-in `charged_micros` column) straight over jobs and from the proposed rollup.
+//   first without the per-model and per-status history indexes, then with them;
+// and creditSpend (src/services/spend.ts) over the seeded jobs' ledger, checked
+// against the same aggregate straight over ledger_entries.
 // EXPLAIN (ANALYZE, BUFFERS) of every timed statement goes to --explain-out.
 //
 //   npm run bench:history [-- --smoke] [--jobs 1000000] [--reps 200] [--explain-out file]
@@ -17,10 +17,8 @@ import { createApiKey } from '../src/services/api-keys.js';
 import { encodeCursor, decodeCursor, listJobs, type JobFilter, type Page } from '../src/services/job-history.js';
 import type { JobStatus } from '../src/services/job-status.js';
 import { createBenchDatabase } from './support/db.js';
-import {
-  HISTORY_INDEXES, MODELS, ROLLUP_BACKFILL_SQL, ROLLUP_SQL, seedSql, SPEND_RAW_ALL_SQL, SPEND_RAW_RANGE_SQL,
-  SPEND_ROLLUP_ALL_SQL, SPEND_ROLLUP_RANGE_SQL, STAND_IN_COLUMN_SQL,
-} from './support/history-sql.js';
+import { HISTORY_INDEXES, LEDGER_SEED_SQL, MODELS, seedSql, SPEND_RAW_SQL } from './support/history-sql.js';
+import { creditSpend, type SpendQuery } from '../src/services/spend.js';
 import { hasFlag, load, log, machine, numArg, printJson, table, type Row } from './support/report.js';
 import { summarize, type Summary } from './support/stats.js';
 
@@ -56,7 +54,8 @@ try {
   for (let i = 0; i < KEYS; i++) keys.push(await createApiKey(pool, `history-${i}`));
   await pool.query(`CREATE TABLE bench_keys (ord int PRIMARY KEY, id uuid NOT NULL)`);
   for (const [ord, k] of keys.entries()) await pool.query(`INSERT INTO bench_keys VALUES ($1, $2)`, [ord, k.id]);
-  await pool.query(STAND_IN_COLUMN_SQL);
+  // Measured without the history indexes first, then with them (the migration creates them).
+  for (const ix of HISTORY_INDEXES) await pool.query(`DROP INDEX IF EXISTS ${ix.name}`);
   const seedStart = performance.now();
   const chunk = 100_000;
   for (let from = 1; from <= total; from += chunk) {
@@ -65,6 +64,9 @@ try {
   }
   await pool.query(`VACUUM ANALYZE jobs`);
   const seedSeconds = (performance.now() - seedStart) / 1000;
+  const ledgerStart = performance.now();
+  for (const sql of LEDGER_SEED_SQL) await pool.query(sql);
+  const ledgerSeconds = (performance.now() - ledgerStart) / 1000;
   const bigKey = keys[0]!.id;
   const { rows: [stats] } = await pool.query<{ n: number; key_n: number; oldest: Date; newest: Date; size: string }>(
     `SELECT count(*)::int AS n, count(*) FILTER (WHERE api_key_id = $1)::int AS key_n, min(created_at) AS oldest, max(created_at) AS newest,
@@ -156,45 +158,35 @@ try {
   await pool.query(`ANALYZE jobs`);
   const after = await runCases('proposed indexes');
 
-  // ---- the STAND-IN spend aggregation ----
-  async function timeSql(title: string, sql: string, params: unknown[], n: number): Promise<Summary & { rows: number }> {
+  // ---- creditSpend over the ledger (whole days from ledger_daily, partial days from ledger_entries) ----
+  const { rows: [ledger] } = await pool.query<{ n: number; days: number }>(
+    `SELECT (SELECT count(*)::int FROM ledger_entries) AS n, (SELECT count(*)::int FROM ledger_daily) AS days`);
+  async function timeSpend(title: string, q: SpendQuery): Promise<Summary & { groups: number; same: boolean; rawP50: number }> {
     const samples: number[] = [];
-    let rowsOut = 0;
-    for (let r = -1; r < n; r++) {
-      const t = performance.now();
-      const res = await pool.query(sql, params);
-      if (r >= 0) samples.push(performance.now() - t);
-      rowsOut = res.rowCount ?? 0;
+    const raw: number[] = [];
+    let spend = await creditSpend(pool, q);
+    for (let r = 0; r < spendReps; r++) {
+      let t = performance.now();
+      spend = await creditSpend(pool, q);
+      samples.push(performance.now() - t);
+      if (r < 3) {
+        t = performance.now();
+        await pool.query(SPEND_RAW_SQL, [q.from, q.to, q.apiKeyId]);
+        raw.push(performance.now() - t);
+      }
     }
-    await explain(title, sql, params);
-    return { ...summarize(samples), rows: rowsOut };
+    await explain(`${title}: straight over the ledger`, SPEND_RAW_SQL, [q.from, q.to, q.apiKeyId]);
+    // creditSpend must answer exactly what the ledger says.
+    const { rows } = await pool.query(SPEND_RAW_SQL, [q.from, q.to, q.apiKeyId]);
+    const same = JSON.stringify(spend.groups.map((g) => [g.day, g.model, g.status, g.totalMicros.toString(), g.count]))
+      === JSON.stringify(rows.map((r) => [r.day, r.model, r.status, r.micros, r.n]));
+    return { ...summarize(samples), groups: spend.groups.length, same, rawP50: summarize(raw).p50 };
   }
-  const rangeParams = () => [bigKey, new Date(oldest + 10.5 * DAY), new Date(newest - 3.25 * DAY)];
-  const insertRate = async () => {
-    const t = performance.now();
-    const n = smoke ? 200 : 2000;
-    for (let i = 0; i < n; i++) {
-      await pool.query(`INSERT INTO jobs (id, api_key_id, model, provider, params) VALUES (gen_random_uuid(), $1, 'FACESWAP_V4', 'segmind', '{}')`, [keys[9]!.id]);
-    }
-    return (performance.now() - t) / n;
-  };
-  const insertMsWithout = await insertRate();
-  const spendRawAll = await timeSql('spend, straight over jobs: all keys, all days', SPEND_RAW_ALL_SQL, [], spendReps);
-  const rp = rangeParams();
-  const spendRawRange = await timeSql('spend, straight over jobs: one key, range with partial days', SPEND_RAW_RANGE_SQL, rp, spendReps);
-  let t = performance.now();
-  for (const sql of ROLLUP_SQL) await pool.query(sql);
-  await pool.query(ROLLUP_BACKFILL_SQL);
-  await pool.query(`ANALYZE job_spend_daily`);
-  const backfillSeconds = (performance.now() - t) / 1000;
-  const { rows: [rollupSize] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM job_spend_daily`);
-  const insertMsWith = await insertRate();
-  const spendRollupAll = await timeSql('spend, from the rollup: all keys, all days', SPEND_ROLLUP_ALL_SQL, [], spendReps);
-  const spendRollupRange = await timeSql('spend, from the rollup + partial days from jobs: one key, same range', SPEND_ROLLUP_RANGE_SQL, rp, spendReps);
-  // The rollup must answer exactly what the raw query answers.
-  const canon = (rows: any[]) => JSON.stringify(rows.map((r) => [r.model, new Date(r.day).toISOString(), r.status, String(r.jobs), String(r.charged_micros ?? 0)]).sort());
-  const sameAll = canon((await pool.query(SPEND_RAW_ALL_SQL)).rows) === canon((await pool.query(SPEND_ROLLUP_ALL_SQL)).rows);
-  const sameRange = canon((await pool.query(SPEND_RAW_RANGE_SQL, rp)).rows) === canon((await pool.query(SPEND_ROLLUP_RANGE_SQL, rp)).rows);
+  const groupBy = ['DAY', 'MODEL', 'STATUS'] as const;
+  const spendAll = await timeSpend('spend: all keys, all days', { from: new Date(oldest - DAY), to: new Date(newest + DAY), groupBy: [...groupBy], apiKeyId: null });
+  const spendRange = await timeSpend('spend: one key, partial days at both ends', {
+    from: new Date(oldest + 10.5 * DAY), to: new Date(newest - 3.25 * DAY), groupBy: [...groupBy], apiKeyId: bigKey,
+  });
   const spendLoad = load();
 
   console.log(`\nHistory — ${stats!.n} jobs (${stats!.key_n} on the queried key, ${KEYS} keys, 180 days), table + indexes ${stats!.size}, seeded in ${seedSeconds.toFixed(1)} s; pages of 50 through listJobs (Prisma), ${reps} reps each after 10 warm-up; ${m.cpus}× ${m.cpuModel}, Node ${m.node}, PostgreSQL ${m.postgres}`);
@@ -203,22 +195,18 @@ try {
   console.log(table('index builds', indexTimes));
   console.log(table('page times (ms), with the proposed indexes', strip(after)));
   const spendRows: Row[] = [
-    { query: 'raw: all keys, all days', rows: spendRawAll.rows, p50: spendRawAll.p50, p99: spendRawAll.p99, max: spendRawAll.max, load1: spendLoad },
-    { query: 'rollup: all keys, all days', rows: spendRollupAll.rows, p50: spendRollupAll.p50, p99: spendRollupAll.p99, max: spendRollupAll.max, load1: spendLoad },
-    { query: 'raw: 1 key, partial-day range', rows: spendRawRange.rows, p50: spendRawRange.p50, p99: spendRawRange.p99, max: spendRawRange.max, load1: spendLoad },
-    { query: 'rollup: 1 key, partial-day range', rows: spendRollupRange.rows, p50: spendRollupRange.p50, p99: spendRollupRange.p99, max: spendRollupRange.max, load1: spendLoad },
+    { query: 'all keys, all days, by day+model+status', groups: spendAll.groups, p50: spendAll.p50, p99: spendAll.p99, max: spendAll.max, 'raw ledger p50': spendAll.rawP50, same: String(spendAll.same), load1: spendLoad },
+    { query: '1 key, partial days, by day+model+status', groups: spendRange.groups, p50: spendRange.p50, p99: spendRange.p99, max: spendRange.max, 'raw ledger p50': spendRange.rawP50, same: String(spendRange.same), load1: spendLoad },
   ];
-  console.log(table(`STAND-IN spend aggregation (ms), ${spendReps} reps; rollup ${rollupSize!.n} rows, backfilled in ${backfillSeconds.toFixed(1)} s; same answers: all ${sameAll}, range ${sameRange}`, spendRows));
-  console.log(`single-row INSERT, sequential: ${insertMsWithout.toFixed(3)} ms without the rollup trigger, ${insertMsWith.toFixed(3)} ms with it`);
+  console.log(table(`creditSpend (ms), ${spendReps} reps; ledger ${ledger!.n} entries written in ${ledgerSeconds.toFixed(1)} s, rollup ${ledger!.days} rows`, spendRows));
   const worstPage = Math.max(...after.map((r) => Math.max(r.first.p99 || 0, r.next.p99 || 0)));
-  console.log(`goal history page p99 < 10 ms: ${worstPage < 10 ? 'met' : 'missed'} (worst ${worstPage.toFixed(2)} ms); spend < 100 ms: ${spendRollupAll.p99 < 100 ? 'met' : 'missed'} (rollup, all: p99 ${spendRollupAll.p99.toFixed(2)} ms)`);
+  console.log(`goal history page p99 < 10 ms: ${worstPage < 10 ? 'met' : 'missed'} (worst ${worstPage.toFixed(2)} ms); spend < 100 ms: ${Math.max(spendAll.p99, spendRange.p99) < 100 ? 'met' : 'missed'} (creditSpend p99: all ${spendAll.p99.toFixed(2)} ms, one key ${spendRange.p99.toFixed(2)} ms)`);
   if (explainOut) writeFileSync(explainOut, explains.join('\n'));
   printJson('history', {
     smoke, machine: m, jobs: stats!.n, keyJobs: stats!.key_n, seedSeconds, reps,
     pagesBefore: before.map((r) => ({ case: r.row.case, first: r.first, next: r.next, sql: r.sql, load1: r.row.load1 })),
     pagesAfter: after.map((r) => ({ case: r.row.case, first: r.first, next: r.next, sql: r.sql, load1: r.row.load1 })),
-    indexTimes, spend: { rawAll: spendRawAll, rollupAll: spendRollupAll, rawRange: spendRawRange, rollupRange: spendRollupRange, sameAll, sameRange, rollupRows: rollupSize!.n, backfillSeconds },
-    insertMs: { withoutTrigger: insertMsWithout, withTrigger: insertMsWith },
+    indexTimes, spend: { all: spendAll, range: spendRange, ledgerEntries: ledger!.n, rollupRows: ledger!.days, ledgerSeconds },
   });
 } finally {
   await prisma.$disconnect();

@@ -1,31 +1,30 @@
-// SQL of bench/history.ts: the 1M-job seed, the candidate indexes, and the
-// STAND-IN spend column and rollup. None of this is a migration: it runs on
-// bench databases only. The index and rollup statements are what docs/PERFORMANCE.md
-// proposes to adopt; `charged_micros` stands in for the job charges of issue 4
-// (credit spend ledger) and is to be replaced by the real query when it lands.
+// SQL of bench/history.ts: the 1M-job seed with its ledger, and the history
+// indexes the bench measures with and without (adopted in the migration
+// history_indexes_ledger_daily). Runs on bench databases only.
 
 export const MODELS = ['FACESWAP_V4', 'FACESWAP_V3_MULTI', 'FACESWAP_V2', 'FACESWAP_COMIC', 'BODY_SWAP'] as const;
-
-/** STAND-IN for issue 4's charges: a nullable bigint of micro-units on the bench database's jobs table. */
-export const STAND_IN_COLUMN_SQL = `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS charged_micros bigint`;
 
 /**
  * `total` jobs over `keyIds`: the first key holds half of them (the key the page
  * queries use), the others share the rest. Spread over 180 days up to now, models
  * 40/20/15/15/10 %, statuses COMPLETED 85 %, FAILED 8 %, CANCELED 2 %, live 5 %;
- * seeds for the seeded models; a charge (stand-in) for completed jobs.
+ * seeds for the seeded models; the estimate on every job and the charge of the
+ * finished ones (the estimate when completed, 0 otherwise).
  * Params is a realistic normalised parameter object (~300 bytes).
  */
 export function seedSql(total: number, from: number, count: number): string {
   return `
-  INSERT INTO jobs (id, api_key_id, model, status, provider, params, seed, created_at, updated_at, run_at, finished_at, charged_micros)
+  INSERT INTO jobs (id, api_key_id, model, status, provider, params, seed, created_at, updated_at, run_at, finished_at,
+                    estimated_micros, charged_micros)
   SELECT gen_random_uuid(), k.id, g.model, g.status::"JobStatus", 'segmind',
          jsonb_build_object('source_image', 'https://example.com/faces/source.jpg', 'target_image', 'https://example.com/faces/target.png',
            'model_type', 'speed', 'swap_type', 'head', 'style_type', 'normal', 'image_format', 'png', 'image_quality', 90,
            'hardware', 'fast', 'base64', false, 'seed', g.seed),
          g.seed, g.created_at, g.created_at, g.created_at,
          CASE WHEN g.status IN ('COMPLETED', 'FAILED', 'CANCELED') THEN g.created_at + interval '3 seconds' END,
-         CASE WHEN g.status = 'COMPLETED' THEN (ARRAY[60000, 45000, 30000, 50000, 150000])[g.mi] END
+         (ARRAY[40000, 10000, 10000, 65000, 268700])[g.mi],
+         CASE WHEN g.status = 'COMPLETED' THEN (ARRAY[40000, 10000, 10000, 65000, 268700])[g.mi]
+              WHEN g.status IN ('FAILED', 'CANCELED') THEN 0 END
   FROM (
     SELECT i,
            (ARRAY['FACESWAP_V4','FACESWAP_V3_MULTI','FACESWAP_V2','FACESWAP_COMIC','BODY_SWAP'])[m.mi] AS model, m.mi,
@@ -52,87 +51,26 @@ export const HISTORY_INDEXES: Array<{ name: string; sql: string }> = [
 ];
 
 /**
- * STAND-IN rollup for the spend aggregation: one row per (UTC day, key, model, status)
- * with the job count and the summed charge, kept exact by a statement-level-cheap
- * row trigger on jobs (insert, status or charge change, delete). With issue 4's
- * ledger, the same table and trigger move onto the charge rows.
+ * The ledger of the seeded jobs: one entry per finished job at its finish time,
+ * written in bulk with the rollup trigger off, then the rollup filled as the
+ * migration's backfill does.
  */
-export const ROLLUP_SQL = [
-  `CREATE TABLE job_spend_daily (
-     day date NOT NULL,
-     api_key_id uuid NOT NULL,
-     model text NOT NULL,
-     status "JobStatus" NOT NULL,
-     jobs bigint NOT NULL DEFAULT 0,
-     charged_micros bigint NOT NULL DEFAULT 0,
-     PRIMARY KEY (api_key_id, day, model, status)
-   )`,
-  `CREATE INDEX job_spend_daily_day_idx ON job_spend_daily (day)`,
-  `CREATE FUNCTION job_spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-   BEGIN
-     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-       UPDATE job_spend_daily SET jobs = jobs - 1, charged_micros = charged_micros - coalesce(OLD.charged_micros, 0)
-       WHERE api_key_id = OLD.api_key_id AND day = (OLD.created_at AT TIME ZONE 'UTC')::date AND model = OLD.model AND status = OLD.status;
-     END IF;
-     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-       INSERT INTO job_spend_daily AS d (day, api_key_id, model, status, jobs, charged_micros)
-       VALUES ((NEW.created_at AT TIME ZONE 'UTC')::date, NEW.api_key_id, NEW.model, NEW.status, 1, coalesce(NEW.charged_micros, 0))
-       ON CONFLICT (api_key_id, day, model, status)
-       DO UPDATE SET jobs = d.jobs + 1, charged_micros = d.charged_micros + EXCLUDED.charged_micros;
-     END IF;
-     RETURN NULL;
-   END $$`,
-  // Only the columns that move a job between rollup rows or change its charge fire it.
-  `CREATE TRIGGER job_spend_daily_ins AFTER INSERT OR DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION job_spend_daily_apply()`,
-  `CREATE TRIGGER job_spend_daily_upd AFTER UPDATE OF status, charged_micros ON jobs FOR EACH ROW
-     WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.charged_micros IS DISTINCT FROM NEW.charged_micros)
-     EXECUTE FUNCTION job_spend_daily_apply()`,
+export const LEDGER_SEED_SQL = [
+  `ALTER TABLE ledger_entries DISABLE TRIGGER ledger_daily_add`,
+  `INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros, created_at)
+   SELECT api_key_id, id, model, status, charged_micros, finished_at FROM jobs WHERE charged_micros IS NOT NULL`,
+  `ALTER TABLE ledger_entries ENABLE TRIGGER ledger_daily_add`,
+  `INSERT INTO ledger_daily (day, api_key_id, model, status, entries, amount_micros)
+   SELECT (created_at AT TIME ZONE 'UTC')::date, api_key_id, model, status, count(*), sum(amount_micros)
+   FROM ledger_entries GROUP BY 1, 2, 3, 4`,
+  `VACUUM ANALYZE ledger_entries`,
+  `VACUUM ANALYZE ledger_daily`,
 ];
 
-/** Fills the rollup from existing jobs (the one-off backfill of the migration). */
-export const ROLLUP_BACKFILL_SQL = `
-  INSERT INTO job_spend_daily (day, api_key_id, model, status, jobs, charged_micros)
-  SELECT (created_at AT TIME ZONE 'UTC')::date, api_key_id, model, status, count(*), coalesce(sum(charged_micros), 0)
-  FROM jobs GROUP BY 1, 2, 3, 4`;
-
-/** The stand-in aggregation straight over jobs: every key, every day. */
-export const SPEND_RAW_ALL_SQL = `
-  SELECT model, date_trunc('day', created_at AT TIME ZONE 'UTC') AS day, status, count(*) AS jobs, sum(charged_micros) AS charged_micros
-  FROM jobs GROUP BY 1, 2, 3`;
-
-/** The same from the rollup. */
-export const SPEND_ROLLUP_ALL_SQL = `
-  SELECT model, day, status, sum(jobs) AS jobs, sum(charged_micros) AS charged_micros
-  FROM job_spend_daily GROUP BY 1, 2, 3`;
-
-/** One key over [from, to) straight over jobs. */
-export const SPEND_RAW_RANGE_SQL = `
-  SELECT model, date_trunc('day', created_at AT TIME ZONE 'UTC') AS day, status, count(*) AS jobs, sum(charged_micros) AS charged_micros
-  FROM jobs WHERE api_key_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2, 3`;
-
-/**
- * One key over [from, to) from the rollup: the whole UTC days inside the range
- * from job_spend_daily, the partial first and last days from jobs, each as its
- * own index range on (api_key_id, created_at) (t0 = start of the first whole day,
- * t1 = start of the first day not whole; a range inside one day has t0 > t1 and
- * is read from jobs once). Same answer as SPEND_RAW_RANGE_SQL.
- */
-export const SPEND_ROLLUP_RANGE_SQL = `
-  WITH b AS MATERIALIZED (
-    SELECT d0, d1, (d0::timestamp AT TIME ZONE 'UTC') AS t0, (d1::timestamp AT TIME ZONE 'UTC') AS t1
-    FROM (SELECT CASE WHEN f = date_trunc('day', f) THEN f::date ELSE f::date + 1 END AS d0, t::date AS d1
-          FROM (SELECT $2::timestamptz AT TIME ZONE 'UTC' AS f, $3::timestamptz AT TIME ZONE 'UTC' AS t) x) y
-  ), parts AS (
-    SELECT d.model, d.day::timestamp AS day, d.status, d.jobs, d.charged_micros
-    FROM job_spend_daily d
-    WHERE d.api_key_id = $1 AND d.day >= (SELECT d0 FROM b) AND d.day < (SELECT d1 FROM b)
-    UNION ALL
-    SELECT j.model, date_trunc('day', j.created_at AT TIME ZONE 'UTC'), j.status, 1, j.charged_micros
-    FROM jobs j
-    WHERE j.api_key_id = $1 AND j.created_at >= $2 AND j.created_at < least($3::timestamptz, (SELECT t0 FROM b))
-    UNION ALL
-    SELECT j.model, date_trunc('day', j.created_at AT TIME ZONE 'UTC'), j.status, 1, j.charged_micros
-    FROM jobs j
-    WHERE j.api_key_id = $1 AND j.created_at >= greatest($2::timestamptz, (SELECT t0 FROM b), (SELECT t1 FROM b)) AND j.created_at < $3
-  )
-  SELECT model, day, status, sum(jobs) AS jobs, sum(charged_micros) AS charged_micros FROM parts GROUP BY 1, 2, 3`;
+/** creditSpend's answer computed straight over the ledger, for the same range, key and groups (MODEL, DAY, STATUS). */
+export const SPEND_RAW_SQL = `
+  SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, model, status::text AS status,
+         sum(amount_micros)::text AS micros, count(*)::int AS n
+  FROM ledger_entries
+  WHERE created_at >= $1 AND created_at < $2 AND ($3::uuid IS NULL OR api_key_id = $3)
+  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
