@@ -1,5 +1,6 @@
 // What every job has, whatever its model: the SwapJob interface, its status,
 // its events and its output.
+import type { Job } from '../generated/prisma/client.js';
 import { MODELS } from '../models/registry.js';
 import { JOB_STATUSES } from '../services/job-status.js';
 import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js';
@@ -132,6 +133,12 @@ export const JobEventType = builder.prismaObject('JobEvent', {
     status: t.field({ type: JobStatusEnum, description: 'The status the job moved to.', resolve: (e) => e.status }),
     detail: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.detail }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    job: t.relation('job', { description: 'The job as it is now.' }),
+    job: t.field({
+      type: SwapJob,
+      description: 'The job as it is now.',
+      // Events pushed to subscribers arrive with their job loaded once for all of them (event-hub.ts).
+      resolve: (e, _args, ctx) =>
+        (e as { job?: Job }).job ?? ctx.db.prisma.job.findUniqueOrThrow({ where: { id: e.jobId } }),
+    }),
   }),
 });
