@@ -39,8 +39,11 @@ async function main(): Promise<void> {
     const emulator = await startEmulator({ port: Number(process.env.EMULATOR_PORT ?? 8787), apiKey: EMULATOR_API_KEY });
     stops.push(() => emulator.close());
     config.segmind.baseUrl = emulator.url;
-    console.log(`No SEGMIND_API_KEY: jobs run against the Segmind API emulator at ${emulator.url}`);
+    console.log(`No SEGMIND_API_KEY: jobs with provider SEGMIND run against the Segmind API emulator at ${emulator.url}`);
   }
+  console.log(config.providers.default === 'local'
+    ? 'Jobs that name no provider run on the local engine (this CPU; faceswap-v2, v3 multi, v4 face swaps)'
+    : `Jobs that name no provider run on ${config.providers.default}`);
   // startApp migrates the database before it serves anything.
   const app = await startApp({ config, databaseUrl, provider: providerFromConfig(config) });
   stops.unshift(() => app.close());
