@@ -7,19 +7,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FAST_CADENCES } from '../../test/support/fast-env.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The worker/API cadences of the test suite (test/support/app.ts FAST_ENV), so idle polls do not hide latency. */
-export const FAST_ENV: Record<string, string> = {
-  POLL_INTERVAL_QUEUE_MS: '20',
-  POLL_INTERVAL_WORKFLOW_MS: '20',
-  WORKER_IDLE_POLL_MS: '50',
-  RETRY_BASE_MS: '20',
-  RETRY_MAX_MS: '200',
-  WORKER_LEASE_MS: '5000',
-  WORKER_SHUTDOWN_GRACE_MS: '5000',
-};
+/** The worker/API cadences of the test suite, so idle polls do not hide latency. */
+export const FAST_ENV: Record<string, string> = FAST_CADENCES;
 
 export interface Proc {
   child: ChildProcess;

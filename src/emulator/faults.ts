@@ -4,6 +4,7 @@
 // request with that chance, drawn from a seeded PRNG so a run is reproducible.
 
 import { randomUUID } from 'node:crypto';
+import { seededRandom } from '../util/seeded-random.js';
 import { findModel } from './contract.js';
 
 export interface FaultMatch {
@@ -93,7 +94,7 @@ export class FaultBook {
     const probabilistic = fault.probability !== undefined;
     const times = fault.times ?? (probabilistic ? 'always' : 1);
     const remaining = times === 'always' ? Infinity : times;
-    const random = probabilistic ? mulberry32(fault.seed ?? this.seed + this.added * 0x9e3779b9) : undefined;
+    const random = probabilistic ? seededRandom(fault.seed ?? this.seed + this.added * 0x9e3779b9) : undefined;
     this.added += 1;
     if (isOutcomeFault(fault)) this.outcomeFaults.push({ id, fault, remaining, random });
     else this.requestFaults.push({ id, fault, remaining, random });
@@ -132,18 +133,6 @@ function take<F extends Fault>(list: Armed<F>[], req: RequestInfo): F | undefine
   armed.remaining -= 1;
   if (armed.remaining <= 0) list.splice(index, 1);
   return armed.fault;
-}
-
-/** A small, fast, seedable PRNG (Mulberry32): the same seed gives the same sequence. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function matches(match: FaultMatch | undefined, req: RequestInfo): boolean {

@@ -14,18 +14,6 @@ import type { Roi } from './warp.js';
 
 export type BlendMode = 'feather' | 'membrane';
 
-/** mulberry32: a small, fast, seedable PRNG; the same seed gives the same sequence everywhere. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Shift `warped` so its edge matches the target (the membrane correction), in place. */
 export function membraneCorrect(warped: Float32Array, cover: Uint8Array, target: RgbImage, roi: Roi, radius: number): void {
   const n = roi.w * roi.h;

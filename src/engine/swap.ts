@@ -3,7 +3,8 @@
 // randomness), so the same request gives the same bytes.
 import { createHash } from 'node:crypto';
 import type { Human } from '@vladmandic/human';
-import { compositeInto, membraneCorrect, seededRandom, type BlendMode } from './blend.js';
+import { seededRandom } from '../util/seeded-random.js';
+import { compositeInto, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
 import { decodeImage, encodeImage, ImageDecodeError, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';

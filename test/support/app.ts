@@ -12,6 +12,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/em
 import { createApiKey } from '../../src/services/api-keys.js';
 import { providerFromConfig } from '../../src/services/providers/index.js';
 import { createTestDatabase } from './db.js';
+import { FAST_CADENCES } from './fast-env.js';
 
 /**
  * Upstream step times for tests that assert PROCESSING: the window must be much
@@ -24,13 +25,7 @@ export const FAST_ENV: Record<string, string> = {
   PORT: '0',
   // The emulator runs every model; tests of the local engine ask for it per job.
   SWAPYARD_PROVIDER: 'segmind',
-  POLL_INTERVAL_QUEUE_MS: '20',
-  POLL_INTERVAL_WORKFLOW_MS: '20',
-  WORKER_IDLE_POLL_MS: '50',
-  RETRY_BASE_MS: '20',
-  RETRY_MAX_MS: '200',
-  WORKER_LEASE_MS: '5000',
-  WORKER_SHUTDOWN_GRACE_MS: '5000',
+  ...FAST_CADENCES,
 };
 
 export interface GqlResponse<T = any> {
