@@ -37,14 +37,16 @@ export type CreateOutcome =
 // lock, so concurrent creates of one key are checked one after another, and
 // budget_violations() (a volatile function, see its migration) reads with a
 // snapshot taken after the lock: no two creates can both take the last of a
-// budget. With an idempotency key, ON CONFLICT waits for a concurrent insert
-// of the same key to commit and then inserts nothing, so any number of
-// simultaneous retries create one job.
+// budget. Keys without a budget skip the function: a budget committed while
+// such a create was starting simply comes after it. With an idempotency key,
+// ON CONFLICT waits for a concurrent insert of the same key to commit and then
+// inserts nothing, so any number of simultaneous retries create one job.
 const CREATE_SQL = `
   WITH ${keyLock('$2::uuid')},
   over_budget AS MATERIALIZED (
     SELECT period, limit_micros::text AS "limitMicros", committed_micros::text AS "committedMicros"
-    FROM budget_violations($2::uuid, $10::bigint) WHERE EXISTS (SELECT 1 FROM key_lock)
+    FROM budget_violations($2::uuid, $10::bigint)
+    WHERE EXISTS (SELECT 1 FROM key_lock) AND EXISTS (SELECT 1 FROM budgets WHERE api_key_id = $2::uuid)
   ),
   moved AS (
     INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
