@@ -391,6 +391,9 @@ describe('queries over cost', () => {
     expect(badId.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'apiKey', rule: 'global-id' });
     const usageOther = await t.gql(`query($k: ID) { usage(apiKey: $k) { reserved { micros } } }`, { k: admin.id }, plain.secret);
     expect(usageOther.errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN', field: 'apiKey' });
+    const ghost = Buffer.from('ApiKey:00000000-0000-4000-8000-000000000000').toString('base64');
+    const unknown = await t.gql(`query($k: ID) { usage(apiKey: $k) { reserved { micros } } }`, { k: ghost }, admin.secret);
+    expect(unknown.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'apiKey', rule: 'exists' });
     const usageByAdmin = await t.gql(`query($k: ID) { usage(apiKey: $k) { reserved { micros } } }`, { k: plain.id }, admin.secret);
     expect(usageByAdmin.data.usage.reserved.micros).toBe('0');
     expect((await t.gql(`{ apiKeys { id } }`, undefined, plain.secret)).errors![0]!.extensions).toMatchObject({ code: 'FORBIDDEN' });
