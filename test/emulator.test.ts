@@ -521,3 +521,36 @@ describe('rate-based, dropped-connection and slow-processing faults; call log', 
     expect(() => emu.injectFault({ processingMs: 10, delayMs: 10 } as never)).toThrow(/either/);
   });
 });
+
+describe('credits', () => {
+  it('bills each accepted run its price, reports the balance in dollars, and answers 406 when it runs out', async () => {
+    emu.setCreditsMicros(100_000); // $0.10
+    const before = await call('GET', '/v1/get-user-credits');
+    expect(before.status).toBe(200);
+    expect(before.json()).toEqual({ credits: 0.1, 'free-credits': 0 });
+    expect((await call('GET', '/v1/get-user-credits', { key: null })).status).toBe(401);
+
+    expect((await post('/v1/faceswap-comic', { source_image: IMG_A, target_image: IMG_B })).status).toBe(200); // $0.065
+    expect(emu.creditsMicros()).toBe(35_000);
+    const refused = await post('/v1/faceswap-comic', { source_image: IMG_A, target_image: IMG_B });
+    expect(refused.status).toBe(406);
+    expect(refused.json().error).toMatch(/Insufficient Credits/);
+    expect(emu.creditsMicros()).toBe(35_000);
+    // A refused body costs nothing.
+    expect((await post('/v1/faceswap-v4', { source_image: IMG_A })).status).toBe(400);
+    expect(emu.creditsMicros()).toBe(35_000);
+    expect((await post('/v1/faceswap-v4', { source_image: IMG_A, target_image: IMG_B, hardware: 'cost' })).status).toBe(200); // $0.02
+    expect((await call('GET', '/v1/get-user-credits')).json().credits).toBe(0.015);
+  });
+
+  it('sets the balance through the control API, refusing a bad body', async () => {
+    const ok = await call('PUT', '/__emulator/credits', { body: { micros: 5_000_000 } });
+    expect(ok.status).toBe(200);
+    expect(emu.creditsMicros()).toBe(5_000_000);
+    for (const body of [{ micros: -1 }, { micros: 1.5 }, {}]) {
+      expect((await call('PUT', '/__emulator/credits', { body })).status).toBe(400);
+    }
+    expect(emu.creditsMicros()).toBe(5_000_000);
+    emu.setCreditsMicros(1_000_000_000);
+  });
+});
