@@ -1,6 +1,6 @@
 // API keys as the API sees them: the caller (viewer), every key for admins,
 // and the budgets admins set on them.
-import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { findApiKey, listApiKeys, type ApiKeyRow } from '../services/api-keys.js';
 import { parseUsd, USD_RULE } from '../services/money.js';
@@ -8,11 +8,11 @@ import { removeBudget, setBudget, usage, type BudgetPeriod } from '../services/s
 import { builder } from './builder.js';
 import type { Context } from './context.js';
 import { InvalidInput, InvalidInputError, UserError, badInput } from './errors.js';
+import { uuidOfGlobalId } from './global-ids.js';
 import { BudgetPeriodEnum } from './money.js';
 import { UsageType } from './usage.js';
 
 const API_KEY_TYPE = 'ApiKey';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function apiKeyGlobalId(id: string): string {
   return encodeGlobalID(API_KEY_TYPE, id);
@@ -20,12 +20,7 @@ export function apiKeyGlobalId(id: string): string {
 
 /** The uuid of an ApiKey global id, or null when `raw` is not one. */
 export function apiKeyUuid(raw: string): string | null {
-  try {
-    const decoded = decodeGlobalID(raw);
-    return decoded.typename === API_KEY_TYPE && UUID.test(decoded.id) ? decoded.id : null;
-  } catch {
-    return null;
-  }
+  return uuidOfGlobalId(raw, API_KEY_TYPE);
 }
 
 export function forbidden(field: string, message: string): GraphQLError {

@@ -1,9 +1,9 @@
 // Job ids on the API are Relay global ids: base64 of "<JobType>:<uuid>".
-import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { MODELS } from '../models/registry.js';
+import { isUuid } from '../util/uuid.js';
+import { tryDecodeGlobalId } from './global-ids.js';
 import { badInput } from './request-errors.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function jobTypeName(modelKey: string): string {
   const spec = MODELS.find((m) => m.key === modelKey);
@@ -22,14 +22,9 @@ export function jobGlobalId(job: { id: string; model: string }): string {
  * naming `field`. The model scopes every lookup: FaceswapV2Job:<uuid of a v4 job> names no job.
  */
 export function decodeJobId(raw: string, field: string): { typename: string; id: string; model: string } {
-  let decoded: { typename: string; id: string } | null = null;
-  try {
-    decoded = decodeGlobalID(raw);
-  } catch {
-    decoded = null;
-  }
+  const decoded = tryDecodeGlobalId(raw);
   const model = decoded && MODEL_OF_TYPE.get(decoded.typename);
-  if (!decoded || !model || !UUID.test(decoded.id)) {
+  if (!decoded || !model || !isUuid(decoded.id)) {
     throw badInput(field, 'global-id', 'is not a job id (a global id as returned in SwapJob.id)');
   }
   return { ...decoded, model };

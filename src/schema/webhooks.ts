@@ -14,8 +14,8 @@ import { JobStatusEnum } from './job-interface.js';
 import { parseEventCursor } from '../resolvers/job-events.js';
 import { DEFAULT_PAGE_SIZE, pageSize } from '../resolvers/jobs-connection.js';
 import { webhookEndpointUuid } from './webhook-ids.js';
+import { isUuid } from '../util/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class WebhookNotFound {
   constructor(
@@ -315,7 +315,7 @@ builder.mutationFields((t) => ({
       + 'with what is left of its retry schedule.',
     args: { id: t.arg.id({ required: true, description: 'WebhookDelivery.id (the webhook-id).' }) },
     resolve: async (_root, args, ctx) => {
-      if (!UUID.test(args.id)) {
+      if (!isUuid(args.id)) {
         return new InvalidInput([{ field: 'id', rule: 'uuid', message: 'id is not a webhook delivery id (WebhookDelivery.id, a UUID)' }]);
       }
       const id = await retryDelivery(ctx.db.prisma, ctx.apiKey.id, args.id);

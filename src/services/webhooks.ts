@@ -17,12 +17,12 @@ import type { PrismaClient, WebhookEndpoint } from '../generated/prisma/client.j
 import type { Violation } from '../models/normalise.js';
 import type { JobStatus } from './job-status.js';
 import { WEBHOOKS_CHANNEL } from './job-transitions.js';
+import { isUuid } from '../util/uuid.js';
 
 export const MAX_URL_LENGTH = 2048;
 export const MAX_DESCRIPTION_LENGTH = 256;
 const SECRET_PREFIX = 'whsec_';
 const SECRET_BYTES = 24;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type DeliveryStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
 
@@ -177,7 +177,7 @@ export async function createEndpoint(
 }
 
 export function findEndpoint(prisma: PrismaClient, apiKeyId: string, id: string): Promise<WebhookEndpoint | null> {
-  if (!UUID.test(id)) return Promise.resolve(null);
+  if (!isUuid(id)) return Promise.resolve(null);
   return prisma.webhookEndpoint.findFirst({ where: { id, apiKeyId } });
 }
 
@@ -209,7 +209,7 @@ export async function updateEndpoint(
 
 /** Deletes the endpoint with its deliveries and their attempts. False when the key has no such endpoint. */
 export async function deleteEndpoint(prisma: PrismaClient, apiKeyId: string, id: string): Promise<boolean> {
-  if (!UUID.test(id)) return false;
+  if (!isUuid(id)) return false;
   const { count } = await prisma.webhookEndpoint.deleteMany({ where: { id, apiKeyId } });
   return count > 0;
 }
@@ -220,7 +220,7 @@ export async function rotateSecret(
   apiKeyId: string,
   id: string,
 ): Promise<{ endpoint: WebhookEndpoint; secret: string } | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const secret = generateSecret();
   const { count } = await prisma.webhookEndpoint.updateMany({ where: { id, apiKeyId }, data: { secret } });
   if (count === 0) return null;
@@ -235,7 +235,7 @@ export async function rotateSecret(
  * when the key has no such delivery.
  */
 export async function retryDelivery(prisma: PrismaClient, apiKeyId: string, id: string): Promise<string | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const rows = await prisma.$queryRaw<{ id: string }[]>`
     UPDATE webhook_deliveries d SET status = 'PENDING', next_attempt_at = now(), finished_at = NULL
     FROM webhook_endpoints w
