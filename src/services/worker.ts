@@ -211,8 +211,8 @@ export class Worker {
   }
 
   private async complete(job: ClaimedJob, output: ProviderOutput): Promise<void> {
-    const stored = await this.opts.artifacts.put(output.bytes, output.mimeType);
-    const credits = await this.readCredits(job);
+    // Independent I/O: storing the output and reading the upstream balance.
+    const [stored, credits] = await Promise.all([this.opts.artifacts.put(output.bytes, output.mimeType), this.readCredits(job)]);
     const moved = await transition(this.opts.pool, {
       upstreamCreditsMicros: credits,
       jobId: job.id, from: ['SUBMITTED', 'PROCESSING'], to: 'COMPLETED', lockedBy: this.id,
