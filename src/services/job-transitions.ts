@@ -12,7 +12,11 @@
 // Events of one API key are written under a transaction-scoped advisory lock
 // on that key, so their ids are assigned and committed in the same order: an
 // event's id is then a resume cursor for that key's subscriptions (an event
-// with a smaller id can never commit after it).
+// with a smaller id can never commit after it). The lock is held until the
+// commit has been flushed, and every event commit of the database also queues
+// on NOTIFY's commit lock, so what runs under it is kept short: it is taken
+// after the job row has been written, and only the event, its deliveries, the
+// charge and the notifications come after it.
 import type pg from 'pg';
 import type { JobStatus } from './job-status.js';
 import { settlementSql } from './pricing.js';
@@ -81,22 +85,38 @@ function setClauses(patch: JobPatch, params: unknown[]): string[] {
   return clauses;
 }
 
-/** The per-key ordering lock, as a CTE named key_lock; statements gate on EXISTS (SELECT 1 FROM key_lock). */
-export function keyLock(apiKeyIdSql: string): string {
-  return `key_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended(${apiKeyIdSql}::text, 7001)))`;
+function keyLockValue(apiKeyIdSql: string): string {
+  return `hashtextextended(${apiKeyIdSql}::text, 7001)`;
 }
+
+/** pg_advisory_xact_lock on the key: the per-key ordering lock. */
+export function keyLockCall(apiKeyIdSql: string): string {
+  return `pg_advisory_xact_lock(${keyLockValue(apiKeyIdSql)})`;
+}
+
+/**
+ * The ordering locks of the keys of the rows the CTE `moved` has produced, as
+ * a CTE named key_lock. The event insert gates on it, so event ids are drawn
+ * once the locks are held; when `moved` is empty no lock is taken. A batch of
+ * creates can hold several keys: they are taken in one global order (by lock
+ * value) so that two batches cannot each hold a lock the other waits for.
+ */
+const KEY_LOCK_AFTER_MOVE = `key_lock AS MATERIALIZED (
+       SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT ${keyLockValue('api_key_id')} AS h FROM moved ORDER BY 1) AS keys
+     )`;
 
 /**
  * The tail of a statement whose CTE `moved` yields the job (id, api_key_id,
  * model, status) after a change: records the event with the detail in
  * parameter `detailParam`, queues a delivery for each matching webhook
  * endpoint, and notifies subscribers (and webhook dispatchers when there is
- * something to deliver). Its last CTE, event_notice, is the EventNotice row.
+ * something to deliver), all under the key's ordering lock. Its last CTE,
+ * event_notice, is the EventNotice row.
  */
 export function eventFanOut(detailParam: string): string {
-  return `event AS (
+  return `${KEY_LOCK_AFTER_MOVE}, event AS (
        INSERT INTO job_events (job_id, api_key_id, status, detail)
-       SELECT id, api_key_id, status, ${detailParam}::jsonb FROM moved
+       SELECT id, api_key_id, status, ${detailParam}::jsonb FROM moved WHERE EXISTS (SELECT 1 FROM key_lock)
        RETURNING id, job_id, api_key_id, status
      ), hooks AS (
        INSERT INTO webhook_deliveries (id, endpoint_id, event_id)
@@ -126,6 +146,7 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
     ledger = `, charge AS (
        INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros, upstream_credits_micros)
        SELECT api_key_id, id, model, status, charged_micros, $${params.length}::bigint FROM moved
+       WHERE EXISTS (SELECT 1 FROM key_lock)
      )`;
   }
   let lockGuard = '';
@@ -134,12 +155,11 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
     lockGuard = ` AND locked_by = $${params.length}`;
   }
   const { rows } = await db.query<EventNotice>(
-    `WITH ${keyLock('(SELECT api_key_id FROM jobs WHERE id = $1)')},
-     moved AS (
+    `WITH moved AS (
        UPDATE jobs SET ${sets.join(', ')}
-       WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard} AND EXISTS (SELECT 1 FROM key_lock)
+       WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}
        RETURNING id, api_key_id, model, status, charged_micros
-     )${ledger}, ${eventFanOut('$4')}
+     ), ${eventFanOut('$4')}${ledger}
      SELECT * FROM event_notice`,
     params,
   );

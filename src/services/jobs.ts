@@ -6,9 +6,10 @@ import type { BudgetPeriod, Job, PrismaClient } from '../generated/prisma/client
 import type { Db } from '../db/client.js';
 import type { Normalised } from '../models/normalise.js';
 import type { ModelSpec } from '../models/types.js';
-import { eventFanOut, JOBS_READY_CHANNEL, keyLock, transition } from './job-transitions.js';
+import { eventFanOut, JOBS_READY_CHANNEL, keyLockCall, transition } from './job-transitions.js';
 import { LIVE_STATUSES, type JobStatus } from './job-status.js';
 import type { Estimate } from './pricing.js';
+import { Coalescer } from '../util/coalescer.js';
 
 export interface CreateJobArgs {
   apiKeyId: string;
@@ -33,26 +34,30 @@ export type CreateOutcome =
   | { kind: 'over-budget'; period: BudgetPeriod; limitMicros: bigint; remainingMicros: bigint; requiredMicros: bigint };
 
 // One statement: the budget check, the job row, its QUEUED event, its webhook
-// deliveries and the notifications commit together. It runs under the key's
-// lock, so concurrent creates of one key are checked one after another, and
-// budget_violations() (a volatile function, see its migration) reads with a
-// snapshot taken after the lock: no two creates can both take the last of a
-// budget. Keys without a budget skip the function: a budget committed while
-// such a create was starting simply comes after it. With an idempotency key,
-// ON CONFLICT waits for a concurrent insert of the same key to commit and then
-// inserts nothing, so any number of simultaneous retries create one job.
+// deliveries and the notifications commit together. The key's ordering lock
+// (job-transitions.ts) is taken after the job row is written, keeping the
+// insert out of the section that is serialised per key. A key with a budget
+// also takes it first: concurrent creates of that key are then checked one
+// after another, and budget_violations() (a volatile function, see its
+// migration) reads with a snapshot taken after the lock, so no two creates can
+// both take the last of a budget. Keys without a budget skip both: a budget
+// committed while such a create was starting simply comes after it. With an
+// idempotency key, ON CONFLICT waits for a concurrent insert of the same key to
+// commit and then inserts nothing, so any number of simultaneous retries create
+// one job.
 const CREATE_SQL = `
-  WITH ${keyLock('$2::uuid')},
+  WITH budgeted AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM budgets WHERE api_key_id = $2::uuid) AS yes),
+  budget_lock AS MATERIALIZED (SELECT ${keyLockCall('$2::uuid')} FROM budgeted WHERE yes),
   over_budget AS MATERIALIZED (
     SELECT period, limit_micros::text AS "limitMicros", committed_micros::text AS "committedMicros"
     FROM budget_violations($2::uuid, $10::bigint)
-    WHERE EXISTS (SELECT 1 FROM key_lock) AND EXISTS (SELECT 1 FROM budgets WHERE api_key_id = $2::uuid)
+    WHERE EXISTS (SELECT 1 FROM budget_lock)
   ),
   moved AS (
     INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
                       estimated_micros, failure_micros)
     SELECT $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11
-    WHERE EXISTS (SELECT 1 FROM key_lock) AND NOT EXISTS (SELECT 1 FROM over_budget)
+    WHERE NOT EXISTS (SELECT 1 FROM over_budget)
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
     RETURNING id, api_key_id, model, status, created_at
   ), ${eventFanOut("'{}'")},
@@ -60,6 +65,32 @@ const CREATE_SQL = `
   SELECT (SELECT created_at FROM moved) AS "createdAt",
          (SELECT count(*) FROM event_notice) + (SELECT count(*) FROM ready) AS notified,
          (SELECT json_agg(over_budget) FROM over_budget) AS "overBudget"`;
+
+// Many creates in one statement, for keys without a budget: the same rows,
+// events, deliveries and notifications as CREATE_SQL, with one ordering lock
+// per key and one commit for the batch. Rows of keys with a budget, and rows
+// whose idempotency key is already taken, are left out (not in the answer) and
+// go through CREATE_SQL one by one.
+const CREATE_MANY_SQL = `
+  WITH input AS MATERIALIZED (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::text[], $8::text[],
+                         $9::uuid[], $10::bigint[], $11::bigint[])
+      AS i(id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
+           estimated_micros, failure_micros)
+  ),
+  moved AS (
+    INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
+                      estimated_micros, failure_micros)
+    SELECT id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
+           estimated_micros, failure_micros
+    FROM input WHERE NOT EXISTS (SELECT 1 FROM budgets b WHERE b.api_key_id = input.api_key_id)
+    ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+    RETURNING id, api_key_id, model, status, created_at
+  ), ${eventFanOut("'{}'")},
+  ready AS (SELECT pg_notify('${JOBS_READY_CHANNEL}', '') FROM moved LIMIT 1)
+  SELECT id, created_at AS "createdAt",
+         (SELECT count(*) FROM event_notice) + (SELECT count(*) FROM ready) AS notified
+  FROM moved`;
 
 interface CreateRow {
   createdAt: Date | null;
@@ -80,14 +111,72 @@ function newJob(id: string, createdAt: Date, args: CreateJobArgs): Job {
   };
 }
 
-export async function createJob(db: Db, args: CreateJobArgs): Promise<CreateOutcome> {
-  const id = randomUUID();
-  const { rows } = await db.pool.query<CreateRow>(CREATE_SQL, [
+const DEADLOCK_DETECTED = '40P01';
+
+// Two retries of one idempotency key racing a budget being set can deadlock:
+// one create holds the key lock (it saw the budget) and waits for the other's
+// insert of the same idempotency key, which waits for the lock. PostgreSQL
+// aborts one of them and nothing of it was written, so it is run again.
+async function insertOnce(db: Db, params: InsertParams): Promise<CreateRow> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows } = await db.pool.query<CreateRow>(CREATE_SQL, params);
+      return rows[0]!;
+    } catch (err) {
+      if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt >= 3) throw err;
+    }
+  }
+}
+
+type InsertParams = unknown[];
+
+function insertParams(id: string, args: CreateJobArgs): InsertParams {
+  return [
     id, args.apiKeyId, args.spec.key, args.provider, JSON.stringify(args.normalised.params),
     args.normalised.seed, args.idempotency?.key ?? null, args.idempotency?.requestHash ?? null, args.rerunOfId ?? null,
     args.cost.estimatedMicros.toString(), args.cost.failureMicros.toString(),
-  ]);
-  const row = rows[0]!;
+  ];
+}
+
+/** Writes a batch with CREATE_MANY_SQL, then each row it left out, or all of them one by one if the batch failed. */
+async function insertBatch(db: Db, batch: InsertParams[]): Promise<Array<PromiseSettledResult<CreateRow>>> {
+  if (batch.length === 1) return Promise.allSettled([insertOnce(db, batch[0]!)]);
+  let created = new Map<string, Date>();
+  try {
+    const columns = batch[0]!.map((_, c) => batch.map((row) => row[c]));
+    const { rows } = await db.pool.query<{ id: string; createdAt: Date }>(CREATE_MANY_SQL, columns);
+    created = new Map(rows.map((r) => [r.id, r.createdAt]));
+  } catch (err) {
+    // Nothing of a failed statement was written; one by one, a row that
+    // cannot be created fails alone.
+    console.warn('[jobs] batched create failed, creating one by one:', (err as Error).message);
+  }
+  return Promise.allSettled(batch.map((row) => {
+    const createdAt = created.get(row[0] as string);
+    return createdAt ? Promise.resolve({ createdAt, overBudget: null }) : insertOnce(db, row);
+  }));
+}
+
+const batchers = new WeakMap<Db, Coalescer<InsertParams, CreateRow>>();
+
+/**
+ * The creates of a process go through one coalescer per database: under load,
+ * creates that arrive while others are being written share one statement and
+ * one commit (see CREATE_MANY_SQL), so the per-key ordering lock and the
+ * commit's flush are paid once per batch instead of once per job.
+ */
+export function createBatcher(db: Db): Coalescer<InsertParams, CreateRow> {
+  let batcher = batchers.get(db);
+  if (!batcher) {
+    batcher = new Coalescer((batch) => insertBatch(db, batch), { maxBatch: 100, maxInFlight: 2 });
+    batchers.set(db, batcher);
+  }
+  return batcher;
+}
+
+export async function createJob(db: Db, args: CreateJobArgs): Promise<CreateOutcome> {
+  const id = randomUUID();
+  const row = await createBatcher(db).push(insertParams(id, args));
   // The job as created: re-reading it could already show a worker's first move.
   if (row.createdAt) return { kind: 'created', job: newJob(id, row.createdAt, args) };
   // A retry of a request that already created its job is answered with that job, budget or not.
