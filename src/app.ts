@@ -44,7 +44,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   await prepareDatabase(opts.databaseUrl, opts.log);
   const db = connectDb(opts.databaseUrl);
-  const events = new EventHub(opts.databaseUrl, db.prisma);
+  const events = new EventHub(opts.databaseUrl, db.pool);
   await events.start();
   const artifacts = artifactStore(config);
   const providers = config.embeddedWorker ? workerProvider(config, db.pool, opts.log, opts.provider) : null;

@@ -3,6 +3,7 @@
 // nothing for a slow password hash to protect against.
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { prepared } from '../db/prepared.js';
 
 export interface ApiKeyIdentity {
   id: string;
@@ -34,10 +35,10 @@ export async function countApiKeys(pool: pg.Pool): Promise<number> {
 /** The key's owner, or null when the secret is unknown or revoked. */
 export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise<ApiKeyIdentity | null> {
   if (!secret.startsWith(KEY_PREFIX)) return null;
-  const { rows } = await pool.query<ApiKeyIdentity>(
+  const { rows } = await pool.query<ApiKeyIdentity>(prepared(
     `SELECT id, name, is_admin AS "isAdmin" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`,
     [hashApiKey(secret)],
-  );
+  ));
   return rows[0] ?? null;
 }
 

@@ -3,7 +3,8 @@
 // connection per API process receives them, loads the event and its job once,
 // and hands them to every matching subscriber of the event's API key.
 import pg from 'pg';
-import type { Job, JobEvent, PrismaClient } from '../generated/prisma/client.js';
+import type { Job, JobEvent } from '../generated/prisma/client.js';
+import { findEventWithJob } from './job-rows.js';
 import { EVENTS_CHANNEL, type EventNotice } from './job-transitions.js';
 
 export type JobEventWithJob = JobEvent & { job: Job };
@@ -87,7 +88,7 @@ export class EventHub {
 
   constructor(
     private readonly databaseUrl: string,
-    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
   ) {}
 
   async start(): Promise<void> {
@@ -131,10 +132,7 @@ export class EventHub {
     if (!subs) return;
     const interested = [...subs].filter((s) => s.matches(notice));
     if (interested.length === 0) return;
-    const event = await this.prisma.jobEvent.findUnique({
-      where: { id: BigInt(notice.eventId) },
-      include: { job: true },
-    });
+    const event = await findEventWithJob(this.pool, notice.eventId);
     if (!event) return;
     for (const s of interested) s.push(event);
   }

@@ -3,6 +3,7 @@
 // same statement keeps a claimed job away from every other worker until its
 // holder releases it or stops renewing the lease (it died).
 import type pg from 'pg';
+import { prepared } from '../db/prepared.js';
 import type { JobStatus } from './job-status.js';
 
 export interface ClaimedJob {
@@ -38,7 +39,7 @@ const CLAIM_SQL = `
             jobs.estimated_micros > 0 AS paid`;
 
 export async function claimJobs(pool: pg.Pool, workerId: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-  const { rows } = await pool.query<ClaimedJob>(CLAIM_SQL, [workerId, limit, leaseMs]);
+  const { rows } = await pool.query<ClaimedJob>(prepared(CLAIM_SQL, [workerId, limit, leaseMs]));
   return rows;
 }
 

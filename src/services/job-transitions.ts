@@ -18,6 +18,7 @@
 // after the job row has been written, and only the event, its deliveries, the
 // charge and the notifications come after it.
 import type pg from 'pg';
+import { prepared } from '../db/prepared.js';
 import type { JobStatus } from './job-status.js';
 import { settlementSql } from './pricing.js';
 
@@ -154,7 +155,7 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
     params.push(req.lockedBy);
     lockGuard = ` AND locked_by = $${params.length}`;
   }
-  const { rows } = await db.query<EventNotice>(
+  const { rows } = await db.query<EventNotice>(prepared(
     `WITH moved AS (
        UPDATE jobs SET ${sets.join(', ')}
        WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}
@@ -162,7 +163,7 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
      ), ${eventFanOut('$4')}${ledger}
      SELECT * FROM event_notice`,
     params,
-  );
+  ));
   const row = rows[0];
   if (!row) return null;
   return { eventId: row.eventId, jobId: row.jobId, apiKeyId: row.apiKeyId, status: row.status, model: row.model };
@@ -173,9 +174,9 @@ export async function updateHeldJob(pool: pg.Pool, jobId: string, workerId: stri
   const params: unknown[] = [jobId, workerId];
   const sets = setClauses(patch, params);
   if (sets.length === 0) return true;
-  const { rowCount } = await pool.query(
+  const { rowCount } = await pool.query(prepared(
     `UPDATE jobs SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 AND locked_by = $2`,
     params,
-  );
+  ));
   return (rowCount ?? 0) > 0;
 }

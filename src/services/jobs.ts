@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BudgetPeriod, Job, PrismaClient } from '../generated/prisma/client.js';
 import type { Db } from '../db/client.js';
+import { prepared } from '../db/prepared.js';
 import type { Normalised } from '../models/normalise.js';
 import type { ModelSpec } from '../models/types.js';
 import { eventFanOut, JOBS_READY_CHANNEL, keyLockCall, transition } from './job-transitions.js';
@@ -120,7 +121,7 @@ const DEADLOCK_DETECTED = '40P01';
 async function insertOnce(db: Db, params: InsertParams): Promise<CreateRow> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { rows } = await db.pool.query<CreateRow>(CREATE_SQL, params);
+      const { rows } = await db.pool.query<CreateRow>(prepared(CREATE_SQL, params));
       return rows[0]!;
     } catch (err) {
       if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt >= 3) throw err;
@@ -144,7 +145,7 @@ async function insertBatch(db: Db, batch: InsertParams[]): Promise<Array<Promise
   let created = new Map<string, Date>();
   try {
     const columns = batch[0]!.map((_, c) => batch.map((row) => row[c]));
-    const { rows } = await db.pool.query<{ id: string; createdAt: Date }>(CREATE_MANY_SQL, columns);
+    const { rows } = await db.pool.query<{ id: string; createdAt: Date }>(prepared(CREATE_MANY_SQL, columns));
     created = new Map(rows.map((r) => [r.id, r.createdAt]));
   } catch (err) {
     // Nothing of a failed statement was written; one by one, a row that
