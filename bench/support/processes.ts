@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAST_CADENCES } from '../../test/support/fast-env.js';
+import { hasFlag } from './report.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,8 +30,30 @@ function nodeArgs(role: string): string[] {
   return raw ? raw.split(/\s+/).filter(Boolean) : [];
 }
 
-export async function spawnTs(role: string, file: string, env: Record<string, string>, ready: RegExp, timeoutMs = 30_000): Promise<Proc & { match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, [...nodeArgs(role), '--import', 'tsx', file], {
+/**
+ * The service's processes (API, worker) run as production runs them: the
+ * compiled JS of `npm run build`, built once per bench run. Smoke runs (inside
+ * `npm test`) run the sources through tsx instead, to keep the suite short;
+ * they check that the scripts work, not the figures.
+ */
+const SERVICE_COMPILED = !hasFlag('smoke');
+let built: Promise<void> | null = null;
+function buildOnce(): Promise<void> {
+  built ??= new Promise<void>((resolve, reject) => {
+    const tsc = spawn(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    tsc.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build failed (${code})`))));
+  });
+  return built;
+}
+
+async function entry(file: string, compiled: boolean): Promise<string[]> {
+  if (!compiled) return ['--import', 'tsx', file];
+  await buildOnce();
+  return [join('dist', file.replace(/\.ts$/, '.js'))];
+}
+
+export async function spawnTs(role: string, file: string, env: Record<string, string>, ready: RegExp, timeoutMs = 30_000, compiled = false): Promise<Proc & { match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, [...nodeArgs(role), ...(await entry(file, compiled))], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,6 +150,8 @@ export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: 
       ...opts.env,
     },
     /Swapyard GraphQL API: (http:\/\/\S+)\/graphql/,
+    30_000,
+    SERVICE_COMPILED,
   );
   const key = (await readFile(join(dataDir, 'api-key'), 'utf8')).trim();
   const url = p.match[1]!;
@@ -156,5 +181,7 @@ export async function startWorkerProcess(opts: { databaseUrl: string; emulatorUr
       ...opts.env,
     },
     /Worker \S+ running/,
+    30_000,
+    SERVICE_COMPILED,
   );
 }

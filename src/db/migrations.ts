@@ -12,7 +12,8 @@ import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm/sch
 import pg from 'pg';
 import { MigrationAdapterFactory, quoteIdent, withDatabase } from './pg-adapter-fixes.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+// The package's root: two levels up from src/db, three from dist/src/db (`npm run build`).
+const repoRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/src/') ? '../../../' : '../../', import.meta.url));
 export const schemaPath = path.join(repoRoot, 'prisma', 'schema.prisma');
 export const migrationsDir = path.join(repoRoot, 'prisma', 'migrations');
 const wasmPath = path.join(repoRoot, 'node_modules', '@prisma', 'schema-engine-wasm', 'schema_engine_bg.wasm');

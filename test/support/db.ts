@@ -3,8 +3,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { adminUrl, databaseUrl } from './db-names.js';
 
-/** A fresh, migrated database of its own for one test file. Dropped by the global teardown. */
-export async function createTestDatabase(): Promise<string> {
+/** A fresh, migrated database of its own for one test file (unmigrated with `empty`). Dropped by the global teardown. */
+export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<string> {
   const template = inject('templateDatabase');
   const name = `${template.replace(/_template$/, '')}_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ connectionString: adminUrl() });
@@ -12,7 +12,7 @@ export async function createTestDatabase(): Promise<string> {
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        await client.query(`CREATE DATABASE "${name}"${opts.empty ? '' : ` TEMPLATE "${template}"`}`);
         break;
       } catch (err) {
         // Two files cloning the template at the same instant: "source database is being accessed by other users".

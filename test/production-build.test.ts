@@ -1,0 +1,72 @@
+// `npm run build` and the compiled entry the container runs (node
+// dist/src/main.js): it must compile, find its migrations from dist/, and
+// serve the same API, or production would rot unnoticed behind the tsx runs.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './support/db.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+describe('the compiled service', () => {
+  it('builds, migrates a fresh database from dist/, and runs a job to COMPLETED', async () => {
+    const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+    expect(build.stdout + build.stderr).toBe('');
+    expect(build.status).toBe(0);
+
+    const databaseUrl = await createTestDatabase({ empty: true });
+    const emulator: Emulator = await startEmulator({ latencyMs: { sync: 5, queueStep: 30, workflowStep: 30 } });
+    cleanups.push(() => emulator.close());
+    const dataDir = await mkdtemp(join(tmpdir(), 'swapyard-dist-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl, SEGMIND_BASE_URL: emulator.url, SWAPYARD_DATA_DIR: dataDir, PORT: '0', SWAPYARD_PROVIDER: 'segmind' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no start:\n${output}`)), 30_000);
+      child.stdout.on('data', () => {
+        const m = /Swapyard GraphQL API: (http:\/\/\S+)/.exec(output);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+    });
+    const key = (await readFile(join(dataDir, 'api-key'), 'utf8')).trim();
+    const gql = async (query: string, variables?: unknown) => (await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    })).json() as Promise<any>;
+    const created = await gql(`mutation($input: CreateFaceswapV4JobInput!) { createFaceswapV4Job(input: $input) { ... on FaceswapV4Job { id } } }`,
+      { input: { sourceImage: 'https://example.com/a.jpg', targetImage: 'https://example.com/b.png' } });
+    const id = created.data.createFaceswapV4Job.id;
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'COMPLETED'; i++) {
+      status = (await gql(`query($id: ID!) { job(id: $id) { status } }`, { id })).data.job.status;
+      if (status !== 'COMPLETED') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('COMPLETED');
+  }, 90_000);
+});
