@@ -4,6 +4,9 @@
 // (src/server/subscription-documents.ts); these answers must be what graphql-ws
 // itself gives when it parses and validates each subscribe message on its own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphQLError, parse, validate } from 'graphql';
+import { schema } from '../src/schema/index.js';
+import { subscriptionDocuments } from '../src/server/subscription-documents.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
 
@@ -78,5 +81,40 @@ describe('subscription documents', () => {
 
   it('a query sent over the socket is executed once and completes', async () => {
     expect(await outcome(`{ __typename }`)).toEqual({ complete: true, events: [{ data: { __typename: 'Query' } }] });
+  });
+});
+
+describe('subscriptionDocuments', () => {
+  const A = `subscription { jobsUpdated { status } }`;
+  const B = `subscription { jobsUpdated { cursor } }`;
+
+  it('one document per distinct text: the same text gets the same object', () => {
+    const documents = subscriptionDocuments(schema);
+    const a = documents(A);
+    expect(a).toHaveProperty('kind', 'Document');
+    expect(documents(A)).toBe(a);
+    expect(documents(` ${A}`)).not.toBe(a);
+    expect(documents(B)).not.toBe(a);
+  });
+
+  it('invalid texts are answered as parse and validate answer them, and not kept', () => {
+    const documents = subscriptionDocuments(schema);
+    const invalid = `subscription { jobsUpdated { nope } }`;
+    const errors = documents(invalid);
+    expect(Array.isArray(errors)).toBe(true);
+    expect((errors as GraphQLError[]).map((e) => e.toJSON())).toEqual(validate(schema, parse(invalid)).map((e) => e.toJSON()));
+    expect(documents(invalid)).not.toBe(errors);
+    expect(() => documents(`subscription {`)).toThrow(GraphQLError);
+    expect(() => documents(`subscription {`)).toThrow('Syntax Error: Expected Name, found <EOF>.');
+  });
+
+  it('keeps at most `max` texts, dropping the least recently used', () => {
+    const documents = subscriptionDocuments(schema, 2);
+    const a = documents(A);
+    const b = documents(B);
+    expect(documents(A)).toBe(a); // A is now the most recently used
+    documents(`subscription { jobsUpdated { createdAt } }`); // evicts B
+    expect(documents(A)).toBe(a);
+    expect(documents(B)).not.toBe(b);
   });
 });

@@ -8,6 +8,7 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
+import { subscriptionDocuments } from './subscription-documents.js';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
@@ -64,10 +65,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // without it, each of N subscribers reloaded the event's job on its own (N queries
   // per event; 1,000 subscribers took ~250 ms before the first one heard of it).
   const wsContexts = new Map<string, { context: Context; sockets: number }>();
+  const documents = subscriptionDocuments(opts.schema);
   const wsCleanup = useServer<Record<string, unknown>, { apiKey?: ApiKeyIdentity; counted?: boolean }>(
     {
       schema: opts.schema,
       subscribe: subscribeSharingResults,
+      // graphql-ws's own parse + validate, with one shared document per distinct text.
+      // Validation errors go back to the client as graphql-ws sends its own; a syntax
+      // error throws and closes the socket (4500), as it did when graphql-ws parsed.
+      onSubscribe: (_ctx, _id, payload) => {
+        const document = documents(payload.query);
+        if (!('kind' in document)) return document;
+        return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
       onConnect: async (ctx) => {
         const token = keyFromConnectionParams(ctx.connectionParams);
         const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
