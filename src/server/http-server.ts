@@ -9,7 +9,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
 import { subscriptionDocuments } from './subscription-documents.js';
-import { useServer } from 'graphql-ws/use/ws';
+import { useGraphQLWsServer } from './graphql-ws-server.js';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
 import type { Context } from '../schema/context.js';
@@ -72,7 +72,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // per event; 1,000 subscribers took ~250 ms before the first one heard of it).
   const wsContexts = new Map<string, SharedContext>();
   const documents = subscriptionDocuments(opts.schema);
-  const wsCleanup = useServer<Record<string, unknown>, { shared?: SharedContext }>(
+  const wsCleanup = useGraphQLWsServer<Record<string, unknown>, { shared?: SharedContext }>(
     {
       schema: opts.schema,
       subscribe: subscribeSharingResults,
@@ -85,10 +85,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       onConnect: async (ctx) => {
-        // graphql-ws keeps ctx.extra (the socket and the upgrade request) for the
-        // connection's life; nothing here reads the request after the handshake, and
-        // it held ~1.3 KB per idle connection (headers, raw headers, stream state).
-        (ctx.extra as { request?: unknown }).request = undefined;
         const token = keyFromConnectionParams(ctx.connectionParams);
         const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
         // false closes the socket with 4403 Forbidden before any subscription starts.
