@@ -1,6 +1,7 @@
 // The project's graphql-ws adapter for `ws` (src/server/graphql-ws-server.ts) on
 // its own, with a short keep-alive: what use/ws did must still happen — pings,
-// terminating a peer that stops answering them, refusing other subprotocols,
+// terminating a peer that stops answering them, closing a socket that never
+// sends connection_init, refusing other subprotocols,
 // answering operations, and closing everyone with 1001 on dispose. (The same
 // tests pass against graphql-ws/use/ws's useServer, which takes the same arguments.)
 import { createServer, type Server } from 'node:http';
@@ -13,11 +14,11 @@ import { useGraphQLWsServer } from '../src/server/graphql-ws-server.js';
 const KEEP_ALIVE_MS = 100;
 let running: { server: Server; dispose(): Promise<void> } | null = null;
 
-async function start(): Promise<string> {
+async function start(options: { connectionInitWaitTimeout?: number } = {}): Promise<string> {
   const server = createServer();
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const schema = buildSchema(`type Query { hello: String }`);
-  const ws = useGraphQLWsServer({ schema, roots: { query: { hello: () => 'world' } } }, wss, KEEP_ALIVE_MS);
+  const ws = useGraphQLWsServer({ schema, roots: { query: { hello: () => 'world' } }, ...options }, wss, KEEP_ALIVE_MS);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   running = { server, dispose: async () => ws.dispose() };
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
@@ -71,6 +72,19 @@ describe('graphql-ws adapter', () => {
     const closed = await closeOf(ws);
     expect(closed.code).toBe(1006); // terminated: no close frame
     expect(Date.now() - started).toBeLessThan(KEEP_ALIVE_MS * 4);
+  });
+
+  it('closes a socket that sends no connection_init in time with 4408; one that does stays open', async () => {
+    const url = await start({ connectionInitWaitTimeout: 150 });
+    const silent = await open(url, 'graphql-transport-ws');
+    const started = Date.now();
+    const polite = await open(url, 'graphql-transport-ws');
+    await init(polite);
+    expect(await closeOf(silent)).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(polite.readyState).toBe(WebSocket.OPEN);
+    polite.close();
   });
 
   it('refuses a socket without the graphql-transport-ws subprotocol with 4406', async () => {

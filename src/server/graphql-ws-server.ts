@@ -11,10 +11,12 @@
 //   closures per socket. As in use/ws, every socket is pinged every 12 s and one
 //   that has not answered a ping 12 s later is terminated (only the phase of the
 //   pings differs: one clock for all sockets, not one per socket);
+// - the connection_init timer is dropped once init arrives;
 // - graphql-ws's view of the socket is an object with methods, not three closures.
 import {
   CloseCode,
   DEPRECATED_GRAPHQL_WS_PROTOCOL,
+  GRAPHQL_TRANSPORT_WS_PROTOCOL,
   handleProtocols,
   makeServer,
   type ConnectionInitMessage,
@@ -85,7 +87,25 @@ export function useGraphQLWsServer<
   E extends Record<PropertyKey, unknown> = Record<PropertyKey, never>,
 >(options: ServerOptions<P, Extra & Partial<E>>, ws: WebSocketServer, keepAliveMs = KEEP_ALIVE_MS): Disposable {
   const isProd = process.env.NODE_ENV === 'production';
-  const server = makeServer(options);
+  // The wait for connection_init (4408 when it does not come in time) is kept here
+  // rather than in makeServer, whose timer stays referenced for the connection's
+  // life even after init; this one is dropped once init arrives. makeServer calls
+  // onConnect as soon as it reads connection_init, which is when its timer would
+  // have stopped mattering.
+  const initWaitMs = options.connectionInitWaitTimeout ?? 3_000;
+  const waitingForInit = new Map<WebSocket, NodeJS.Timeout>();
+  const initReceived = (socket: WebSocket) => {
+    clearTimeout(waitingForInit.get(socket));
+    waitingForInit.delete(socket);
+  };
+  const server = makeServer({
+    ...options,
+    connectionInitWaitTimeout: 0,
+    onConnect: (ctx) => {
+      initReceived(ctx.extra.socket);
+      return options.onConnect?.(ctx);
+    },
+  });
   ws.options.handleProtocols = handleProtocols;
   ws.once('error', (err) => {
     console.error('Internal error emitted on the WebSocket server. Please check your implementation.', err);
@@ -128,10 +148,17 @@ export function useGraphQLWsServer<
   ws.on('connection', (socket) => {
     socket.on('error', onError);
     socket.on('pong', onPong);
+    if (socket.protocol === GRAPHQL_TRANSPORT_WS_PROTOCOL && initWaitMs > 0 && Number.isFinite(initWaitMs)) {
+      waitingForInit.set(socket, setTimeout(() => {
+        waitingForInit.delete(socket);
+        socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+      }, initWaitMs));
+    }
     const closed = server.opened(new Transport(socket, isProd), { socket } as Extra & Partial<E>);
     // ws emits close once; on() spares the wrapper once() adds.
     socket.on('close', (code, reason) => {
       awaitingPong.delete(socket);
+      initReceived(socket);
       if (!isProd && code === CloseCode.SubprotocolNotAcceptable && socket.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
         console.warn(
           `Client provided the unsupported and deprecated subprotocol "${socket.protocol}" used by subscriptions-transport-ws.`
