@@ -86,6 +86,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       },
       onConnect: async (ctx) => {
         const token = keyFromConnectionParams(ctx.connectionParams);
+        // graphql-ws keeps connectionParams on ctx for the connection's life; nothing
+        // reads them after this, and they hold the key's secret.
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
         const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
         // false closes the socket with 4403 Forbidden before any subscription starts.
         if (!apiKey) return false;
