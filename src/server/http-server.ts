@@ -8,7 +8,8 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
-import { useServer } from 'graphql-ws/use/ws';
+import { subscriptionDocuments } from './subscription-documents.js';
+import { useGraphQLWsServer } from './graphql-ws-server.js';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
 import type { Context } from '../schema/context.js';
@@ -54,6 +55,12 @@ function keyFromConnectionParams(params: Readonly<Record<string, unknown>> | und
   return bearerToken(entry?.[1]);
 }
 
+/** One resolver context per API key, shared by that key's open WebSocket connections. */
+interface SharedContext {
+  context: Context;
+  sockets: number;
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   let publicUrl = opts.publicUrl ?? '';
   const server = createServer();
@@ -63,31 +70,45 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // Pothos' per-context model loader batch what the subscribers of one event load:
   // without it, each of N subscribers reloaded the event's job on its own (N queries
   // per event; 1,000 subscribers took ~250 ms before the first one heard of it).
-  const wsContexts = new Map<string, { context: Context; sockets: number }>();
-  const wsCleanup = useServer<Record<string, unknown>, { apiKey?: ApiKeyIdentity; counted?: boolean }>(
+  const wsContexts = new Map<string, SharedContext>();
+  const documents = subscriptionDocuments(opts.schema);
+  const wsCleanup = useGraphQLWsServer<Record<string, unknown>, { shared?: SharedContext }>(
     {
       schema: opts.schema,
       subscribe: subscribeSharingResults,
+      // graphql-ws's own parse + validate, with one shared document per distinct text.
+      // Validation errors go back to the client as graphql-ws sends its own; a syntax
+      // error throws and closes the socket (4500), as it did when graphql-ws parsed.
+      onSubscribe: (_ctx, _id, payload) => {
+        const document = documents(payload.query);
+        if (!('kind' in document)) return document;
+        return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
       onConnect: async (ctx) => {
         const token = keyFromConnectionParams(ctx.connectionParams);
+        // graphql-ws keeps connectionParams on ctx for the connection's life; nothing
+        // reads them after this, and they hold the key's secret.
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
         const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
         // false closes the socket with 4403 Forbidden before any subscription starts.
         if (!apiKey) return false;
-        ctx.extra.apiKey = apiKey;
         let shared = wsContexts.get(apiKey.id);
         if (!shared) wsContexts.set(apiKey.id, (shared = { context: opts.context(apiKey, publicUrl), sockets: 0 }));
         shared.sockets += 1;
-        ctx.extra.counted = true;
+        // The connection holds its key's shared entry (and through it the key's
+        // identity), not an identity object of its own.
+        ctx.extra.shared = shared;
         return true;
       },
       onClose: (ctx) => {
-        const id = ctx.extra.apiKey?.id;
-        if (!id || !ctx.extra.counted) return;
-        ctx.extra.counted = false;
-        const shared = wsContexts.get(id);
-        if (shared && --shared.sockets <= 0) wsContexts.delete(id);
+        const shared = ctx.extra.shared;
+        if (!shared) return;
+        ctx.extra.shared = undefined;
+        if (--shared.sockets <= 0 && wsContexts.get(shared.context.apiKey.id) === shared) wsContexts.delete(shared.context.apiKey.id);
       },
-      context: (ctx) => wsContexts.get(ctx.extra.apiKey!.id)?.context ?? opts.context(ctx.extra.apiKey!, publicUrl),
+      // Only acknowledged connections subscribe, and those hold their shared entry
+      // (graphql-ws asks for the context right after a subscribe message, before any close).
+      context: (ctx) => ctx.extra.shared!.context,
     },
     wsServer,
   );

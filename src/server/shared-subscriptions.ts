@@ -32,43 +32,67 @@ function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
   return typeof (x as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 }
 
+/**
+ * The per-subscription iterator handed to graphql-ws. A class rather than an object
+ * of closures, and next() chains promises rather than being an async function: an
+ * idle subscription sits in next() for its whole life, and a suspended async
+ * function kept its frame (a generator, its registers and promises) per connection
+ * on top of the four closures; this keeps three fields and one pending callback.
+ * It is not an async generator either: return() must reach the source at once even
+ * while a next() is pending (an idle subscription being closed).
+ */
+class SharedResults implements AsyncIterableIterator<ExecutionResult> {
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly args: ExecutionArgs,
+    private readonly key: string,
+  ) {}
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then((r): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+      if (r.done) return { value: undefined, done: true };
+      let result: Result;
+      try {
+        result = this.run(r.value);
+      } catch (err) {
+        return this.fail(err);
+      }
+      return Promise.resolve(result).then((value): IteratorResult<ExecutionResult> => ({ value, done: false }), (err) => this.fail(err));
+    });
+  }
+
+  private run(event: unknown): Result {
+    if (!event || typeof event !== 'object') return execute({ ...this.args, rootValue: event });
+    let results = byEvent.get(event);
+    if (!results) byEvent.set(event, (results = new Map()));
+    let result = results.get(this.key);
+    if (!result) results.set(this.key, (result = execute({ ...this.args, rootValue: event })));
+    return result;
+  }
+
+  /** A failed execution ends the source, then rethrows. */
+  private async fail(err: unknown): Promise<never> {
+    await this.source.return?.();
+    throw err;
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    return { value: undefined, done: true };
+  }
+
+  async throw(err: unknown): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    throw err;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
 export async function subscribeSharingResults(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!isAsyncIterable(source)) return source as ExecutionResult;
-  const key = operationKey(args);
-  const iterator = source[Symbol.asyncIterator]();
-  const run = (event: unknown): Result => {
-    if (!event || typeof event !== 'object') return execute({ ...args, rootValue: event });
-    let results = byEvent.get(event);
-    if (!results) byEvent.set(event, (results = new Map()));
-    let result = results.get(key);
-    if (!result) results.set(key, (result = execute({ ...args, rootValue: event })));
-    return result;
-  };
-  // A plain iterator object, not an async generator: return() must reach the
-  // source at once even while a next() is pending (an idle subscription being closed).
-  const mapped = {
-    async next(): Promise<IteratorResult<ExecutionResult>> {
-      const r = await iterator.next();
-      if (r.done) return { value: undefined, done: true };
-      try {
-        return { value: await run(r.value), done: false };
-      } catch (err) {
-        await iterator.return?.();
-        throw err;
-      }
-    },
-    async return(): Promise<IteratorResult<ExecutionResult>> {
-      await iterator.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(err: unknown): Promise<IteratorResult<ExecutionResult>> {
-      await iterator.return?.();
-      throw err;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-  return mapped as unknown as AsyncGenerator<ExecutionResult>;
+  return new SharedResults(source[Symbol.asyncIterator](), args, operationKey(args)) as unknown as AsyncGenerator<ExecutionResult>;
 }

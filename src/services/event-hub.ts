@@ -25,7 +25,9 @@ export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
 
   constructor(
     readonly filter: EventFilter,
-    private readonly onClose: (s: Subscription) => void,
+    // The hub itself rather than a closure per subscription: an idle subscription
+    // keeps everything it holds for as long as its socket stays open.
+    private readonly hub: EventHub,
   ) {}
 
   matches(n: EventNotice): boolean {
@@ -67,7 +69,7 @@ export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
     if (!this.closed) {
       this.closed = true;
       this.queue = [];
-      this.onClose(this);
+      this.hub.unsubscribe(this);
       this.waiting?.({ value: undefined, done: true });
       this.waiting = null;
     }
@@ -138,15 +140,18 @@ export class EventHub {
   }
 
   subscribe(filter: EventFilter): Subscription {
-    const sub = new Subscription(filter, (s) => {
-      const set = this.byKey.get(s.filter.apiKeyId);
-      set?.delete(s);
-      if (set?.size === 0) this.byKey.delete(s.filter.apiKeyId);
-    });
+    const sub = new Subscription(filter, this);
     let set = this.byKey.get(filter.apiKeyId);
     if (!set) this.byKey.set(filter.apiKeyId, (set = new Set()));
     set.add(sub);
     return sub;
+  }
+
+  /** Called by a subscription when it ends (Subscription.return). */
+  unsubscribe(s: Subscription): void {
+    const set = this.byKey.get(s.filter.apiKeyId);
+    set?.delete(s);
+    if (set?.size === 0) this.byKey.delete(s.filter.apiKeyId);
   }
 
   subscriberCount(): number {

@@ -1,0 +1,38 @@
+// One parsed and validated document per distinct subscription text. graphql-ws
+// parses and validates every subscribe message on its own, so N clients sending
+// the same subscription kept N copies of one DocumentNode alive for as long as
+// they stayed subscribed: ~7 KB each with its tokens and locations, the largest
+// part of an idle connection's heap. Documents are never mutated by execution,
+// so one copy can serve every subscription that sent the same text.
+import { parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+
+/** Enough for every distinct subscription a deployment's clients send; a text past it is parsed again, as before. */
+const MAX_DOCUMENTS = 500;
+/** Longer texts are not kept: a few of them could hold more memory than the sharing saves. */
+const MAX_CACHED_LENGTH = 16 * 1024;
+
+/**
+ * Returns the document for `query`, or its validation errors. A text that does not
+ * parse throws parse()'s GraphQLError, as graphql-ws's own parse does. Only valid
+ * documents are kept, so a refused text costs what it cost before and holds nothing.
+ */
+export function subscriptionDocuments(schema: GraphQLSchema, max = MAX_DOCUMENTS) {
+  const cache = new Map<string, DocumentNode>();
+  return (query: string): DocumentNode | readonly GraphQLError[] => {
+    const hit = cache.get(query);
+    if (hit) {
+      // Most recently used last, so the oldest unused text is the one evicted.
+      cache.delete(query);
+      cache.set(query, hit);
+      return hit;
+    }
+    const document = parse(query);
+    const errors = validate(schema, document);
+    if (errors.length > 0) return errors;
+    if (query.length <= MAX_CACHED_LENGTH) {
+      cache.set(query, document);
+      if (cache.size > max) cache.delete(cache.keys().next().value!);
+    }
+    return document;
+  };
+}
