@@ -2,10 +2,10 @@
 // `clients` concurrent keep-alive clients (closed loop), against peers run in
 // the same process on the same database, one after another:
 //   - pg INSERT: the same row (same columns and values) through `pg`, a pool of 10 like the API's;
-//   - service: Swapyard's createJob() (the one-statement insert + event + NOTIFY) without HTTP or GraphQL;
+//   - service: Swapyard's createJob() (row + event + NOTIFY, coalesced into batches under load) without HTTP or GraphQL;
 //   - PostGraphile v5: its generated createJob insert mutation on the same table, over HTTP;
-// and Swapyard with one API key for all clients (the per-key event lock serialises
-// their inserts) and with a key per client.
+// and Swapyard with one API key for all clients (their events share the key's
+// ordering lock) and with a key per client.
 //
 //   npm run bench:submissions [-- --smoke] [--clients 50] [--seconds 10] [--warmup 3]
 import { randomUUID } from 'node:crypto';
