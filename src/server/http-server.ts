@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
 import type { Context } from '../schema/context.js';
 import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../services/api-keys.js';
+import { KeyContexts, type ConnectionState } from './key-contexts.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { serveOutput } from './outputs.js';
 import { BodyTooLarge, readBody } from './read-body.js';
@@ -55,24 +56,13 @@ function keyFromConnectionParams(params: Readonly<Record<string, unknown>> | und
   return bearerToken(entry?.[1]);
 }
 
-/** One resolver context per API key, shared by that key's open WebSocket connections. */
-interface SharedContext {
-  context: Context;
-  sockets: number;
-}
-
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   let publicUrl = opts.publicUrl ?? '';
   const server = createServer();
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: opts.maxBodyBytes });
-  // All subscriptions of one API key share one resolver context. The context holds
-  // nothing per request (the key, the pool, the hub, the config), and sharing it lets
-  // Pothos' per-context model loader batch what the subscribers of one event load:
-  // without it, each of N subscribers reloaded the event's job on its own (N queries
-  // per event; 1,000 subscribers took ~250 ms before the first one heard of it).
-  const wsContexts = new Map<string, SharedContext>();
+  const keyContexts = new KeyContexts<Context>();
   const documents = subscriptionDocuments(opts.schema);
-  const wsCleanup = useGraphQLWsServer<Record<string, unknown>, { shared?: SharedContext }>(
+  const wsCleanup = useGraphQLWsServer<Record<string, unknown>, ConnectionState<Context>>(
     {
       schema: opts.schema,
       subscribe: subscribeSharingResults,
@@ -89,23 +79,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         // graphql-ws keeps connectionParams on ctx for the connection's life; nothing
         // reads them after this, and they hold the key's secret.
         (ctx as { connectionParams?: unknown }).connectionParams = undefined;
-        const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
         // false closes the socket with 4403 Forbidden before any subscription starts.
-        if (!apiKey) return false;
-        let shared = wsContexts.get(apiKey.id);
-        if (!shared) wsContexts.set(apiKey.id, (shared = { context: opts.context(apiKey, publicUrl), sockets: 0 }));
-        shared.sockets += 1;
         // The connection holds its key's shared entry (and through it the key's
         // identity), not an identity object of its own.
-        ctx.extra.shared = shared;
-        return true;
+        return keyContexts.connect(
+          ctx.extra,
+          async () => (token ? authenticateApiKey(opts.db.pool, token) : null),
+          (apiKey) => opts.context(apiKey, publicUrl),
+        );
       },
-      onClose: (ctx) => {
-        const shared = ctx.extra.shared;
-        if (!shared) return;
-        ctx.extra.shared = undefined;
-        if (--shared.sockets <= 0 && wsContexts.get(shared.context.apiKey.id) === shared) wsContexts.delete(shared.context.apiKey.id);
-      },
+      onClose: (ctx) => keyContexts.close(ctx.extra),
       // Only acknowledged connections subscribe, and those hold their shared entry
       // (graphql-ws asks for the context right after a subscribe message, before any close).
       context: (ctx) => ctx.extra.shared!.context,

@@ -1,0 +1,53 @@
+// The WebSocket connections of a key share one resolver context, kept while the
+// key has an open connection, including when a connection closes while its
+// key is still being checked.
+import { describe, expect, it } from 'vitest';
+import { KeyContexts, type ConnectionState } from '../src/server/key-contexts.js';
+
+const key = (id: string) => ({ id });
+const contextFor = (k: { id: string }) => ({ for: k.id });
+
+describe('KeyContexts', () => {
+  it('connections of one key share one context; it is dropped with the last connection', async () => {
+    const contexts = new KeyContexts<{ for: string }>();
+    const a: ConnectionState<{ for: string }> = {};
+    const b: ConnectionState<{ for: string }> = {};
+    const c: ConnectionState<{ for: string }> = {};
+    expect(await contexts.connect(a, async () => key('k1'), contextFor)).toBe(true);
+    expect(await contexts.connect(b, async () => key('k1'), contextFor)).toBe(true);
+    expect(await contexts.connect(c, async () => key('k2'), contextFor)).toBe(true);
+    expect(a.shared!.context).toBe(b.shared!.context);
+    expect(a.shared!.context).not.toBe(c.shared!.context);
+    expect(contexts.size).toBe(2);
+    contexts.close(a);
+    expect(contexts.size).toBe(2);
+    contexts.close(b);
+    contexts.close(c);
+    expect(contexts.size).toBe(0);
+    contexts.close(c); // a second close changes nothing
+    expect(contexts.size).toBe(0);
+  });
+
+  it('a refused key gets nothing', async () => {
+    const contexts = new KeyContexts<{ for: string }>();
+    const state: ConnectionState<{ for: string }> = {};
+    expect(await contexts.connect(state, async () => null, contextFor)).toBe(false);
+    expect(state.shared).toBeUndefined();
+    expect(contexts.size).toBe(0);
+  });
+
+  it('a connection that closes while its key is being checked is not counted, so the entry still goes with the last connection', async () => {
+    const contexts = new KeyContexts<{ for: string }>();
+    let release!: (k: { id: string }) => void;
+    const slow: ConnectionState<{ for: string }> = {};
+    const pending = contexts.connect(slow, () => new Promise((r) => (release = r)), contextFor);
+    contexts.close(slow); // the socket went away during the lookup
+    release(key('k1'));
+    expect(await pending).toBe(false);
+    expect(contexts.size).toBe(0);
+    const other: ConnectionState<{ for: string }> = {};
+    await contexts.connect(other, async () => key('k1'), contextFor);
+    contexts.close(other);
+    expect(contexts.size).toBe(0);
+  });
+});
