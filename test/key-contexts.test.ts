@@ -40,7 +40,7 @@ describe('KeyContexts', () => {
     const contexts = new KeyContexts<{ for: string }>();
     let release!: (k: { id: string }) => void;
     const slow: ConnectionState<{ for: string }> = {};
-    const pending = contexts.connect(slow, () => new Promise((r) => (release = r)), contextFor);
+    const pending = contexts.connect(slow, () => new Promise<{ id: string }>((r) => (release = r)), contextFor);
     contexts.close(slow); // the socket went away during the lookup
     release(key('k1'));
     expect(await pending).toBe(false);
