@@ -1,13 +1,14 @@
 // `npm run build` and the compiled entry the container runs (node
 // dist/src/main.js): it must compile, find its migrations from dist/, and
 // serve the same API, or production would rot unnoticed behind the tsx runs.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './support/db.js';
+import { spawnNode, stopProcess } from './support/processes.js';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,32 +28,11 @@ describe('the compiled service', () => {
     cleanups.push(() => emulator.close());
     const dataDir = await mkdtemp(join(tmpdir(), 'swapyard-dist-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const child = spawn(process.execPath, ['dist/src/main.js'], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, SEGMIND_BASE_URL: emulator.url, SWAPYARD_DATA_DIR: dataDir, PORT: '0', SWAPYARD_PROVIDER: 'segmind' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    cleanups.push(async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no start:\n${output}`)), 30_000);
-      child.stdout.on('data', () => {
-        const m = /Swapyard GraphQL API: (http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
-    });
+    const child = await spawnNode(['dist/src/main.js'], {
+      DATABASE_URL: databaseUrl, SEGMIND_BASE_URL: emulator.url, SWAPYARD_DATA_DIR: dataDir, PORT: '0', SWAPYARD_PROVIDER: 'segmind',
+    }, /Swapyard GraphQL API: (http:\/\/\S+)/, 30_000);
+    cleanups.push(() => stopProcess(child));
+    const url = child.ready[1]!;
     const key = (await readFile(join(dataDir, 'api-key'), 'utf8')).trim();
     const gql = async (query: string, variables?: unknown) => (await fetch(url, {
       method: 'POST',

@@ -13,37 +13,40 @@ import { createMutation, inputTypeOf } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `npm run worker` in a separate OS process, wired to the test app's database, emulator and artifact folder. */
-export async function spawnWorker(t: TestApp, env: Record<string, string> = {}): Promise<ChildProcess & { output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...FAST_ENV,
-      DATABASE_URL: t.databaseUrl,
-      SEGMIND_BASE_URL: t.emulator.url,
-      SWAPYARD_DATA_DIR: t.config.dataDir,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export type SpawnedProcess = ChildProcess & { output: () => string; ready: RegExpMatchArray };
+
+/** Node with `args` in the repository root; resolves once its stdout matches `ready`, rejects if it exits first. */
+export async function spawnNode(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<SpawnedProcess> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 20_000);
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), timeoutMs);
     child.stdout!.on('data', () => {
-      if (output.includes('running')) {
+      const m = ready.exec(output);
+      if (m) {
         clearTimeout(timer);
-        resolve();
+        resolve(m);
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${output}`));
+      reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`));
     });
   });
-  return Object.assign(child, { output: () => output });
+  return Object.assign(child, { output: () => output, ready: match });
+}
+
+/** `npm run worker` in a separate OS process, wired to the test app's database, emulator and artifact folder. */
+export function spawnWorker(t: TestApp, env: Record<string, string> = {}): Promise<SpawnedProcess> {
+  return spawnNode(['--import', 'tsx', 'src/worker-main.ts'], {
+    ...FAST_ENV,
+    DATABASE_URL: t.databaseUrl,
+    SEGMIND_BASE_URL: t.emulator.url,
+    SWAPYARD_DATA_DIR: t.config.dataDir,
+    ...env,
+  }, /running/);
 }
 
 export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
