@@ -218,7 +218,7 @@ describe('charges and the ledger', () => {
     expect(drift.n).toBe(0);
   });
 
-  it('records the upstream credit reading beside each paid charge; readings reconcile with the vendor balance', async () => {
+  it('records the upstream credit reading after each paid job; readings reconcile with the vendor balance', async () => {
     const key = await newKeyWithId('reconcile');
     t.emulator.setCreditsMicros(50_000_000);
     const ids: string[] = [];
@@ -229,9 +229,15 @@ describe('charges and the ledger', () => {
     }
     const rows = await waitForFinalRows(t.app.db.pool, ids, 30_000);
     expect(rows.every((r) => r.status === 'COMPLETED')).toBe(true);
-    const [ledger] = await sql(
-      `SELECT sum(amount_micros)::text AS spent, min(upstream_credits_micros)::text AS lowest, count(upstream_credits_micros)::int AS readings
-       FROM ledger_entries WHERE job_id = ANY($1::uuid[])`, [ids]);
+    // Each reading follows its job's completion: wait until all ten are in.
+    let ledger: any;
+    for (let i = 0; i < 200; i++) {
+      [ledger] = await sql(
+        `SELECT sum(l.amount_micros)::text AS spent, min(r.credits_micros)::text AS lowest, count(r.credits_micros)::int AS readings
+         FROM ledger_entries l LEFT JOIN upstream_credit_readings r USING (job_id) WHERE l.job_id = ANY($1::uuid[])`, [ids]);
+      if (ledger.readings === 10) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     expect(ledger.readings).toBe(10);
     // The emulator bills the same figures: what the vendor took equals what the ledger charged.
     expect(BigInt(50_000_000 - t.emulator.creditsMicros())).toBe(BigInt(ledger.spent));
@@ -241,6 +247,24 @@ describe('charges and the ledger', () => {
     expect(job.cost.charged).toEqual(job.cost.estimated);
     expect(job.cost.upstreamCreditsRemaining.usd).toMatch(/^\d+\.\d{2,6}$/);
   }, 60_000);
+
+  it('a credit reading that fails leaves the job completed and charged, with no reading', async () => {
+    const served = t.emulator.stats().faultsServed;
+    t.emulator.injectFault({ match: { method: 'GET', path: '/v1/get-user-credits' }, response: { status: 500 } });
+    try {
+      const res = await t.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: { ...MODEL_CASES[0].input, sourceImage: uniqueUrl(99) } });
+      const final = await waitForFinal(t, res.data.result.id);
+      expect(final.status).toBe('COMPLETED');
+      for (let i = 0; i < 200 && t.emulator.stats().faultsServed === served; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(t.emulator.stats().faultsServed).toBe(served + 1);
+      const job = (await t.gql(`query($id: ID!) { job(id: $id) { cost { charged { micros } upstreamCreditsRemaining { usd } } } }`, { id: final.id })).data.job;
+      expect(Number(job.cost.charged.micros)).toBeGreaterThan(0);
+      expect(job.cost.upstreamCreditsRemaining).toBeNull();
+      expect(await sql(`SELECT 1 FROM upstream_credit_readings WHERE job_id = $1`, [jobUuid(final.id)])).toEqual([]);
+    } finally {
+      t.emulator.clearFaults();
+    }
+  });
 
   it('a cancel before sending charges nothing; the ledger refuses edits', async () => {
     const paused = await startTestApp({ worker: false, env: { PRICES } });

@@ -172,4 +172,27 @@ describe('applyMigrations', () => {
     await ensureDatabase(url);
     expect(await query(url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
   });
+
+  it('upstream_credit_readings: readings already on ledger entries move to the new table', async () => {
+    const url = await emptyDatabase();
+    const moving = folders.findIndex((f) => f.name.endsWith('_upstream_credit_readings'));
+    expect(moving).toBeGreaterThan(0);
+    const script = (i: number) => readFile(path.join(migrationsDir, folders[i]!.name, 'migration.sql'), 'utf8');
+    for (let i = 0; i < moving; i++) await query(url, await script(i));
+    await query(url, `
+      INSERT INTO api_keys (id, name, prefix, hash) VALUES ('00000000-0000-4000-8000-000000000001', 'k', 'sy_x', 'h');
+      INSERT INTO jobs (id, api_key_id, model, provider, params, status, charged_micros)
+      VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-000000000001', 'faceswap-v4', 'segmind', '{}', 'COMPLETED', 5),
+             ('00000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-000000000001', 'faceswap-v4', 'segmind', '{}', 'COMPLETED', 5);
+      INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros, upstream_credits_micros, created_at)
+      VALUES ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-00000000000a', 'faceswap-v4', 'COMPLETED', 5, 123456, '2026-11-01T10:00:00Z'),
+             ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-00000000000b', 'faceswap-v4', 'COMPLETED', 5, NULL, '2026-11-01T10:00:01Z');`);
+    await query(url, await script(moving));
+    expect(await query(url, `SELECT job_id, credits_micros::text, read_at FROM upstream_credit_readings`)).toEqual([
+      { job_id: '00000000-0000-4000-8000-00000000000a', credits_micros: '123456', read_at: new Date('2026-11-01T10:00:00Z') },
+    ]);
+    const columns = await query<{ column_name: string }>(url,
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'ledger_entries' AND column_name LIKE 'upstream%'`);
+    expect(columns).toEqual([]);
+  });
 });

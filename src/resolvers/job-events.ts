@@ -7,7 +7,8 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { Context } from '../schema/context.js';
 import { badInput, notFoundError } from '../schema/errors.js';
 import { decodeJobId } from '../schema/job-ids.js';
-import type { EventFilter, JobEventWithJob } from '../services/event-hub.js';
+import type { EventFilter } from '../services/event-hub.js';
+import type { EventWithJob } from '../services/job-rows.js';
 import { findJob } from '../services/jobs.js';
 import type { JobStatus } from '../services/job-status.js';
 
@@ -23,7 +24,7 @@ async function* replayThenLive(
   ctx: Context,
   filter: EventFilter,
   since: bigint | null,
-): AsyncGenerator<JobEventWithJob> {
+): AsyncGenerator<EventWithJob> {
   const live = ctx.events.subscribe(filter);
   let last = since ?? -1n;
   try {
@@ -62,7 +63,7 @@ export async function subscribeToJob(
   ctx: Context,
   globalId: string,
   since: string | null | undefined,
-): Promise<AsyncIterable<JobEventWithJob>> {
+): Promise<AsyncIterable<EventWithJob>> {
   const cursor = parseEventCursor(since, 'since');
   const { id: jobId, model } = decodeJobId(globalId, 'id');
   const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId, model);
@@ -75,7 +76,7 @@ export function subscribeToJobs(
   ctx: Context,
   filter: { models?: readonly string[]; statuses?: readonly string[] },
   since: string | null | undefined,
-): AsyncIterable<JobEventWithJob> {
+): AsyncIterable<EventWithJob> {
   const cursor = parseEventCursor(since, 'since');
   const eventFilter: EventFilter = { apiKeyId: ctx.apiKey.id, ...filter };
   if (cursor === null) return ctx.events.subscribe(eventFilter);

@@ -135,8 +135,9 @@ export const JobEventType = builder.prismaObject('JobEvent', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     job: t.field({
       type: SwapJob,
-      description: 'The job as it is now.',
-      // Events pushed to subscribers arrive with their job loaded once for all of them (event-hub.ts).
+      description: 'The job: as this event left it when the event is pushed live (its status is the event\'s); '
+        + 'as it is now when the event is read later or replayed.',
+      // Events pushed live carry their job, written by the statement that made the event (event-hub.ts).
       resolve: (e, _args, ctx) =>
         (e as { job?: Job }).job ?? ctx.db.prisma.job.findUniqueOrThrow({ where: { id: e.jobId } }),
     }),

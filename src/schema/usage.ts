@@ -47,11 +47,12 @@ const JobCost = builder.objectRef<JobCostShape>('JobCost').implement({
     upstreamCreditsRemaining: t.field({
       type: MoneyType,
       nullable: true,
-      description: "The upstream account's remaining credits read when the charge was settled, for reconciliation; null when not read.",
+      description: "The upstream account's remaining credits read right after the job completed, for reconciliation; "
+        + 'null when not read (yet: the reading follows the completion by an upstream call).',
       resolve: async (c, _a, ctx) => {
         if (c.chargedMicros === null) return null;
-        const entry = await ctx.db.prisma.ledgerEntry.findUnique({ where: { jobId: c.jobId }, select: { upstreamCreditsMicros: true } });
-        return entry?.upstreamCreditsMicros ?? null;
+        const reading = await ctx.db.prisma.upstreamCreditReading.findUnique({ where: { jobId: c.jobId }, select: { creditsMicros: true } });
+        return reading?.creditsMicros ?? null;
       },
     }),
   }),

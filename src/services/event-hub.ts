@@ -1,13 +1,11 @@
 // Fans job events out to this process's subscribers. Workers in any process
-// announce each transition with NOTIFY (job-transitions.ts); one LISTEN
-// connection per API process receives them, loads the event and its job once,
-// and hands them to every matching subscriber of the event's API key.
+// announce each transition with NOTIFY (job-transitions.ts), the event and its
+// job in the payload; one LISTEN connection per API process receives them
+// (reading the rows only when they did not fit in the payload) and hands them
+// to every matching subscriber of the event's API key.
 import pg from 'pg';
-import type { Job, JobEvent } from '../generated/prisma/client.js';
-import { findEventWithJob } from './job-rows.js';
+import { findEventWithJob, readEventWithJob, type EventWithJob } from './job-rows.js';
 import { EVENTS_CHANNEL, type EventNotice } from './job-transitions.js';
-
-export type JobEventWithJob = JobEvent & { job: Job };
 
 export interface EventFilter {
   apiKeyId: string;
@@ -18,9 +16,9 @@ export interface EventFilter {
 
 const MAX_QUEUED_PER_SUBSCRIBER = 10_000;
 
-export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
-  private queue: JobEventWithJob[] = [];
-  private waiting: ((r: IteratorResult<JobEventWithJob>) => void) | null = null;
+export class Subscription implements AsyncIterableIterator<EventWithJob> {
+  private queue: EventWithJob[] = [];
+  private waiting: ((r: IteratorResult<EventWithJob>) => void) | null = null;
   private closed = false;
 
   constructor(
@@ -40,7 +38,7 @@ export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
     );
   }
 
-  push(event: JobEventWithJob): void {
+  push(event: EventWithJob): void {
     if (this.closed) return;
     if (this.waiting) {
       const resolve = this.waiting;
@@ -56,7 +54,7 @@ export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
     this.queue.push(event);
   }
 
-  next(): Promise<IteratorResult<JobEventWithJob>> {
+  next(): Promise<IteratorResult<EventWithJob>> {
     const head = this.queue.shift();
     if (head) return Promise.resolve({ value: head, done: false });
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
@@ -65,7 +63,7 @@ export class Subscription implements AsyncIterableIterator<JobEventWithJob> {
     });
   }
 
-  return(): Promise<IteratorResult<JobEventWithJob>> {
+  return(): Promise<IteratorResult<EventWithJob>> {
     if (!this.closed) {
       this.closed = true;
       this.queue = [];
@@ -134,7 +132,7 @@ export class EventHub {
     if (!subs) return;
     const interested = [...subs].filter((s) => s.matches(notice));
     if (interested.length === 0) return;
-    const event = await findEventWithJob(this.pool, notice.eventId);
+    const event = notice.event ? readEventWithJob(notice.event) : await findEventWithJob(this.pool, notice.eventId);
     if (!event) return;
     for (const s of interested) s.push(event);
   }

@@ -20,6 +20,7 @@
 import type pg from 'pg';
 import { prepared } from '../db/prepared.js';
 import type { JobStatus } from './job-status.js';
+import { eventWithJobJson } from './job-rows.js';
 import { settlementSql } from './pricing.js';
 
 export const EVENTS_CHANNEL = 'swapyard_job_events';
@@ -51,14 +52,23 @@ export interface JobPatch {
 
 const JSON_COLUMNS = new Set(['result']);
 
-/** The event notification payload: ids only, well under NOTIFY's 8000-byte limit. */
+/** The event notification payload: ids, and the event with its job when they fit. */
 export interface EventNotice {
   eventId: string;
   jobId: string;
   apiKeyId: string;
   status: JobStatus;
   model: string;
+  /**
+   * The event and its job as this statement wrote them (job-rows.ts#eventWithJobJson),
+   * so listeners need not read them back; null when they would not fit in the
+   * payload (NOTIFY refuses 8000 bytes; large inline images can pass that).
+   */
+  event?: Record<string, unknown> | null;
 }
+
+/** Larger and the event travels without its rows; well under NOTIFY's 8000-byte limit with the ids beside it. */
+const MAX_NOTICE_ROWS_BYTES = 7000;
 
 export interface TransitionRequest {
   jobId: string;
@@ -68,8 +78,6 @@ export interface TransitionRequest {
   detail?: Record<string, unknown>;
   /** When set, the move happens only while this worker still holds the job's lease. */
   lockedBy?: string;
-  /** The upstream's remaining credits read with the final answer, recorded beside the charge. */
-  upstreamCreditsMicros?: bigint | null;
 }
 
 function setClauses(patch: JobPatch, params: unknown[]): string[] {
@@ -107,8 +115,8 @@ const KEY_LOCK_AFTER_MOVE = `key_lock AS MATERIALIZED (
      )`;
 
 /**
- * The tail of a statement whose CTE `moved` yields the job (id, api_key_id,
- * model, status) after a change: records the event with the detail in
+ * The tail of a statement whose CTE `moved` yields the job row (every column)
+ * after a change: records the event with the detail in
  * parameter `detailParam`, queues a delivery for each matching webhook
  * endpoint, and notifies subscribers (and webhook dispatchers when there is
  * something to deliver), all under the key's ordering lock. Its last CTE,
@@ -118,7 +126,7 @@ export function eventFanOut(detailParam: string): string {
   return `${KEY_LOCK_AFTER_MOVE}, event AS (
        INSERT INTO job_events (job_id, api_key_id, status, detail)
        SELECT id, api_key_id, status, ${detailParam}::jsonb FROM moved WHERE EXISTS (SELECT 1 FROM key_lock)
-       RETURNING id, job_id, api_key_id, status
+       RETURNING *
      ), hooks AS (
        INSERT INTO webhook_deliveries (id, endpoint_id, event_id)
        SELECT gen_random_uuid(), w.id, event.id FROM event
@@ -130,9 +138,11 @@ export function eventFanOut(detailParam: string): string {
             event.status, moved.model,
             pg_notify('${EVENTS_CHANNEL}', json_build_object(
               'eventId', event.id::text, 'jobId', event.job_id, 'apiKeyId', event.api_key_id,
-              'status', event.status, 'model', moved.model)::text),
+              'status', event.status, 'model', moved.model, 'event', fitted.json)::text),
             CASE WHEN EXISTS (SELECT 1 FROM hooks) THEN pg_notify('${WEBHOOKS_CHANNEL}', '') END
-     FROM event JOIN moved ON moved.id = event.job_id)`;
+     FROM event JOIN moved ON moved.id = event.job_id
+     CROSS JOIN LATERAL (SELECT ${eventWithJobJson('event', 'moved')} AS json) AS built
+     CROSS JOIN LATERAL (SELECT CASE WHEN octet_length(built.json::text) <= ${MAX_NOTICE_ROWS_BYTES} THEN built.json END AS json) AS fitted)`;
 }
 
 /** Moves a job and records the event. Returns null when the job was not in an expected state (or the lease was lost). */
@@ -143,10 +153,9 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
   let ledger = '';
   if (charge) {
     sets.push(`charged_micros = ${charge}`);
-    params.push(req.upstreamCreditsMicros?.toString() ?? null);
     ledger = `, charge AS (
-       INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros, upstream_credits_micros)
-       SELECT api_key_id, id, model, status, charged_micros, $${params.length}::bigint FROM moved
+       INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros)
+       SELECT api_key_id, id, model, status, charged_micros FROM moved
        WHERE EXISTS (SELECT 1 FROM key_lock)
      )`;
   }
@@ -159,7 +168,7 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
     `WITH moved AS (
        UPDATE jobs SET ${sets.join(', ')}
        WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}
-       RETURNING id, api_key_id, model, status, charged_micros
+       RETURNING *
      ), ${eventFanOut('$4')}${ledger}
      SELECT * FROM event_notice`,
     params,

@@ -60,7 +60,7 @@ const CREATE_SQL = `
     SELECT $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11
     WHERE NOT EXISTS (SELECT 1 FROM over_budget)
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-    RETURNING id, api_key_id, model, status, created_at
+    RETURNING *
   ), ${eventFanOut("'{}'")},
   ready AS (SELECT pg_notify('${JOBS_READY_CHANNEL}', $1::text) FROM moved)
   SELECT (SELECT created_at FROM moved) AS "createdAt",
@@ -86,7 +86,7 @@ const CREATE_MANY_SQL = `
            estimated_micros, failure_micros
     FROM input WHERE NOT EXISTS (SELECT 1 FROM budgets b WHERE b.api_key_id = input.api_key_id)
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-    RETURNING id, api_key_id, model, status, created_at
+    RETURNING *
   ), ${eventFanOut("'{}'")},
   ready AS (SELECT pg_notify('${JOBS_READY_CHANNEL}', '') FROM moved LIMIT 1)
   SELECT id, created_at AS "createdAt",

@@ -13,6 +13,7 @@ import { modelSpec } from '../models/registry.js';
 import type { ArtifactStore } from './artifacts.js';
 import { ClaimLoop } from './claim-loop.js';
 import { claimJobs, extendLeases, type ClaimedJob } from './job-claims.js';
+import { recordCreditReading } from './credit-readings.js';
 import { LIVE_STATUSES, SENDING } from './job-status.js';
 import { JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
 import type { FailureCode, ProviderOutput, SubmitOutcome, UpstreamProvider } from './providers/types.js';
@@ -211,10 +212,8 @@ export class Worker {
   }
 
   private async complete(job: ClaimedJob, output: ProviderOutput): Promise<void> {
-    // Independent I/O: storing the output and reading the upstream balance.
-    const [stored, credits] = await Promise.all([this.opts.artifacts.put(output.bytes, output.mimeType), this.readCredits(job)]);
+    const stored = await this.opts.artifacts.put(output.bytes, output.mimeType);
     const moved = await transition(this.opts.pool, {
-      upstreamCreditsMicros: credits,
       jobId: job.id, from: ['SUBMITTED', 'PROCESSING'], to: 'COMPLETED', lockedBy: this.id,
       patch: {
         result: output.upstream, output_key: stored.key, output_sha256: stored.sha256, output_bytes: stored.bytes,
@@ -224,16 +223,23 @@ export class Worker {
       detail: { sha256: stored.sha256, bytes: stored.bytes },
     });
     // A cancel may have won the race; anything else is a bug worth seeing.
-    if (!moved) this.log(`job ${job.id}: completion not recorded (no longer SUBMITTED or PROCESSING, or the lease was lost)`);
+    if (!moved) {
+      this.log(`job ${job.id}: completion not recorded (no longer SUBMITTED or PROCESSING, or the lease was lost)`);
+      return;
+    }
+    // After the completion, not before: the balance is an upstream call the job's subscribers need not wait for.
+    await this.recordCredits(job);
   }
 
-  /** The upstream's balance after a paid job, to record beside its charge; null when not read. */
-  private async readCredits(job: ClaimedJob): Promise<bigint | null> {
-    if (!this.opts.readCredits || !this.opts.provider.readCredits || !job.paid) return null;
+  /** Reads the upstream's balance after a paid job and keeps it beside the job, for reconciliation. */
+  private async recordCredits(job: ClaimedJob): Promise<void> {
+    if (!this.opts.readCredits || !this.opts.provider.readCredits || !job.paid) return;
     try {
-      return await this.opts.provider.readCredits(AbortSignal.timeout(CREDIT_READING_TIMEOUT_MS));
-    } catch {
-      return null; // a reading is for reconciliation; never a reason to hold the job back
+      const credits = await this.opts.provider.readCredits(AbortSignal.timeout(CREDIT_READING_TIMEOUT_MS));
+      if (credits !== null) await recordCreditReading(this.opts.pool, job.id, credits);
+    } catch (err) {
+      // A reading is for reconciliation; never a reason to hold the job back or fail it.
+      this.log(`job ${job.id}: no credit reading: ${(err as Error).message}`);
     }
   }
 
