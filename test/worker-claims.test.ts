@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDb } from '../src/db/client.js';
-import { claimJobs } from '../src/services/job-claims.js';
+import { claimAndMarkSending, claimJobs } from '../src/services/job-claims.js';
+import { withUpstreamLimits } from '../src/services/providers/limits.js';
+import type { UpstreamProvider } from '../src/services/providers/types.js';
 import { LocalArtifactStore } from '../src/services/artifacts.js';
 import { providerFromConfig } from '../src/services/providers/index.js';
 import { Worker } from '../src/services/worker.js';
@@ -168,3 +170,124 @@ describe('claims', () => {
     expect(polls).toBe(10);
   });
 });
+
+describe('claim and mark SENDING in one statement (a new sync job named by its NOTIFY)', () => {
+  const sqlOf = (id: string) =>
+    t.app.db.pool.query(`SELECT status, upstream_status, locked_by, submitted_at FROM jobs WHERE id = $1`, [id]).then((r) => r.rows[0]);
+  const eventsOf = (id: string) =>
+    t.app.db.pool.query(`SELECT status::text FROM job_events WHERE job_id = $1 ORDER BY id`, [id]).then((r) => r.rows.map((e) => e.status));
+
+  it('takes a due QUEUED job once: SUBMITTED, SENDING, leased, with its event', async () => {
+    const [id] = await insertQueuedJobs(t.app.db.pool, 1);
+    const job = await claimAndMarkSending(t.app.db.pool, id!, 'w-1', 60_000);
+    expect(job).toMatchObject({ id, status: 'SUBMITTED', upstreamStatus: 'SENDING' });
+    expect(job!.submittedAt).toBeInstanceOf(Date);
+    expect(await sqlOf(id!)).toMatchObject({ status: 'SUBMITTED', upstream_status: 'SENDING', locked_by: 'w-1' });
+    expect(await eventsOf(id!)).toEqual(['SUBMITTED']);
+    // Once taken, by this worker or another, it is nobody's to take again.
+    expect(await claimAndMarkSending(t.app.db.pool, id!, 'w-2', 60_000)).toBeNull();
+    expect(await eventsOf(id!)).toEqual(['SUBMITTED']);
+    await t.app.db.pool.query(`DELETE FROM jobs WHERE id = $1`, [id]);
+  });
+
+  it('leaves alone a job leased by the claim loop, one not yet due, and one canceled', async () => {
+    const [leased, later, canceled] = await insertQueuedJobs(t.app.db.pool, 3);
+    await t.app.db.pool.query(`UPDATE jobs SET locked_by = 'loop', locked_until = now() + interval '1 minute' WHERE id = $1`, [leased]);
+    await t.app.db.pool.query(`UPDATE jobs SET run_at = now() + interval '1 minute' WHERE id = $1`, [later]);
+    await t.app.db.pool.query(`UPDATE jobs SET status = 'CANCELED' WHERE id = $1`, [canceled]);
+    for (const id of [leased, later, canceled]) {
+      expect(await claimAndMarkSending(t.app.db.pool, id!, 'w-1', 60_000)).toBeNull();
+      expect(await eventsOf(id!)).toEqual([]);
+    }
+    expect((await sqlOf(leased!)).locked_by).toBe('loop');
+    await t.app.db.pool.query(`DELETE FROM jobs WHERE id = ANY($1::uuid[])`, [[leased, later, canceled]]);
+  });
+
+  it('two listening workers: every new sync job is sent exactly once, most of them claimed this way', async () => {
+    t.emulator.resetStats();
+    const workers = [0, 1].map(() => {
+      const db = connectDb(t.databaseUrl);
+      const worker = new Worker({
+        databaseUrl: t.databaseUrl,
+        pool: db.pool,
+        provider: providerFromConfig(t.config),
+        artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
+        config: { ...t.config.worker, concurrency: 4 },
+        log: () => {},
+      });
+      return { db, worker };
+    });
+    await Promise.all(workers.map((w) => w.worker.start()));
+    const mutation = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
+    const ids: string[] = [];
+    try {
+      // One at a time and a few at once: both workers hear each NOTIFY and race for the job.
+      for (let round = 0; round < 15; round++) {
+        const created = await Promise.all([0, 1, 2].map((i) =>
+          t.gql(mutation, { input: { ...MODEL_CASES[0].input, sourceImage: `https://example.com/faces/aside-${round}-${i}.jpg` } })));
+        const uuids = created.map((r) => Buffer.from(r.data.result.id, 'base64').toString().split(':')[1]!);
+        ids.push(...uuids);
+        for (const id of uuids) await waitForStatus(id, 'COMPLETED');
+      }
+    } finally {
+      for (const w of workers) {
+        await w.worker.stop();
+        await w.db.close();
+      }
+    }
+    const stats = t.emulator.stats();
+    expect(stats.submissions.total).toBe(ids.length);
+    expect(Object.values(stats.submissionsByFingerprint).every((n) => n === 1)).toBe(true);
+    for (const id of ids) expect(await eventsOf(id)).toEqual(['QUEUED', 'SUBMITTED', 'COMPLETED']);
+    const aside = workers.reduce((n, w) => n + w.worker.claimedAside, 0);
+    expect(aside).toBeGreaterThan(ids.length / 2);
+    expect(aside).toBeLessThanOrEqual(ids.length);
+  });
+
+  it('a send that throws after such a claim is an unknown outcome: FAILED at once, never resent', async () => {
+    let calls = 0;
+    const db = connectDb(t.databaseUrl);
+    const worker = new Worker({
+      databaseUrl: t.databaseUrl,
+      pool: db.pool,
+      provider: { name: 'broken', submit: async () => { calls++; throw new Error('boom'); }, poll: async () => { throw new Error('unused'); } },
+      artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
+      config: t.config.worker,
+      log: () => {},
+    });
+    await worker.start();
+    try {
+      await new Promise((r) => setTimeout(r, 100)); // its first claim has found nothing: the queue is empty
+      const res = await t.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: MODEL_CASES[0].input });
+      const id = Buffer.from(res.data.result.id, 'base64').toString().split(':')[1]!;
+      const row = await waitForStatus(id, 'FAILED');
+      expect([row.error_code, calls, worker.claimedAside]).toEqual(['UPSTREAM_OUTCOME_UNKNOWN', 1, 1]);
+    } finally {
+      await worker.stop();
+      await db.close();
+    }
+  });
+
+  it('leave to send at once: a free slot of this process, never a shared rate-limit token', async () => {
+    const inner: UpstreamProvider = { name: 'x', submit: async () => ({ kind: 'retry', reason: 'unused' }), poll: async () => ({ kind: 'retry', reason: 'unused' }) };
+    const job = { id: 'j', provider: 'x', model: 'faceswap-v4', params: {}, upstreamRequestId: null, upstreamPollUrl: null };
+    const slots = withUpstreamLimits(inner, { pool: t.app.db.pool, maxConcurrency: 1 });
+    const first = slots.tryAdmit!(job);
+    expect(first?.kind).toBe('admitted');
+    expect(slots.tryAdmit!({ ...job, id: 'k' })).toBeNull();
+    first!.release();
+    expect(slots.tryAdmit!({ ...job, id: 'k' })?.kind).toBe('admitted');
+    const rated = withUpstreamLimits(inner, { pool: t.app.db.pool, maxConcurrency: 4, ratePerWindow: 100 });
+    expect(rated.tryAdmit!(job)).toBeNull();
+  });
+});
+
+async function waitForStatus(id: string, status: string, timeoutMs = 15_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows: [r] } = await t.app.db.pool.query(`SELECT status, error_code FROM jobs WHERE id = $1`, [id]);
+    if (r?.status === status) return r;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${r?.status}, not ${status}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}

@@ -15,6 +15,11 @@ export interface ClaimLoopOptions<T> {
   keyOf(item: T): string;
   handle(item: T, signal: AbortSignal): Promise<void>;
   log(line: string): void;
+  /**
+   * Sees each notification's payload first; true when it took the work named
+   * there itself (claimAside), so the loop need not wake for it.
+   */
+  onNotification?(payload: string): boolean;
 }
 
 export class ClaimLoop<T> {
@@ -24,6 +29,8 @@ export class ClaimLoop<T> {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private listener: pg.Client | null = null;
+  /** The last claim took all it asked for, so due work may be waiting; it goes before anything claimed aside. */
+  private backlog = true;
 
   constructor(private readonly opts: ClaimLoopOptions<T>) {}
 
@@ -34,7 +41,9 @@ export class ClaimLoop<T> {
 
   async start(): Promise<void> {
     const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
-    listener.on('notification', () => this.kick());
+    listener.on('notification', (msg) => {
+      if (!this.opts.onNotification?.(msg.payload ?? '')) this.kick();
+    });
     // Losing the wake-up channel only costs latency: the idle poll still finds due work.
     listener.on('error', (err) => this.opts.log(`wake-up listener lost: ${err.message}`));
     await listener.connect();
@@ -83,13 +92,39 @@ export class ClaimLoop<T> {
           this.opts.log(`claim failed: ${(err as Error).message}`);
         }
         for (const item of claimed) this.run(item);
-        if (claimed.length === free) continue;
+        this.backlog = claimed.length === free;
+        if (this.backlog) continue;
       }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         setTimeout(() => this.kick(), this.opts.idlePollMs).unref();
       });
     }
+  }
+
+  /**
+   * Runs `claim` in a free slot beside the loop and handles the item it claims
+   * there, as the loop would. False, and nothing run, when no slot is free, the
+   * loop is stopping, or due work may be waiting for the loop's own claim.
+   */
+  claimAside(key: string, claim: () => Promise<T | null>): boolean {
+    if (this.stopping || this.backlog || this.active.size >= this.opts.concurrency || this.active.has(key)) return false;
+    const controller = new AbortController();
+    this.active.set(key, controller);
+    let claimed = false;
+    claim()
+      .then((item) => {
+        if (!item) return;
+        claimed = true;
+        return this.opts.handle(item, controller.signal);
+      })
+      .catch((err) => this.opts.log(`${key}: ${(err as Error).stack ?? err}`))
+      .finally(() => {
+        this.active.delete(key);
+        // As after any item: the freed slot may take more. Not after a lost race: nothing was freed.
+        if (claimed) this.kick();
+      });
+    return true;
   }
 
   private run(item: T): void {

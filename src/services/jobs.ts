@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js';
 import { prepared } from '../db/prepared.js';
 import type { Normalised } from '../models/normalise.js';
 import type { ModelSpec } from '../models/types.js';
+import { readyNoticeSql } from './job-claims.js';
 import { eventFanOut, JOBS_READY_CHANNEL, keyLockCall, transition } from './job-transitions.js';
 import { LIVE_STATUSES, type JobStatus } from './job-status.js';
 import type { Estimate } from './pricing.js';
@@ -62,7 +63,7 @@ const CREATE_SQL = `
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
     RETURNING *
   ), ${eventFanOut("'{}'")},
-  ready AS (SELECT pg_notify('${JOBS_READY_CHANNEL}', $1::text) FROM moved)
+  ready AS (SELECT pg_notify('${JOBS_READY_CHANNEL}', ${readyNoticeSql('moved.id', 'moved.model', 'moved.provider')}) FROM moved)
   SELECT (SELECT created_at FROM moved) AS "createdAt",
          (SELECT count(*) FROM event_notice) + (SELECT count(*) FROM ready) AS notified,
          (SELECT json_agg(over_budget) FROM over_budget) AS "overBudget"`;

@@ -16,7 +16,7 @@
 // them. Windows are aligned to the Unix epoch: a window of W ms starts at
 // every multiple of W.
 import type pg from 'pg';
-import type { Admission, PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from './types.js';
+import type { Admission, Admitted, PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from './types.js';
 
 export interface UpstreamLimitOptions {
   /** Where the shared rate-limit counters live (table upstream_rate_windows). */
@@ -47,13 +47,18 @@ export class Semaphore {
     return this.waiting.length;
   }
 
+  /** A release function when a slot is free now; null when one would have to be waited for. */
+  tryAcquire(): (() => void) | null {
+    if (this.active >= this.size) return null;
+    this.active += 1;
+    return this.releaser();
+  }
+
   /** Resolves with a release function (safe to call more than once) once a slot is free. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     signal?.throwIfAborted();
-    if (this.active < this.size) {
-      this.active += 1;
-      return this.releaser();
-    }
+    const now = this.tryAcquire();
+    if (now) return now;
     await new Promise<void>((resolve, reject) => {
       const waiter = {
         grant: () => {
@@ -171,6 +176,11 @@ export function withUpstreamLimits(inner: UpstreamProvider, opts: UpstreamLimitO
       release();
       throw err;
     }
+    return admittedWith(job, release);
+  }
+
+  /** The admission of `job`, holding the slot `release` gives back. */
+  function admittedWith(job: ProviderJob, release: () => void): Admitted {
     admitted.add(job.id);
     let done = false;
     return {
@@ -187,6 +197,12 @@ export function withUpstreamLimits(inner: UpstreamProvider, opts: UpstreamLimitO
   return {
     name: inner.name,
     admit,
+    tryAdmit(job): Admitted | null {
+      // A rate-limit token is shared through the database: taking one is neither immediate nor free to give back.
+      if (rate) return null;
+      const release = slots.tryAcquire();
+      return release ? admittedWith(job, release) : null;
+    },
     // An account query, not a submission: not rate-limited, but an upstream call like a poll, so it takes a slot.
     readCredits: inner.readCredits
       ? async (signal) => {

@@ -1,6 +1,6 @@
 // One worker serves jobs of every provider: each job names its own (recorded
 // at creation), and the router hands each call to that provider.
-import type { Admission, PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from './types.js';
+import { admitNow, type Admission, type Admitted, type PollOutcome, type ProviderJob, type SubmitOutcome, type UpstreamProvider } from './types.js';
 
 function unknownProvider(job: ProviderJob): { kind: 'failed'; code: 'UPSTREAM_ERROR'; message: string } {
   return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `no provider named "${job.provider}" runs in this worker` };
@@ -14,6 +14,10 @@ export function routeByProvider(providers: Record<string, UpstreamProvider>, acc
     async admit(job, signal): Promise<Admission> {
       const admit = providers[job.provider]?.admit;
       return admit ? admit.call(providers[job.provider], job, signal) : { kind: 'admitted', release: () => {} };
+    },
+    tryAdmit(job): Admitted | null {
+      const provider = providers[job.provider];
+      return provider ? admitNow(provider, job) : null;
     },
     runsSynchronously: (job) => providers[job.provider]?.runsSynchronously?.(job),
     async submit(job, signal): Promise<SubmitOutcome> {

@@ -62,8 +62,10 @@ export type RetryOutcome = { kind: 'retry'; reason: string; retryAfterMs?: numbe
 
 /** Leave to send one submission: keep it across the send, then release it. Or: not now. */
 export type Admission =
-  | { kind: 'admitted'; release(): void }
+  | Admitted
   | { kind: 'retry'; reason: string; retryAfterMs: number; throttled: true };
+
+export type Admitted = { kind: 'admitted'; release(): void };
 
 export type PollOutcome =
   | { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' }
@@ -84,6 +86,15 @@ export interface UpstreamProvider {
    */
   admit?(job: ProviderJob, signal: AbortSignal): Promise<Admission>;
   /**
+   * Leave to send at once, or null: given only when it needs no waiting and no
+   * state shared with other processes (a free slot of this one, no rate-limit
+   * window to take from). The worker asks for it before it has claimed the job,
+   * to claim and mark it SENDING in one statement; should the claim fail, it
+   * releases the leave, which cost nobody else anything. Absent: `admit` is
+   * absent too, and nothing limits the sends.
+   */
+  tryAdmit?(job: ProviderJob): Admitted | null;
+  /**
    * Whether `submit` answers with the result itself (as the model's sync
    * protocol does) rather than a handle to poll; the worker then moves the
    * job to SUBMITTED before sending. Undefined (or absent): the model's protocol decides.
@@ -97,4 +108,14 @@ export interface UpstreamProvider {
    * Recorded beside each charge so spend can be reconciled with the vendor.
    */
   readCredits?(signal: AbortSignal): Promise<bigint | null>;
+}
+
+/**
+ * Leave to send `job` through `provider` at once, or null (see `tryAdmit`). A
+ * provider without limits (no `admit`) always gives it; one that can only wait
+ * for them (`admit` without `tryAdmit`) never does.
+ */
+export function admitNow(provider: UpstreamProvider, job: ProviderJob): Admitted | null {
+  if (provider.tryAdmit) return provider.tryAdmit(job);
+  return provider.admit ? null : { kind: 'admitted', release: () => {} };
 }
