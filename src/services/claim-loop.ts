@@ -3,7 +3,22 @@
 // slots, handle each with its own AbortSignal, then sleep until a NOTIFY on
 // the channel, a slot freeing up, a timer set for an item's next due time, or
 // the idle poll (which also covers a lost LISTEN connection).
+//
+// With an overflow channel, claimers of one channel in several processes take
+// turns answering its notifications instead of all waking for each: the one
+// holding a session advisory lock (the leader) answers them, and wakes the
+// others on the overflow channel only when it cannot take the work itself (no
+// free slot, or its claim took all it asked for). Every process that wakes for
+// a new job and races for it costs the others CPU at the moment the job should
+// move (on 2 cores, ~2 ms of the sequential overhead in bench/overhead.ts).
+// A leader that dies releases the lock with its connection; the others try for
+// it at each idle poll.
 import pg from 'pg';
+
+/** First key of the leaders' advisory locks (the second is the channel's hash); no other lock uses the two-key form. */
+const LEADER_LOCK_CLASS = 7002;
+/** The leader wakes the others at most this often; a wake-up held back is sent when the gap ends. */
+const OVERFLOW_GAP_MS = 10;
 
 export interface ClaimLoopOptions<T> {
   databaseUrl: string;
@@ -20,6 +35,8 @@ export interface ClaimLoopOptions<T> {
    * there itself (claimAside), so the loop need not wake for it.
    */
   onNotification?(payload: string): boolean;
+  /** Where the leader wakes the other claimers when it cannot take the work; without it, every claimer answers every notification. */
+  overflowChannel?: string;
 }
 
 export class ClaimLoop<T> {
@@ -31,8 +48,20 @@ export class ClaimLoop<T> {
   private listener: pg.Client | null = null;
   /** The last claim took all it asked for, so due work may be waiting; it goes before anything claimed aside. */
   private backlog = true;
+  /** Answers the channel's notifications: always without an overflow channel, else while holding the leader's lock. */
+  private leader: boolean;
+  private lastLeaderTry = 0;
+  private lastOverflow = 0;
+  private overflowHeld: NodeJS.Timeout | null = null;
 
-  constructor(private readonly opts: ClaimLoopOptions<T>) {}
+  constructor(private readonly opts: ClaimLoopOptions<T>) {
+    this.leader = !opts.overflowChannel;
+  }
+
+  /** Whether this claimer answers the channel's notifications now (see the overflow channel). */
+  isLeader(): boolean {
+    return this.leader;
+  }
 
   /** Keys of the items being handled now (for lease heartbeats). */
   activeKeys(): string[] {
@@ -42,13 +71,28 @@ export class ClaimLoop<T> {
   async start(): Promise<void> {
     const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
     listener.on('notification', (msg) => {
-      if (!this.opts.onNotification?.(msg.payload ?? '')) this.kick();
+      if (msg.channel === this.opts.overflowChannel) {
+        if (!this.leader) this.kick();
+        return;
+      }
+      if (!this.leader || this.opts.onNotification?.(msg.payload ?? '')) return;
+      if (this.active.size >= this.opts.concurrency) this.overflow();
+      this.kick();
     });
     // Losing the wake-up channel only costs latency: the idle poll still finds due work.
-    listener.on('error', (err) => this.opts.log(`wake-up listener lost: ${err.message}`));
+    listener.on('error', (err) => {
+      this.opts.log(`wake-up listener lost: ${err.message}`);
+      // Its lock went with the connection; another claimer will lead.
+      if (this.opts.overflowChannel) this.leader = false;
+    });
     await listener.connect();
-    await listener.query(`LISTEN ${this.opts.channel}`);
     this.listener = listener;
+    if (this.opts.overflowChannel) {
+      await listener.query(`LISTEN ${this.opts.overflowChannel}`);
+      await this.tryToLead();
+    } else {
+      await listener.query(`LISTEN ${this.opts.channel}`);
+    }
     this.loopDone = this.loop();
   }
 
@@ -62,6 +106,7 @@ export class ClaimLoop<T> {
     for (const controller of this.active.values()) controller.abort();
     while (this.active.size > 0) await sleep(20);
     for (const t of this.timers) clearTimeout(t);
+    if (this.overflowHeld) clearTimeout(this.overflowHeld);
     await this.listener?.end().catch(() => {});
   }
 
@@ -81,8 +126,45 @@ export class ClaimLoop<T> {
     this.timers.add(t);
   }
 
+  /**
+   * Takes the leader's lock when it is free, tried at most once per idle poll,
+   * and then listens to the channel instead of the overflow channel: the others
+   * do not even wake for notifications they would not answer. Work notified
+   * before the LISTEN is found by the claim that follows.
+   */
+  private async tryToLead(): Promise<void> {
+    if (this.leader || !this.opts.overflowChannel || Date.now() - this.lastLeaderTry < this.opts.idlePollMs) return;
+    this.lastLeaderTry = Date.now();
+    try {
+      const { rows } = await this.listener!.query<{ won: boolean }>(
+        `SELECT pg_try_advisory_lock(${LEADER_LOCK_CLASS}, hashtext($1)) AS won`, [this.opts.channel]);
+      if (!rows[0]!.won) return;
+      await this.listener!.query(`LISTEN ${this.opts.channel}; UNLISTEN ${this.opts.overflowChannel}`);
+      this.leader = true;
+    } catch (err) {
+      this.opts.log(`could not try to lead: ${(err as Error).message}`);
+    }
+  }
+
+  /** The leader cannot take all the work there is: wake the other claimers. */
+  private overflow(): void {
+    const channel = this.opts.overflowChannel;
+    if (!channel || !this.leader || this.overflowHeld) return;
+    const wait = this.lastOverflow + OVERFLOW_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.overflowHeld = setTimeout(() => {
+        this.overflowHeld = null;
+        this.overflow();
+      }, wait);
+      return;
+    }
+    this.lastOverflow = Date.now();
+    this.listener!.query(`SELECT pg_notify($1, '')`, [channel]).catch((err: Error) => this.opts.log(`overflow wake-up failed: ${err.message}`));
+  }
+
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      await this.tryToLead();
       const free = this.opts.concurrency - this.active.size;
       let claimed: T[] = [];
       if (free > 0) {
@@ -93,7 +175,10 @@ export class ClaimLoop<T> {
         }
         for (const item of claimed) this.run(item);
         this.backlog = claimed.length === free;
-        if (this.backlog) continue;
+        if (this.backlog) {
+          this.overflow();
+          continue;
+        }
       }
       await new Promise<void>((resolve) => {
         this.wake = resolve;

@@ -25,6 +25,8 @@ import { settlementSql } from './pricing.js';
 
 export const EVENTS_CHANNEL = 'swapyard_job_events';
 export const JOBS_READY_CHANNEL = 'swapyard_jobs_ready';
+/** Where the workers' leader wakes the other workers when it cannot take new jobs itself (claim-loop.ts). */
+export const JOBS_OVERFLOW_CHANNEL = 'swapyard_jobs_overflow';
 export const WEBHOOKS_CHANNEL = 'swapyard_webhooks';
 
 /** Columns a transition may set besides status. Kept explicit: these names go into SQL. */

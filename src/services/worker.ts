@@ -15,7 +15,7 @@ import { ClaimLoop } from './claim-loop.js';
 import { claimAndMarkSending, claimJobs, extendLeases, parseReadyNotice, type ClaimedJob } from './job-claims.js';
 import { recordCreditReading } from './credit-readings.js';
 import { LIVE_STATUSES, SENDING } from './job-status.js';
-import { JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
+import { JOBS_OVERFLOW_CHANNEL, JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
 import { admitNow, type FailureCode, type ProviderJob, type ProviderOutput, type SubmitOutcome, type UpstreamProvider } from './providers/types.js';
 
 const MAX_TRANSIENT_FAILURES = 10;
@@ -43,6 +43,7 @@ export class Worker {
     this.loop = new ClaimLoop({
       databaseUrl: opts.databaseUrl,
       channel: JOBS_READY_CHANNEL,
+      overflowChannel: JOBS_OVERFLOW_CHANNEL,
       concurrency: opts.config.concurrency,
       idlePollMs: opts.config.idlePollMs,
       claim: (limit) => claimJobs(opts.pool, this.id, limit, this.cfg.leaseMs),

@@ -1,0 +1,142 @@
+// Claimers of one channel in several processes take turns answering its
+// notifications (src/services/claim-loop.ts): the leader answers, and wakes
+// the others on the overflow channel only when it cannot take the work; when
+// the leader goes, another leads. Real LISTEN/NOTIFY and advisory locks; the
+// work itself is an in-memory queue, so every claim can be counted.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClaimLoop } from '../src/services/claim-loop.js';
+import { createTestDatabase } from './support/db.js';
+
+let url: string;
+let notifier: pg.Client;
+beforeAll(async () => {
+  url = await createTestDatabase({ empty: true });
+  notifier = new pg.Client({ connectionString: url });
+  await notifier.connect();
+});
+afterAll(async () => {
+  await notifier?.end();
+});
+
+interface Claimer {
+  name: string;
+  loop: ClaimLoop<string>;
+  /** What each of its claims returned, in order. */
+  claims: string[][];
+  /** Items it is handling; resolve one to free its slot. */
+  holding: Map<string, () => void>;
+}
+
+function claimers(channel: string, queue: string[], opts: { idlePollMs: number; overflow?: boolean; concurrency?: number }): Claimer[] {
+  return ['a', 'b'].map((name) => {
+    const c: Claimer = { name, claims: [], holding: new Map(), loop: null! };
+    c.loop = new ClaimLoop<string>({
+      databaseUrl: url,
+      channel,
+      overflowChannel: opts.overflow === false ? undefined : `${channel}_overflow`,
+      concurrency: opts.concurrency ?? 1,
+      idlePollMs: opts.idlePollMs,
+      claim: async (limit) => {
+        const taken = queue.splice(0, limit);
+        c.claims.push(taken);
+        return taken;
+      },
+      keyOf: (item) => item,
+      handle: (item, signal) => new Promise<void>((resolve) => {
+        c.holding.set(item, resolve);
+        signal.addEventListener('abort', () => resolve()); // so that stop() ends even after a failed expectation
+      }),
+      log: () => {},
+    });
+    return c;
+  });
+}
+
+async function until(what: string, test: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const nonEmpty = (c: Claimer) => c.claims.filter((x) => x.length > 0).flat();
+
+describe('claim loops with an overflow channel', () => {
+  it('one answers the notifications; the other wakes only when the leader cannot take all the work', async () => {
+    const queue: string[] = [];
+    // Idle polls far beyond the test: every wake-up seen here came from a notification.
+    const [a, b] = claimers('test_ready_1', queue, { idlePollMs: 60_000, concurrency: 2 });
+    await a!.loop.start();
+    await b!.loop.start();
+    try {
+      expect([a!.loop.isLeader(), b!.loop.isLeader()].sort()).toEqual([false, true]);
+      const [leader, other] = a!.loop.isLeader() ? [a!, b!] : [b!, a!];
+      await until('both loops made their first claim', () => leader.claims.length > 0 && other.claims.length > 0);
+      const otherClaims = other.claims.length;
+
+      queue.push('job-1');
+      await notifier.query(`NOTIFY test_ready_1`);
+      await until('the leader took job-1', () => nonEmpty(leader).includes('job-1'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(other.claims.length).toBe(otherClaims); // not even woken
+
+      // Two more for the leader's one free slot: its claim takes all it asked for, so it wakes the other.
+      queue.push('job-2', 'job-3');
+      await notifier.query(`NOTIFY test_ready_1`);
+      await until('the other claimer took job-3', () => nonEmpty(other).includes('job-3'));
+      expect(nonEmpty(leader)).toEqual(['job-1', 'job-2']);
+
+      // Both full: a notification still reaches the other claimer through the leader.
+      for (const done of other.holding.values()) done();
+      await until('the other claimer is idle', () => other.loop.activeKeys().length === 0);
+      queue.push('job-4');
+      await notifier.query(`NOTIFY test_ready_1`);
+      await until('the other claimer took job-4', () => nonEmpty(other).includes('job-4'));
+      for (const c of [leader, other]) for (const done of c.holding.values()) done();
+    } finally {
+      await a!.loop.stop(1_000);
+      await b!.loop.stop(1_000);
+    }
+  });
+
+  it('when the leader stops, the other takes the lead at its next idle poll and answers from then on', async () => {
+    const queue: string[] = [];
+    const [a, b] = claimers('test_ready_2', queue, { idlePollMs: 100 });
+    await a!.loop.start();
+    await b!.loop.start();
+    const [leader, other] = a!.loop.isLeader() ? [a!, b!] : [b!, a!];
+    try {
+      expect(other.loop.isLeader()).toBe(false);
+      await leader.loop.stop(1_000);
+      await until('the other claimer leads', () => other.loop.isLeader());
+      queue.push('job-3');
+      await notifier.query(`NOTIFY test_ready_2`);
+      await until('the new leader took job-3', () => nonEmpty(other).includes('job-3'));
+      for (const done of other.holding.values()) done();
+    } finally {
+      await other.loop.stop(1_000);
+    }
+  });
+
+  it('without an overflow channel every claimer answers every notification', async () => {
+    const queue: string[] = [];
+    const [a, b] = claimers('test_ready_3', queue, { idlePollMs: 60_000, overflow: false });
+    await a!.loop.start();
+    await b!.loop.start();
+    try {
+      expect([a!.loop.isLeader(), b!.loop.isLeader()]).toEqual([true, true]);
+      await until('both loops made their first claim', () => a!.claims.length > 0 && b!.claims.length > 0);
+      const before = a!.claims.length + b!.claims.length;
+      queue.push('job-4');
+      await notifier.query(`NOTIFY test_ready_3`);
+      await until('both woke and claimed', () => a!.claims.length + b!.claims.length === before + 2);
+      expect([...nonEmpty(a!), ...nonEmpty(b!)]).toEqual(['job-4']);
+      for (const c of [a!, b!]) for (const done of c.holding.values()) done();
+    } finally {
+      await a!.loop.stop(1_000);
+      await b!.loop.stop(1_000);
+    }
+  });
+});
