@@ -17,8 +17,13 @@ import pg from 'pg';
 
 /** First key of the leaders' advisory locks (the second is the channel's hash); no other lock uses the two-key form. */
 const LEADER_LOCK_CLASS = 7002;
-/** The leader wakes the others at most this often; a wake-up held back is sent when the gap ends. */
-const OVERFLOW_GAP_MS = 10;
+/**
+ * The leader wakes the others at most this often; a wake-up held back is sent
+ * when the gap ends. Each is a NOTIFY commit, which queues on the lock every
+ * event commit takes; and a claimer once woken keeps itself busy (each slot
+ * it frees claims again), so more would rarely help.
+ */
+const OVERFLOW_GAP_MS = 100;
 
 export interface ClaimLoopOptions<T> {
   databaseUrl: string;
