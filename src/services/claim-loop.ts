@@ -10,7 +10,7 @@
 // others on the overflow channel only when it cannot take the work itself (no
 // free slot, or its claim took all it asked for). Every process that wakes for
 // a new job and races for it costs the others CPU at the moment the job should
-// move (on 2 cores, ~2 ms of the sequential overhead in bench/overhead.ts).
+// move (on 2 cores, 1–2 ms of the sequential overhead in bench/overhead.ts).
 // A leader that dies releases the lock with its connection; the others try for
 // it at each idle poll.
 import pg from 'pg';
