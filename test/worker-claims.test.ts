@@ -2,15 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDb } from '../src/db/client.js';
 import { claimAndMarkSending, claimJobs } from '../src/services/job-claims.js';
 import { withUpstreamLimits } from '../src/services/providers/limits.js';
 import type { UpstreamProvider } from '../src/services/providers/types.js';
-import { LocalArtifactStore } from '../src/services/artifacts.js';
-import { providerFromConfig } from '../src/services/providers/index.js';
-import { Worker } from '../src/services/worker.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
+import { startWorker } from './support/processes.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -72,19 +69,7 @@ describe('claims', () => {
     const jobIds = created.map((r) => r.data.result.id);
     t.emulator.resetStats();
 
-    const workers = [0, 1].map(() => {
-      const db = connectDb(t.databaseUrl);
-      const worker = new Worker({
-        databaseUrl: t.databaseUrl,
-        pool: db.pool,
-        provider: providerFromConfig(t.config),
-        artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
-        config: { ...t.config.worker, concurrency: 8 },
-        log: () => {},
-      });
-      return { db, worker };
-    });
-    await Promise.all(workers.map((w) => w.worker.start()));
+    const workers = await Promise.all([0, 1].map(() => startWorker(t, { worker: { concurrency: 8 } })));
     try {
       const deadline = Date.now() + 30_000;
       for (;;) {
@@ -96,10 +81,7 @@ describe('claims', () => {
         await new Promise((res) => setTimeout(res, 100));
       }
     } finally {
-      for (const w of workers) {
-        await w.worker.stop();
-        await w.db.close();
-      }
+      for (const w of workers) await w.stop();
     }
     const stats = t.emulator.stats();
     expect(stats.submissions.total).toBe(120);
@@ -121,16 +103,7 @@ describe('claims', () => {
   async function runWithProvider(provider: any, jobInput: { mutation: string; input: object }) {
     const job = (await t.gql(createMutation(jobInput.mutation, `${jobInput.mutation[0]!.toUpperCase()}${jobInput.mutation.slice(1)}Input`), { input: jobInput.input })).data.result;
     const uuid = Buffer.from(job.id, 'base64').toString().split(':')[1];
-    const db = connectDb(t.databaseUrl);
-    const worker = new Worker({
-      databaseUrl: t.databaseUrl,
-      pool: db.pool,
-      provider,
-      artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
-      config: { ...t.config.worker, retryBaseMs: 5, retryMaxMs: 20 },
-      log: () => {},
-    });
-    await worker.start();
+    const running = await startWorker(t, { provider, worker: { retryBaseMs: 5, retryMaxMs: 20 } });
     try {
       const deadline = Date.now() + 15_000;
       for (;;) {
@@ -140,8 +113,7 @@ describe('claims', () => {
         await new Promise((res) => setTimeout(res, 50));
       }
     } finally {
-      await worker.stop();
-      await db.close();
+      await running.stop();
     }
   }
 
@@ -203,68 +175,54 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
     await t.app.db.pool.query(`DELETE FROM jobs WHERE id = ANY($1::uuid[])`, [[leased, later, canceled]]);
   });
 
-  it('two listening workers: every new sync job is sent exactly once, most of them claimed this way', async () => {
+  it('two workers: every new sync job is sent exactly once; jobs created alone are claimed this way', async () => {
     t.emulator.resetStats();
-    const workers = [0, 1].map(() => {
-      const db = connectDb(t.databaseUrl);
-      const worker = new Worker({
-        databaseUrl: t.databaseUrl,
-        pool: db.pool,
-        provider: providerFromConfig(t.config),
-        artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
-        config: { ...t.config.worker, concurrency: 4 },
-        log: () => {},
-      });
-      return { db, worker };
-    });
-    await Promise.all(workers.map((w) => w.worker.start()));
+    const workers = await Promise.all([0, 1].map(() => startWorker(t, { worker: { concurrency: 4 } })));
+    // One of them leads (a worker stopped by an earlier test may hold the lead until its session ends).
+    await until(() => workers.some((w) => w.worker.leads()));
     const mutation = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
     const ids: string[] = [];
+    const create = async (n: number, round: number) => {
+      const created = await Promise.all(Array.from({ length: n }, (_, i) =>
+        t.gql(mutation, { input: { ...MODEL_CASES[0].input, sourceImage: `https://example.com/faces/aside-${round}-${n}-${i}.jpg` } })));
+      const uuids = created.map((r) => Buffer.from(r.data.result.id, 'base64').toString().split(':')[1]!);
+      ids.push(...uuids);
+      for (const id of uuids) await waitForStatus(id, 'COMPLETED');
+    };
     try {
-      // One at a time and a few at once: both workers hear each NOTIFY and race for the job.
-      for (let round = 0; round < 15; round++) {
-        const created = await Promise.all([0, 1, 2].map((i) =>
-          t.gql(mutation, { input: { ...MODEL_CASES[0].input, sourceImage: `https://example.com/faces/aside-${round}-${i}.jpg` } })));
-        const uuids = created.map((r) => Buffer.from(r.data.result.id, 'base64').toString().split(':')[1]!);
-        ids.push(...uuids);
-        for (const id of uuids) await waitForStatus(id, 'COMPLETED');
+      // One alone (its NOTIFY names it), then three at once (created alone or in a batch, whose
+      // NOTIFY names none, depending on timing): the loops' claims and the claims aside meet.
+      for (let round = 0; round < 10; round++) {
+        await create(1, round);
+        await create(3, round);
       }
     } finally {
-      for (const w of workers) {
-        await w.worker.stop();
-        await w.db.close();
-      }
+      for (const w of workers) await w.stop();
     }
     const stats = t.emulator.stats();
     expect(stats.submissions.total).toBe(ids.length);
     expect(Object.values(stats.submissionsByFingerprint).every((n) => n === 1)).toBe(true);
     for (const id of ids) expect(await eventsOf(id)).toEqual(['QUEUED', 'SUBMITTED', 'COMPLETED']);
+    // Most of the ten created alone: an idle poll (every 50 ms here) may catch one first on a busy machine.
     const aside = workers.reduce((n, w) => n + w.worker.claimedAside, 0);
-    expect(aside).toBeGreaterThan(ids.length / 2);
+    expect(aside).toBeGreaterThanOrEqual(5);
     expect(aside).toBeLessThanOrEqual(ids.length);
   });
 
   it('a send that throws after such a claim is an unknown outcome: FAILED at once, never resent', async () => {
     let calls = 0;
-    const db = connectDb(t.databaseUrl);
-    const worker = new Worker({
-      databaseUrl: t.databaseUrl,
-      pool: db.pool,
+    const { worker, stop } = await startWorker(t, {
       provider: { name: 'broken', submit: async () => { calls++; throw new Error('boom'); }, poll: async () => { throw new Error('unused'); } },
-      artifacts: new LocalArtifactStore(`${t.config.dataDir}/artifacts`),
-      config: t.config.worker,
-      log: () => {},
     });
-    await worker.start();
     try {
+      await until(() => worker.leads());
       await new Promise((r) => setTimeout(r, 100)); // its first claim has found nothing: the queue is empty
       const res = await t.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: MODEL_CASES[0].input });
       const id = Buffer.from(res.data.result.id, 'base64').toString().split(':')[1]!;
       const row = await waitForStatus(id, 'FAILED');
       expect([row.error_code, calls, worker.claimedAside]).toEqual(['UPSTREAM_OUTCOME_UNKNOWN', 1, 1]);
     } finally {
-      await worker.stop();
-      await db.close();
+      await stop();
     }
   });
 
@@ -281,6 +239,14 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
     expect(rated.tryAdmit!(job)).toBeNull();
   });
 });
+
+async function until(test: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
 
 async function waitForStatus(id: string, status: string, timeoutMs = 15_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;

@@ -54,6 +54,11 @@ export class Worker {
     });
   }
 
+  /** Whether this worker answers new-job notifications now (claim-loop.ts: one worker leads). */
+  leads(): boolean {
+    return this.loop.isLeader();
+  }
+
   private get cfg(): WorkerConfig {
     return this.opts.config;
   }

@@ -7,6 +7,7 @@ import { connectDb } from '../../src/db/client.js';
 import { LocalArtifactStore } from '../../src/services/artifacts.js';
 import { limitedProvider } from '../../src/services/providers/index.js';
 import { createSegmindProvider } from '../../src/services/providers/segmind.js';
+import type { UpstreamProvider } from '../../src/services/providers/types.js';
 import { Worker } from '../../src/services/worker.js';
 import { FAST_ENV, type TestApp } from './app.js';
 import { createMutation, inputTypeOf } from './fixtures.js';
@@ -159,6 +160,8 @@ export async function startWorker(
     baseUrl?: string;
     apiKey?: string;
     log?: (line: string) => void;
+    /** Used as it is instead of the emulator's Segmind provider behind the upstream limits. */
+    provider?: UpstreamProvider;
   } = {},
 ): Promise<InProcessWorker> {
   const upstream = { ...t.config.upstream, ...opts.upstream };
@@ -173,7 +176,7 @@ export async function startWorker(
     databaseUrl: t.databaseUrl,
     pool: db.pool,
     readCredits: upstream.creditReadings,
-    provider: limitedProvider(provider, db.pool, { upstream }),
+    provider: opts.provider ?? limitedProvider(provider, db.pool, { upstream }),
     artifacts: new LocalArtifactStore(join(t.config.dataDir, 'artifacts')),
     config: { ...t.config.worker, ...opts.worker },
     log: opts.log ?? (() => {}),
