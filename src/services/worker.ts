@@ -140,20 +140,12 @@ export class Worker {
    * trip fewer than claim, admit, mark. False: the loop claims it as usual.
    */
   private claimAndSendAside(payload: string): boolean {
-    let ready: ReturnType<typeof parseReadyNotice>;
-    let stub: ProviderJob;
-    try {
-      ready = parseReadyNotice(payload);
-      if (!ready) return false;
-      stub = { ...ready, params: {}, upstreamRequestId: null, upstreamPollUrl: null };
-      if (!this.runsSynchronously(stub)) return false;
-    } catch {
-      return false; // a payload this worker does not understand (a newer version's, an unknown model): the loop's claim decides
-    }
+    const stub = this.syncJobNamedBy(payload);
+    if (!stub) return false;
     const admitted = admitNow(this.opts.provider, stub);
     if (!admitted) return false;
-    const taken = this.loop.claimAside(ready.id, async () => {
-      const job = await claimAndMarkSending(this.opts.pool, ready.id, this.id, this.cfg.leaseMs).catch((err) => {
+    const taken = this.loop.claimAside(stub.id, async () => {
+      const job = await claimAndMarkSending(this.opts.pool, stub.id, this.id, this.cfg.leaseMs).catch((err) => {
         admitted.release();
         throw err;
       });
@@ -166,6 +158,17 @@ export class Worker {
     });
     if (!taken) admitted.release();
     return taken;
+  }
+
+  /** The job a ready notice names, as far as the notice tells, when it runs synchronously; else null. */
+  private syncJobNamedBy(payload: string): ProviderJob | null {
+    try {
+      const ready = parseReadyNotice(payload);
+      const job = ready && { ...ready, params: {}, upstreamRequestId: null, upstreamPollUrl: null };
+      return job && this.runsSynchronously(job) ? job : null;
+    } catch {
+      return null; // a payload this worker does not understand (a newer version's, an unknown model): the loop's claim decides
+    }
   }
 
   private async submit(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<void> {
@@ -186,23 +189,27 @@ export class Worker {
     if (outcome) await this.submitted(job, sync, outcome);
   }
 
-  /** Marks the job SENDING and sends it; null when the job was no longer ours to send. */
+  /** Marks the job SENDING (unless its claim did) and sends it; null when the job was no longer ours to send. */
   private async send(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<SubmitOutcome | null> {
-    if (job.admitted) {
-      // Its claim marked it SUBMITTED and SENDING already.
-    } else if (sync && job.status === 'QUEUED') {
+    if (!job.admitted && !(await this.markSending(job, sync))) return null;
+    return this.opts.provider.submit(providerJob(job), signal);
+  }
+
+  /** Records that the job's request may leave now; false when the job is no longer ours. */
+  private async markSending(job: ClaimedJob, sync: boolean): Promise<boolean> {
+    if (sync && job.status === 'QUEUED') {
       // A synchronous call is the whole run, so the job is SUBMITTED before it is sent.
       const moved = await transition(this.opts.pool, {
         jobId: job.id, from: ['QUEUED'], to: 'SUBMITTED', lockedBy: this.id,
         patch: { submitted_at: 'now', upstream_status: SENDING },
       });
-      if (!moved) return null;
+      if (!moved) return false;
       job.status = 'SUBMITTED';
     } else if (!(await updateHeldJob(this.opts.pool, job.id, this.id, { upstream_status: SENDING }))) {
-      return null;
+      return false;
     }
     job.upstreamStatus = SENDING;
-    return this.opts.provider.submit(providerJob(job), signal);
+    return true;
   }
 
   private async submitted(job: ClaimedJob, sync: boolean, outcome: SubmitOutcome): Promise<void> {

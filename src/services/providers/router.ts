@@ -1,6 +1,6 @@
 // One worker serves jobs of every provider: each job names its own (recorded
 // at creation), and the router hands each call to that provider.
-import { admitNow, type Admission, type Admitted, type PollOutcome, type ProviderJob, type SubmitOutcome, type UpstreamProvider } from './types.js';
+import { admitNow, UNLIMITED, type Admission, type Admitted, type PollOutcome, type ProviderJob, type SubmitOutcome, type UpstreamProvider } from './types.js';
 
 function unknownProvider(job: ProviderJob): { kind: 'failed'; code: 'UPSTREAM_ERROR'; message: string } {
   return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `no provider named "${job.provider}" runs in this worker` };
@@ -13,7 +13,7 @@ export function routeByProvider(providers: Record<string, UpstreamProvider>, acc
     name: 'router',
     async admit(job, signal): Promise<Admission> {
       const admit = providers[job.provider]?.admit;
-      return admit ? admit.call(providers[job.provider], job, signal) : { kind: 'admitted', release: () => {} };
+      return admit ? admit.call(providers[job.provider], job, signal) : UNLIMITED;
     },
     tryAdmit(job): Admitted | null {
       const provider = providers[job.provider];

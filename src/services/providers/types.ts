@@ -67,6 +67,9 @@ export type Admission =
 
 export type Admitted = { kind: 'admitted'; release(): void };
 
+/** The admission of a provider without limits: nothing to hold or give back. */
+export const UNLIMITED: Admitted = { kind: 'admitted', release: () => {} };
+
 export type PollOutcome =
   | { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' }
   | { kind: 'completed'; output: ProviderOutput }
@@ -117,5 +120,5 @@ export interface UpstreamProvider {
  */
 export function admitNow(provider: UpstreamProvider, job: ProviderJob): Admitted | null {
   if (provider.tryAdmit) return provider.tryAdmit(job);
-  return provider.admit ? null : { kind: 'admitted', release: () => {} };
+  return provider.admit ? null : UNLIMITED;
 }
