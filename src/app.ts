@@ -3,7 +3,7 @@
 // `npm start` (src/main.ts) and by the tests, so both run the same wiring.
 import { join } from 'node:path';
 import type { Config } from './config.js';
-import { connectDb, type Db } from './db/client.js';
+import { connectDb, warmUp, type Db } from './db/client.js';
 import { applyMigrations, ensureDatabase } from './db/migrations.js';
 import { schema } from './schema/index.js';
 import { startHttpServer } from './server/http-server.js';
@@ -44,6 +44,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   await prepareDatabase(opts.databaseUrl, opts.log);
   const db = connectDb(opts.databaseUrl);
+  await warmUp(db);
   const events = new EventHub(opts.databaseUrl, db.pool);
   await events.start();
   const artifacts = artifactStore(config);

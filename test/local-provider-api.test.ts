@@ -35,7 +35,7 @@ describe('the local provider through the API', () => {
     const target = sample(2);
     const created = (await create('FaceswapV2', { sourceImage: dataUri(source), targetImage: dataUri(target) })).data.result;
     expect(created).toMatchObject({ __typename: 'FaceswapV2Job', provider: 'LOCAL', cost: { estimated: { usd: '0.00' } } });
-    expect(await waitForFinal(t, created.id, 120_000)).toMatchObject({ status: 'COMPLETED' });
+    expect(await waitForFinal(t, created.id, 120_000)).toMatchObject({ status: 'COMPLETED', failure: null });
     const done = (await t.gql(JOB, { id: created.id })).data.job;
     expect(done.output.mimeType).toBe('image/jpeg');
     expect(done.cost.charged.usd).toBe('0.00');
