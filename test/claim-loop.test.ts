@@ -47,6 +47,7 @@ function claimers(channel: string, queue: string[], opts: { idlePollMs: number; 
         c.holding.set(item, resolve);
         signal.addEventListener('abort', () => resolve()); // so that stop() ends even after a failed expectation
       }),
+      release: async () => {},
       log: () => {},
     });
     return c;
@@ -137,6 +138,87 @@ describe('claim loops with an overflow channel', () => {
     } finally {
       await a!.loop.stop(1_000);
       await b!.loop.stop(1_000);
+    }
+  });
+});
+
+describe('an item a claim returns while it is still being handled here', () => {
+  it('is not handled twice; its lease is handed back when the running handler ends, and the loop claims anew', async () => {
+    // As when this process stalls past its own lease and its next claim finds the lease lapsed.
+    const claimsReturn = [['job-x'], ['job-x']];
+    const handled: string[] = [];
+    const released: string[] = [];
+    let claimsAfterRelease = 0;
+    let finish = () => {};
+    const loop = new ClaimLoop<string>({
+      databaseUrl: url,
+      channel: 'test_ready_4',
+      concurrency: 2,
+      idlePollMs: 60_000, // every claim after the first is woken by a NOTIFY or by the hand-back
+      claim: async () => {
+        if (released.length > 0) claimsAfterRelease++;
+        return claimsReturn.shift() ?? [];
+      },
+      keyOf: (item) => item,
+      handle: (item, signal) => new Promise<void>((resolve) => {
+        handled.push(item);
+        finish = resolve;
+        signal.addEventListener('abort', () => resolve());
+      }),
+      release: async (key) => {
+        released.push(key);
+      },
+      log: () => {},
+    });
+    await loop.start();
+    try {
+      await until('the first claim is being handled', () => handled.length === 1);
+      await notifier.query(`NOTIFY test_ready_4`);
+      await until('the second claim returned the same item', () => claimsReturn.length === 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect([handled, released, loop.activeKeys()]).toEqual([['job-x'], [], ['job-x']]);
+      finish();
+      await until('its lease was handed back', () => released.length === 1);
+      await until('the loop claimed anew', () => claimsAfterRelease > 0);
+      expect([handled, released]).toEqual([['job-x'], ['job-x']]);
+    } finally {
+      await loop.stop(1_000);
+    }
+  });
+});
+
+describe('a notification that arrives while the loop is claiming', () => {
+  it('makes it claim again at once: the claim in flight may have missed the work it announced', async () => {
+    let claims = 0;
+    let gate: (() => void) | null = null;
+    const loop = new ClaimLoop<string>({
+      databaseUrl: url,
+      channel: 'test_ready_5',
+      concurrency: 1,
+      idlePollMs: 60_000, // every claim after the first is woken by a NOTIFY
+      claim: async () => {
+        claims++;
+        // The second claim (the first woken) is held open until the test lets it go.
+        if (claims === 2) await new Promise<void>((resolve) => (gate = resolve));
+        return [];
+      },
+      keyOf: (item) => item,
+      handle: async () => {},
+      release: async () => {},
+      log: () => {},
+    });
+    await loop.start();
+    try {
+      await until('the first claim', () => claims === 1);
+      await notifier.query(`NOTIFY test_ready_5`);
+      await until('the second claim is in flight', () => gate !== null);
+      await notifier.query(`NOTIFY test_ready_5`);
+      await new Promise((r) => setTimeout(r, 50)); // delivered while that claim is still open
+      expect(claims).toBe(2);
+      gate!();
+      await until('a third claim, with no idle poll for a minute', () => claims === 3);
+    } finally {
+      await loop.stop(1_000);
     }
   });
 });

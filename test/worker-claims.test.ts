@@ -145,7 +145,7 @@ describe('claims', () => {
 
 describe('claim and mark SENDING in one statement (a new sync job named by its NOTIFY)', () => {
   const sqlOf = (id: string) =>
-    t.app.db.pool.query(`SELECT status, upstream_status, locked_by, submitted_at FROM jobs WHERE id = $1`, [id]).then((r) => r.rows[0]);
+    t.app.db.pool.query(`SELECT status, upstream_status, locked_by, locked_until, submitted_at, error_message FROM jobs WHERE id = $1`, [id]).then((r) => r.rows[0]);
   const eventsOf = (id: string) =>
     t.app.db.pool.query(`SELECT status::text FROM job_events WHERE job_id = $1 ORDER BY id`, [id]).then((r) => r.rows.map((e) => e.status));
 
@@ -226,6 +226,44 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
       const id = Buffer.from(res.data.result.id, 'base64').toString().split(':')[1]!;
       const row = await waitForStatus(id, 'FAILED');
       expect([row.error_code, calls, worker.claimedAside]).toEqual(['UPSTREAM_OUTCOME_UNKNOWN', 1, 1]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a job whose lease lapses while its worker is still sending it (the process stalled) is not taken for dead', async () => {
+    let calls = 0;
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const { stop } = await startWorker(t, {
+      worker: { leaseMs: 60_000 }, // its heartbeat is 20 s away: the lease lapses only when the test says
+      provider: {
+        name: 'slow',
+        submit: async () => {
+          calls++;
+          await answered;
+          return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the upstream said no' };
+        },
+        poll: async () => { throw new Error('unused'); },
+      },
+    });
+    try {
+      const res = await t.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: MODEL_CASES[0].input });
+      const id = Buffer.from(res.data.result.id, 'base64').toString().split(':')[1]!;
+      await until(() => calls === 1);
+      // What a stall past the lease leaves behind: the lease has lapsed while the send runs here.
+      await t.app.db.pool.query(`UPDATE jobs SET locked_until = now() - interval '1 second' WHERE id = $1`, [id]);
+      // The worker's own idle poll claims the job again (the lease is renewed)...
+      const deadline = Date.now() + 5_000;
+      while ((await sqlOf(id)).locked_until < new Date()) {
+        if (Date.now() > deadline) throw new Error('not claimed again');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // ...and leaves it to the send in flight, which ends it; not failed as a send its worker never finished.
+      answer();
+      expect((await waitForStatus(id, 'FAILED')).error_code).toBe('UPSTREAM_ERROR');
+      expect([(await sqlOf(id)).error_message, calls]).toEqual([expect.stringContaining('the upstream said no'), 1]);
+      expect(await eventsOf(id)).toEqual(['QUEUED', 'SUBMITTED', 'FAILED']);
     } finally {
       await stop();
     }

@@ -34,6 +34,12 @@ export interface ClaimLoopOptions<T> {
   claim(limit: number): Promise<T[]>;
   keyOf(item: T): string;
   handle(item: T, signal: AbortSignal): Promise<void>;
+  /**
+   * Hands an item's lease back when it is still this claimer's. Called once an
+   * item a claim returned while it was still being handled here has been
+   * handled (see loop()): that claim leased it again.
+   */
+  release(key: string): Promise<void>;
   log(line: string): void;
   /**
    * Sees each notification's payload first; true when it took the work named
@@ -46,9 +52,14 @@ export interface ClaimLoopOptions<T> {
 
 export class ClaimLoop<T> {
   private readonly active = new Map<string, AbortController>();
+  /** Active items a claim returned again; their leases are handed back when they end. */
+  private readonly reclaimed = new Set<string>();
+  private readonly releasing = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private wake: (() => void) | null = null;
+  /** A kick came while the loop was claiming: that claim may have missed what it was for, so claim again. */
+  private kicked = false;
   private loopDone: Promise<void> | null = null;
   private listener: pg.Client | null = null;
   /** The last claim took all it asked for, so due work may be waiting; it goes before anything claimed aside. */
@@ -110,6 +121,7 @@ export class ClaimLoop<T> {
     while (this.active.size > 0 && Date.now() < deadline) await sleep(20);
     for (const controller of this.active.values()) controller.abort();
     while (this.active.size > 0) await sleep(20);
+    await Promise.all(this.releasing);
     for (const t of this.timers) clearTimeout(t);
     if (this.overflowHeld) clearTimeout(this.overflowHeld);
     await this.listener?.end().catch(() => {});
@@ -118,7 +130,8 @@ export class ClaimLoop<T> {
   kick(): void {
     const wake = this.wake;
     this.wake = null;
-    wake?.();
+    if (wake) wake();
+    else this.kicked = true;
   }
 
   /** Wakes the loop when an item this process released becomes due again. */
@@ -169,6 +182,7 @@ export class ClaimLoop<T> {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      this.kicked = false;
       await this.tryToLead();
       const free = this.opts.concurrency - this.active.size;
       let claimed: T[] = [];
@@ -178,16 +192,28 @@ export class ClaimLoop<T> {
         } catch (err) {
           this.opts.log(`claim failed: ${(err as Error).message}`);
         }
-        for (const item of claimed) this.run(item);
+        for (const item of claimed) {
+          const key = this.opts.keyOf(item);
+          // Already being handled here: this process stalled past its own lease (a blocked event
+          // loop, a long GC pause; seen when a module loaded on a busy machine) and its claim found
+          // the lease lapsed. The handler still runs; a second one would take the job for dead.
+          if (this.active.has(key)) this.reclaimed.add(key);
+          else this.run(item);
+        }
         this.backlog = claimed.length === free;
         if (this.backlog) {
           this.overflow();
           continue;
         }
       }
+      if (this.kicked) continue;
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(() => this.kick(), this.opts.idlePollMs).unref();
+        const poll = setTimeout(() => this.kick(), this.opts.idlePollMs);
+        poll.unref();
+        this.wake = () => {
+          clearTimeout(poll);
+          resolve();
+        };
       });
     }
   }
@@ -210,7 +236,7 @@ export class ClaimLoop<T> {
       })
       .catch((err) => this.opts.log(`${key}: ${(err as Error).stack ?? err}`))
       .finally(() => {
-        this.active.delete(key);
+        this.ended(key);
         // As after any item: the freed slot may take more. Not after a lost race: nothing was freed.
         if (claimed) this.kick();
       });
@@ -225,9 +251,22 @@ export class ClaimLoop<T> {
       .handle(item, controller.signal)
       .catch((err) => this.opts.log(`${key}: ${(err as Error).stack ?? err}`))
       .finally(() => {
-        this.active.delete(key);
+        this.ended(key);
         this.kick();
       });
+  }
+
+  private ended(key: string): void {
+    this.active.delete(key);
+    // The handler may have released the item before the claim that found it here leased it again
+    // (or, aside, that claim beat the one aside to it): then only the lease running out would free
+    // it. Handing back our lease, and claiming anew, is right either way.
+    if (!this.reclaimed.delete(key)) return;
+    const released = this.opts.release(key)
+      .then(() => this.kick())
+      .catch((err: Error) => this.opts.log(`${key}: could not hand back its lease: ${err.message}`))
+      .finally(() => this.releasing.delete(released));
+    this.releasing.add(released);
   }
 }
 

@@ -102,6 +102,11 @@ export async function extendLeases(pool: pg.Pool, workerId: string, jobIds: stri
   );
 }
 
+/** Hands back this worker's lease on a job it is not handling (ClaimLoop's release). */
+export async function releaseLease(pool: pg.Pool, workerId: string, jobId: string): Promise<void> {
+  await pool.query(`UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2`, [jobId, workerId]);
+}
+
 /**
  * Claims the QUEUED job `jobId` and marks it SUBMITTED and SENDING, for a
  * synchronous send the caller is admitted to make; null when it is not QUEUED,

@@ -152,6 +152,7 @@ export class WebhookDispatcher {
       claim: async (limit) => (await opts.pool.query<ClaimedDelivery>(CLAIM_SQL, [this.id, limit, this.leaseMs])).rows,
       keyOf: (d) => d.id,
       handle: (d, signal) => this.attempt(d, signal),
+      release: (id) => this.handBack(id),
       log: (line) => this.log(line),
     });
   }
@@ -182,6 +183,11 @@ export class WebhookDispatcher {
     this.loop.kickAt(when);
   }
 
+  /** Hands a delivery's lease back, untouched, when it is still this dispatcher's. */
+  private async handBack(id: string): Promise<void> {
+    await this.opts.pool.query(`UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2`, [id, this.id]);
+  }
+
   private async attempt(d: ClaimedDelivery, stop: AbortSignal): Promise<void> {
     const body = webhookPayload(d);
     const attemptedAt = new Date();
@@ -190,11 +196,7 @@ export class WebhookDispatcher {
     const result = await this.post(d, body, timestamp, stop);
     const durationMs = Math.round(performance.now() - started);
     if (stop.aborted) {
-      // Stopped, not the receiver's doing: hand the delivery back untouched.
-      await this.opts.pool.query(
-        `UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2`,
-        [d.id, this.id],
-      );
+      await this.handBack(d.id); // stopped, not the receiver's doing: untouched
       return;
     }
     const ok = result.status !== null && result.status >= 200 && result.status < 300;

@@ -12,7 +12,7 @@ import type { WorkerConfig } from '../config.js';
 import { modelSpec } from '../models/registry.js';
 import type { ArtifactStore } from './artifacts.js';
 import { ClaimLoop } from './claim-loop.js';
-import { claimAndMarkSending, claimJobs, extendLeases, parseReadyNotice, type ClaimedJob } from './job-claims.js';
+import { claimAndMarkSending, claimJobs, extendLeases, parseReadyNotice, releaseLease, type ClaimedJob } from './job-claims.js';
 import { recordCreditReading } from './credit-readings.js';
 import { LIVE_STATUSES, SENDING } from './job-status.js';
 import { JOBS_OVERFLOW_CHANNEL, JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
@@ -49,6 +49,7 @@ export class Worker {
       claim: (limit) => claimJobs(opts.pool, this.id, limit, this.cfg.leaseMs),
       keyOf: (job) => job.id,
       handle: (job, signal) => this.handle(job, signal),
+      release: (id) => releaseLease(opts.pool, this.id, id),
       log: (line) => this.log(line),
       onNotification: (payload) => this.claimAndSendAside(payload),
     });
