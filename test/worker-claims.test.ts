@@ -254,11 +254,7 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
       // What a stall past the lease leaves behind: the lease has lapsed while the send runs here.
       await t.app.db.pool.query(`UPDATE jobs SET locked_until = now() - interval '1 second' WHERE id = $1`, [id]);
       // The worker's own idle poll claims the job again (the lease is renewed)...
-      const deadline = Date.now() + 5_000;
-      while ((await sqlOf(id)).locked_until < new Date()) {
-        if (Date.now() > deadline) throw new Error('not claimed again');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(async () => (await sqlOf(id)).locked_until > new Date());
       // ...and leaves it to the send in flight, which ends it; not failed as a send its worker never finished.
       answer();
       expect((await waitForStatus(id, 'FAILED')).error_code).toBe('UPSTREAM_ERROR');
@@ -286,9 +282,9 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
 /** Idle poll of the workers whose claims aside are counted: long beside a notice's delivery, short beside the test's timeouts. */
 const ASIDE_IDLE_POLL_MS = 2_000;
 
-async function until(test: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(test: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!test()) {
+  while (!(await test())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((res) => setTimeout(res, 10));
   }
