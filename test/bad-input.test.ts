@@ -380,7 +380,7 @@ describe('job ids', () => {
   });
 
   it.each(['nope', globalId('FaceswapV4Job', 'not-a-uuid')])('jobUpdated(id: "%s") errors with BAD_USER_INPUT id global-id', async (id) => {
-    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id }, () => false, 5_000);
+    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id }, () => false);
     const err = await storesNothing(() => sub.finished.then(
       () => {
         throw new Error('the subscription completed without an error');
@@ -427,7 +427,7 @@ describe('job ids', () => {
   );
 
   it('jobUpdated(unknown id) errors with NOT_FOUND naming the field id and the id given', async () => {
-    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id: unknown }, () => false, 5_000);
+    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id: unknown }, () => false);
     const err = await sub.finished.then(
       () => {
         throw new Error('the subscription completed without an error');

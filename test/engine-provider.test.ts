@@ -72,7 +72,7 @@ describe('submit through the engine pool', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     provider = createLocalProvider({ poolSize: 1, fetch: { allowHosts: ['127.0.0.1'], timeoutMs: 5_000 } });
     await provider.pool.ready();
-  }, 120_000);
+  });
 
   afterAll(async () => {
     await provider?.close();

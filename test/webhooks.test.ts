@@ -14,6 +14,7 @@ import { createEndpoint, privateTargetReason } from '../src/services/webhooks.js
 import { startTestApp, waitForFinal, type GqlResponse, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
 import { spawnWorker, stopProcess } from './support/processes.js';
+import { pause, waitUntil } from './support/wait.js';
 
 const RETRY_MS = 100;
 const WEBHOOK_ENV = {
@@ -37,7 +38,7 @@ interface Receiver {
   url: string;
   port: number;
   receipts: Receipt[];
-  waitFor(n: number, timeoutMs?: number): Promise<Receipt[]>;
+  waitFor(n: number): Promise<Receipt[]>;
   close(): Promise<void>;
 }
 
@@ -65,12 +66,8 @@ async function receiver(answer: (n: number) => Answer = () => 200): Promise<Rece
     url: `http://127.0.0.1:${port}/hook`,
     port,
     receipts,
-    async waitFor(n, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (receipts.length < n) {
-        if (Date.now() > deadline) throw new Error(`receiver got ${receipts.length} of ${n} requests`);
-        await sleep(10);
-      }
+    async waitFor(n) {
+      await waitUntil(() => receipts.length >= n, () => `receiver got ${receipts.length} of ${n} requests`, { everyMs: 10 });
       return receipts;
     },
     async close() {
@@ -82,9 +79,6 @@ async function receiver(answer: (n: number) => Answer = () => 200): Promise<Rece
   return r;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function headersOf(r: Receipt): Record<string, string> {
   return Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)]));
@@ -120,7 +114,7 @@ async function runJob(t: TestApp, key: string): Promise<{ id: string; events: { 
   const res = await t.gql(createV4, { input: MODEL_CASES[0].input }, key);
   const job = res.data.result;
   expect(job.__typename, JSON.stringify(res)).toBe('FaceswapV4Job');
-  await waitForFinal(t, job.id, 15_000, key);
+  await waitForFinal(t, job.id, { key });
   const read = await t.gql(`query($id: ID!) { job(id: $id) { id events { cursor status createdAt } } }`, { id: job.id }, key);
   return read.data.job;
 }
@@ -139,14 +133,13 @@ async function deliveries(t: TestApp, key: string, endpointId: string, vars: Rec
 }
 
 /** Polls the delivery log until `done` holds. */
-async function waitForLog(t: TestApp, key: string, endpointId: string, done: (d: any[]) => boolean, timeoutMs = 10_000): Promise<any[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = await deliveries(t, key, endpointId);
-    if (done(list)) return list;
-    if (Date.now() > deadline) throw new Error(`delivery log not as expected: ${JSON.stringify(list, null, 1)}`);
-    await sleep(25);
-  }
+async function waitForLog(t: TestApp, key: string, endpointId: string, done: (d: any[]) => boolean): Promise<any[]> {
+  let list: any[] = [];
+  return waitUntil(
+    async () => done((list = await deliveries(t, key, endpointId))) && list,
+    () => `delivery log not as expected: ${JSON.stringify(list, null, 1)}`,
+    { everyMs: 25 },
+  );
 }
 
 interface Snapshot {
@@ -244,7 +237,7 @@ describe('webhook deliveries', () => {
       [500, 'answer 500', null], [500, 'answer 500', null], [200, 'answer 200', null],
     ]);
     for (const a of delivery.attempts) expect(a.durationMs).toBeGreaterThanOrEqual(0);
-    await sleep(3 * RETRY_MS);
+    await pause(3 * RETRY_MS); // then check that nothing more arrived
     expect(recv.receipts).toHaveLength(3);
   });
 
@@ -297,7 +290,7 @@ describe('webhook deliveries', () => {
     const job = await runJob(t, key);
     await all.waitFor(3);
     await finals.waitFor(1);
-    await sleep(300);
+    await pause(300); // then check that nothing more arrived
     const types = (r: Receiver) =>
       r.receipts.map((x) => JSON.parse(x.body)).sort((a, b) => Number(a.data.cursor) - Number(b.data.cursor)).map((p) => p.type);
     expect(types(all)).toEqual(['job.queued', 'job.submitted', 'job.completed']);
@@ -317,7 +310,7 @@ describe('webhook deliveries', () => {
     await runJob(t, key);
     await off.waitFor(1);
     await finals.waitFor(2);
-    await sleep(300);
+    await pause(300); // then check that nothing more arrived
     expect(types(off)).toEqual(['job.queued']);
     expect(all.receipts).toHaveLength(3);
     expect(types(finals)).toEqual(['job.completed', 'job.completed']);
@@ -366,7 +359,7 @@ describe('webhook deliveries', () => {
     expect(failed.attempts.map((a: any) => a.responseStatus)).toEqual([503, 503, 503, 503]);
     expect(failed.nextAttemptAt).toBeNull();
     expect(failed.finishedAt).not.toBeNull();
-    await sleep(3 * RETRY_MS);
+    await pause(3 * RETRY_MS); // then check that nothing more arrived
     expect(recv.receipts).toHaveLength(4);
 
     healthy = true;
@@ -387,8 +380,8 @@ describe('webhook deliveries', () => {
     const [timedOut, ok] = delivery.attempts;
     expect(timedOut.responseStatus).toBeNull();
     expect(timedOut.error).toMatch(/timeout: no answer within 400 ms/);
+    // Cut off, not answered: the receiver never answers its first request. A lower bound only on a real clock.
     expect(timedOut.durationMs).toBeGreaterThanOrEqual(380);
-    expect(timedOut.durationMs).toBeLessThan(2000);
     expect(ok).toMatchObject({ responseStatus: 200, error: null });
   });
 
@@ -434,7 +427,7 @@ describe('webhook deliveries', () => {
     const left = await t.app.db.pool.query(`SELECT count(*)::int n FROM webhook_deliveries WHERE endpoint_id = $1`, [uuid]);
     expect(left.rows[0].n).toBe(0);
     await runJob(t, key);
-    await sleep(300);
+    await pause(300); // then check that nothing more arrived
     expect(recv.receipts).toHaveLength(1);
     const again = await t.gql(DELETE, { id: hook.id }, key);
     expect(again.data.r).toMatchObject({ __typename: 'WebhookNotFoundError', id: hook.id });
@@ -452,7 +445,7 @@ describe('webhooks are per API key', () => {
 
     await runJob(t, keyA);
     await recvA.waitFor(3);
-    await sleep(300);
+    await pause(300); // then check that nothing more arrived
     expect(recvB.receipts).toHaveLength(0);
 
     const listA = await t.gql(`{ webhookEndpoints { id } }`, {}, keyA);
@@ -485,7 +478,7 @@ describe('webhooks are per API key', () => {
     const retry = await t.gql(RETRY, { id: deliveryB.id }, keyA);
     expect(retry.data.r).toMatchObject({ __typename: 'WebhookNotFoundError', id: deliveryB.id });
     expect(retry.data.r.message).toMatch(/no webhook delivery/i);
-    await sleep(200);
+    await pause(200); // then check that nothing more arrived
     expect(await snapshot(t)).toEqual(before);
     expect(recvB.receipts).toHaveLength(3);
   });
