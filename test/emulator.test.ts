@@ -23,20 +23,25 @@ afterEach(() => emu.clearFaults());
 
 type Answer = { status: number; headers: Headers; bytes: Buffer; json: () => any };
 
-async function call(method: string, path: string, opts: { body?: unknown; key?: string | null; bearer?: boolean; raw?: string } = {}): Promise<Answer> {
-  const key = opts.key === undefined ? emu.apiKey : opts.key;
+async function call(
+  method: string,
+  path: string,
+  opts: { body?: unknown; key?: string | null; bearer?: boolean; raw?: string; on?: Emulator } = {},
+): Promise<Answer> {
+  const target = opts.on ?? emu;
+  const key = opts.key === undefined ? target.apiKey : opts.key;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== null) {
     if (opts.bearer) headers.authorization = `Bearer ${key}`;
     else headers['x-api-key'] = key;
   }
-  const url = path.startsWith('http') ? path : emu.url + path;
+  const url = path.startsWith('http') ? path : target.url + path;
   const res = await fetch(url, { method, headers, body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)) });
   const bytes = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, bytes, json: () => JSON.parse(bytes.toString('utf8')) };
 }
 
-const post = (path: string, body: unknown, opts: { key?: string | null; bearer?: boolean } = {}) => call('POST', path, { ...opts, body });
+const post = (path: string, body: unknown, opts: { key?: string | null; bearer?: boolean; on?: Emulator } = {}) => call('POST', path, { ...opts, body });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const v4 = (extra: Record<string, unknown> = {}) => ({ source_image: IMG_A, target_image: IMG_B, ...extra });
@@ -233,30 +238,31 @@ describe('output', () => {
 
 describe('v2 queue', () => {
   it('moves QUEUED → PROCESSING → COMPLETED and serves the result and its media', async () => {
-    const submit = await post('/v2/faceswap-v2', v3({ face_restore: 'GFPGANv1.3.pth' }));
-    expect(submit.status).toBe(200);
-    const { request_id, status_url, response_url } = submit.json();
-    expect(status_url).toBe(`${emu.url}/v2/requests/${request_id}/status`);
-    expect(response_url).toBe(`${emu.url}/v2/requests/${request_id}`);
+    await withClockedEmulator({ latencyMs: { queueStep: 40 } }, async (e, clock) => {
+      const submit = await post('/v2/faceswap-v2', v3({ face_restore: 'GFPGANv1.3.pth' }), { on: e });
+      expect(submit.status).toBe(200);
+      const { request_id, status_url, response_url } = submit.json();
+      expect(status_url).toBe(`${e.url}/v2/requests/${request_id}/status`);
+      expect(response_url).toBe(`${e.url}/v2/requests/${request_id}`);
 
-    const seen = new Set<string>();
-    const early = await call('GET', response_url);
-    expect(early.status).toBe(202);
-    const done = await waitFor(status_url, {}, (a) => {
-      seen.add(a.json().status);
-      return a.json().status === 'COMPLETED';
+      const statusNow = async () => (await call('GET', status_url, { on: e })).json().status;
+      expect(await statusNow()).toBe('QUEUED');
+      expect((await call('GET', response_url, { on: e })).status).toBe(202);
+      clock.advance(40);
+      expect(await statusNow()).toBe('PROCESSING');
+      expect((await call('GET', response_url, { on: e })).status).toBe(202);
+      clock.advance(40);
+      expect(await statusNow()).toBe('COMPLETED');
+
+      const result = await call('GET', response_url, { on: e });
+      expect(result.status).toBe(200);
+      const body = result.json();
+      expect(body).toMatchObject({ status: 'COMPLETED', metrics: { inference_time: expect.any(Number) } });
+      expect(body.output).toMatch(new RegExp(`^${e.url}/outputs/.+\\.jpeg$`));
+      const media = await call('GET', body.output, { key: null, on: e });
+      expect(media.status).toBe(200);
+      expect((await sharp(media.bytes).metadata()).format).toBe('jpeg');
     });
-    expect(done.status).toBe(200);
-    expect(seen.has('QUEUED') || seen.has('PROCESSING')).toBe(true);
-
-    const result = await call('GET', response_url);
-    expect(result.status).toBe(200);
-    const body = result.json();
-    expect(body).toMatchObject({ status: 'COMPLETED', metrics: { inference_time: expect.any(Number) } });
-    expect(body.output).toMatch(new RegExp(`^${emu.url}/outputs/.+\\.jpeg$`));
-    const media = await call('GET', body.output, { key: null });
-    expect(media.status).toBe(200);
-    expect((await sharp(media.bytes).metadata()).format).toBe('jpeg');
   });
 
   it('answers base64 output when asked', async () => {

@@ -37,9 +37,12 @@ const JOB = {
   body: (i: number) => ({ mutation: 'createBodySwapJob', input: { characterImage: url('body', i) } }),
 };
 
-/** Upstream deadlines short enough that a hang is a timeout in a test. */
-const SHORT_TIMEOUTS = { requestTimeoutMs: 300, callTimeoutMs: 300 };
-const HANG = 800;
+/**
+ * Upstream deadlines short enough that a hang is a timeout in a test, and long
+ * enough that no ordinary call of a loaded machine runs into them.
+ */
+const SHORT_TIMEOUTS = { requestTimeoutMs: 3_000, callTimeoutMs: 3_000 };
+const HANG = 10_000;
 
 function outcome(r: JobRow): string {
   return r.status === 'COMPLETED' ? 'COMPLETED' : `${r.status}/${r.error_code}`;

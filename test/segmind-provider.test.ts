@@ -273,7 +273,7 @@ describe('transport', () => {
   });
 
   it('a submit past the deadline is an unknown outcome, never resent (the upstream may be running it)', async () => {
-    emu.injectFault({ match: { model: 'faceswap-comic' }, delayMs: 2000 });
+    emu.injectFault({ match: { model: 'faceswap-comic' }, delayMs: 60_000 }); // far past the deadline, however late timers fire
     const impatient = createSegmindProvider({ baseUrl: emu.url, apiKey: emu.apiKey, requestTimeoutMs: 100 });
     const outcome = await impatient.submit(job('FACESWAP_COMIC'), never());
     expect(outcome).toMatchObject({ kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN' });
@@ -282,7 +282,7 @@ describe('transport', () => {
 
   it('a poll past the deadline is a retry', async () => {
     const queued = await accepted(job('FACESWAP_V2'));
-    emu.injectFault({ match: { path: '/v2/requests/*' }, delayMs: 2000 });
+    emu.injectFault({ match: { path: '/v2/requests/*' }, delayMs: 60_000 });
     const impatient = createSegmindProvider({ baseUrl: emu.url, apiKey: emu.apiKey, pollTimeoutMs: 100 });
     const outcome = await impatient.poll(queued, never());
     expect(outcome).toMatchObject({ kind: 'retry' });
