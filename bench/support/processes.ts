@@ -150,7 +150,7 @@ export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: 
       ...opts.env,
     },
     /Swapyard GraphQL API: (http:\/\/\S+)\/graphql/,
-    30_000,
+    undefined,
     SERVICE_COMPILED,
   );
   const key = (await readFile(join(dataDir, 'api-key'), 'utf8')).trim();
@@ -181,7 +181,7 @@ export async function startWorkerProcess(opts: { databaseUrl: string; emulatorUr
       ...opts.env,
     },
     /Worker \S+ running/,
-    30_000,
+    undefined,
     SERVICE_COMPILED,
   );
 }
