@@ -18,6 +18,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { deadline } from '../util/deadline.js';
 import { isAllowed, bareHost, effectivePort, type AllowEntry } from './allow-list.js';
 import { specialAddressReason } from './special-addresses.js';
 import { credentialsViolation } from './url-credentials.js';
@@ -157,7 +158,8 @@ async function readBody(body: Dispatcher.ResponseData['body'], declared: number,
   return { body: Buffer.concat(chunks), truncated: false };
 }
 
-function describe(err: unknown): string {
+/** "CODE: message" of a transport error (undici puts the socket's error in `cause`). */
+export function describeNetworkError(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e?.cause?.code ?? e?.code;
   const message = e?.cause?.message ?? e?.message ?? String(err);
@@ -179,16 +181,7 @@ export class GuardedClient {
 
   async fetch(raw: string, req: GuardedRequest): Promise<GuardedResponse> {
     req.signal?.throwIfAborted();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new DOMException(`no answer within ${req.timeoutMs} ms`, 'TimeoutError'));
-    }, req.timeoutMs);
-    // One controller for the caller's signal and the deadline, the listener removed afterwards:
-    // a long-lived worker signal must not collect one listener per request.
-    const onAbort = () => controller.abort(req.signal?.reason);
-    req.signal?.addEventListener('abort', onAbort, { once: true });
+    const limit = deadline(req.timeoutMs, req.signal);
     const follow = req.redirect !== 'manual' && (req.method ?? 'GET') === 'GET';
     const maxRedirects = req.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     try {
@@ -200,7 +193,7 @@ export class GuardedClient {
           headers: req.headers,
           body: req.body,
           dispatcher: this.agent,
-          signal: controller.signal,
+          signal: limit.signal,
         });
         const location = res.headers.location;
         if (follow && res.statusCode >= 300 && res.statusCode < 400 && location) {
@@ -214,14 +207,13 @@ export class GuardedClient {
       }
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason ?? err;
-      if (timedOut) throw new OutboundFetchError('timeout', `no answer within ${req.timeoutMs} ms`);
+      if (limit.timedOut) throw new OutboundFetchError('timeout', `no answer within ${req.timeoutMs} ms`);
       if (err instanceof OutboundFetchError) throw err;
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof OutboundFetchError) throw cause;
-      throw new OutboundFetchError('network', describe(err));
+      throw new OutboundFetchError('network', describeNetworkError(err));
     } finally {
-      clearTimeout(timer);
-      req.signal?.removeEventListener('abort', onAbort);
+      limit.dispose();
     }
   }
 
