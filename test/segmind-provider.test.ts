@@ -1,6 +1,7 @@
 // The Segmind provider against the emulator over loopback HTTP.
 
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
@@ -311,5 +312,92 @@ describe('transport', () => {
     expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('output downloads go through the guarded fetch', () => {
+  // A stand-in upstream on loopback whose v1 answer names the output URL
+  // `answerUrl`; the image is served by the upstream's own origin or by
+  // another port of the same host, which only a public address may be.
+  let upstream: HttpServer;
+  let media: HttpServer;
+  let upstreamUrl: string;
+  let mediaUrl: string;
+  let answerUrl = '';
+  const mediaHits: string[] = [];
+  let png: Buffer;
+
+  const listen = async (server: HttpServer) => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  beforeAll(async () => {
+    png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#c00' } }).png().toBuffer();
+    media = createHttpServer((req, res) => {
+      mediaHits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(png);
+    });
+    mediaUrl = await listen(media);
+    upstream = createHttpServer((req, res) => {
+      if (req.url === '/v1/faceswap-v4') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ image: answerUrl }));
+      }
+      if (req.url === '/out.png') {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        return res.end(png);
+      }
+      if (req.url === '/big.png') {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        return res.end(Buffer.concat([png, Buffer.alloc(5000)]));
+      }
+      if (req.url === '/moved.png') {
+        res.writeHead(302, { location: `${mediaUrl}/out.png` });
+        return res.end();
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    upstreamUrl = await listen(upstream);
+  });
+  afterAll(async () => {
+    for (const server of [upstream, media]) {
+      server?.closeAllConnections();
+      await new Promise((r) => server?.close(r));
+    }
+  });
+
+  const submit = (url: string, opts: { maxOutputBytes?: number } = {}) => {
+    answerUrl = url;
+    return createSegmindProvider({ baseUrl: upstreamUrl, apiKey: 'k', ...opts }).submit(job('FACESWAP_V4'), never());
+  };
+
+  it("downloads from the upstream's own host:port, although it is loopback", async () => {
+    const outcome = await submit(`${upstreamUrl}/out.png`);
+    expect(outcome).toMatchObject({ kind: 'completed', output: { mimeType: 'image/png', upstream: { outputUrl: `${upstreamUrl}/out.png` } } });
+  });
+
+  it('refuses an output URL on another port of that host: UPSTREAM_ERROR, nothing fetched', async () => {
+    const before = mediaHits.length;
+    const outcome = await submit(`${mediaUrl}/out.png`);
+    expect(outcome).toMatchObject({ kind: 'failed', code: 'UPSTREAM_ERROR', detail: { rule: 'private-address' } });
+    if (outcome.kind === 'failed') expect(outcome.message).toMatch(/^refused to download the output from http:\/\/127\.0\.0\.1:\d+: refused: 127\.0\.0\.1 is loopback/);
+    expect(mediaHits.length).toBe(before);
+  });
+
+  it('refuses a redirect from the upstream to another port', async () => {
+    const before = mediaHits.length;
+    expect(await submit(`${upstreamUrl}/moved.png`)).toMatchObject({ kind: 'failed', code: 'UPSTREAM_ERROR', detail: { rule: 'private-address' } });
+    expect(mediaHits.length).toBe(before);
+  });
+
+  it('an output over the size limit fails without being kept', async () => {
+    // The JSON answer fits in 1000 bytes; the image does not.
+    expect(await submit(`${upstreamUrl}/out.png`, { maxOutputBytes: 1000 })).toMatchObject({ kind: 'completed' });
+    expect(await submit(`${upstreamUrl}/big.png`, { maxOutputBytes: 1000 })).toMatchObject({
+      kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the output image exceeds the size limit',
+    });
   });
 });

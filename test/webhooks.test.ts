@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticateApiKey } from '../src/services/api-keys.js';
 import { loadConfig } from '../src/config.js';
 import { nextAttemptDelay, signWebhook, WebhookDispatcher } from '../src/services/webhook-dispatcher.js';
-import { createEndpoint, privateTargetReason } from '../src/services/webhooks.js';
+import { targetRefusal, type LookupFunction } from '../src/net/guarded-fetch.js';
+import { createEndpoint, webhookPolicy } from '../src/services/webhooks.js';
 import { startTestApp, waitForFinal, type GqlResponse, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
 import { spawnWorker, stopProcess } from './support/processes.js';
@@ -33,7 +34,7 @@ interface Receipt {
   at: number;
 }
 
-type Answer = number | 'hang' | { status: number; body: string };
+type Answer = number | 'hang' | { status: number; body: string; headers?: Record<string, string> };
 
 interface Receiver {
   url: string;
@@ -56,8 +57,8 @@ async function receiver(answer: (n: number) => Answer = () => 200): Promise<Rece
       receipts.push({ headers: req.headers, body, at: Date.now() });
       const a = answer(receipts.length);
       if (a === 'hang') return;
-      const { status, text } = typeof a === 'number' ? { status: a, text: `answer ${a}` } : { status: a.status, text: a.body };
-      res.writeHead(status, { 'content-type': 'text/plain' });
+      const { status, text, headers } = typeof a === 'number' ? { status: a, text: `answer ${a}`, headers: {} } : { status: a.status, text: a.body, headers: a.headers };
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
       res.end(text);
     });
   });
@@ -400,6 +401,18 @@ describe('webhook deliveries', () => {
     }
   });
 
+  it('a redirect is a failed attempt, never followed', async () => {
+    const key = await t.newKey('redirecting');
+    const elsewhere = await receiver();
+    const recv = await receiver(() => ({ status: 307, body: 'moved', headers: { location: elsewhere.url } }));
+    const hook = await createHook(t, key, { url: recv.url, statuses: ['COMPLETED'] });
+    await runJob(t, key);
+    const [delivery] = await waitForLog(t, key, hook.id, (d) => d[0]?.status === 'FAILED');
+    expect(delivery.attempts).toHaveLength(4);
+    for (const a of delivery.attempts) expect(a).toMatchObject({ responseStatus: 307, responseBody: 'moved', error: null });
+    expect(elsewhere.receipts).toHaveLength(0);
+  });
+
   it('rotating the secret signs later deliveries with the new secret only', async () => {
     const key = await t.newKey('rotate');
     const recv = await receiver();
@@ -499,7 +512,8 @@ describe('bad input: a typed error naming the field and the rule, and nothing st
     ['ftp://example.com/hook', 'url-scheme'],
     ['javascript:alert(1)', 'url-scheme'],
     ['file:///etc/passwd', 'url-scheme'],
-    ['https://user:pw@example.com/hook', 'url-credentials'],
+    ['https://user:pw@example.com/hook', 'no-credentials'],
+    ['https://token@example.com/hook', 'no-credentials'],
     [`https://example.com/${'a'.repeat(2100)}`, 'max-length'],
   ])('createWebhookEndpoint(url: %s) → input.url / %s', async (url, rule) => {
     const res = await changesNothing(t, () => t.gql(CREATE, { input: { url } }, key));
@@ -615,6 +629,18 @@ describe('without WEBHOOK_ALLOW_PRIVATE (the default), and with a worker in anot
     'http://[fe80::1]/hook',
     'http://[fd00::1]/hook',
     'http://0.0.0.0/hook',
+    // IPv6 forms that carry an IPv4 address, and the other special-purpose blocks:
+    'http://[::7f00:1]/hook',
+    'http://[::ffff:a9fe:a9fe]/hook',
+    'http://[64:ff9b::7f00:1]/hook',
+    'http://[64:ff9b:1::a00:1]/hook',
+    'http://[2002:7f00:1::1]/hook',
+    'http://[2001::1]/hook',
+    'http://[2001:db8::1]/hook',
+    'http://[100::1]/hook',
+    'http://192.88.99.1/hook',
+    'http://198.18.0.1/hook',
+    'http://255.255.255.255/hook',
   ])('createWebhookEndpoint(url: %s) → input.url / private-address, nothing stored', async (url) => {
     const res = await changesNothing(b, () => b.gql(CREATE, { input: { url } }));
     expectInvalid(res.data.r, [{ field: 'input.url', rule: 'private-address' }]);
@@ -623,13 +649,17 @@ describe('without WEBHOOK_ALLOW_PRIVATE (the default), and with a worker in anot
 
   it('a host name is refused when it resolves to a private address, and passes when it resolves to public ones or not at all', async () => {
     const url = new URL('https://hooks.internal.example/in');
-    expect(await privateTargetReason(url, async () => ['93.184.215.14', '10.0.0.5'])).toBe(
-      'hooks.internal.example resolves to 10.0.0.5, a loopback, private, link-local or reserved address',
+    const dns = (addresses: string[]): LookupFunction => (_host, _opts, cb) =>
+      addresses.length ? cb(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))) : cb(new Error('ENOTFOUND'), '');
+    const policy = webhookPolicy(false);
+    expect(await targetRefusal(url, policy, dns(['93.184.215.14', '10.0.0.5']))).toBe(
+      'hooks.internal.example resolves to 10.0.0.5, which is private-use (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)',
     );
-    expect(await privateTargetReason(url, async () => ['::ffff:169.254.169.254'])).toMatch(/resolves to ::ffff:169\.254\.169\.254/);
-    expect(await privateTargetReason(url, async () => ['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'])).toBeNull();
+    expect(await targetRefusal(url, policy, dns(['::ffff:169.254.169.254']))).toMatch(/resolves to ::ffff:169\.254\.169\.254, which is IPv4-mapped .*link-local/);
+    expect(await targetRefusal(url, policy, dns(['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c']))).toBeNull();
     // Unresolvable now: accepted here; the dispatcher checks the address it actually connects to.
-    expect(await privateTargetReason(url, async () => Promise.reject(new Error('ENOTFOUND')))).toBeNull();
+    expect(await targetRefusal(url, policy, dns([]))).toBeNull();
+    expect(await targetRefusal(url, webhookPolicy(true), dns(['10.0.0.5']))).toBeNull();
   });
 
   it('a public address is accepted, and cannot be updated to a private one', async () => {
@@ -668,8 +698,8 @@ describe('without WEBHOOK_ALLOW_PRIVATE (the default), and with a worker in anot
         errors.push(d.attempts[0].error);
       }
       expect(errors.sort()).toEqual([
-        expect.stringMatching(/^refused: 127\.0\.0\.1 is a loopback, private or link-local address \(WEBHOOK_ALLOW_PRIVATE is off\)$/),
-        expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1), a loopback, private or link-local address \(WEBHOOK_ALLOW_PRIVATE is off\)$/),
+        'refused: 127.0.0.1 is loopback (127.0.0.0/8); WEBHOOK_ALLOW_PRIVATE is off',
+        expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1), which is loopback \((127\.0\.0\.0\/8|::1\/128)\); WEBHOOK_ALLOW_PRIVATE is off$/),
       ]);
     } finally {
       await dispatcher.stop();
