@@ -2,6 +2,7 @@
 // graphql-ws alike (src/server/operation-limits.ts): going over gives one typed
 // OPERATION_LIMIT_EXCEEDED error naming the limit, its value and the measure, and
 // nothing runs. The defaults fit every query of the README and examples/.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
@@ -109,6 +110,23 @@ describe('over HTTP', () => {
   it('directives are counted', async () => {
     const many = `{ ${Array.from({ length: 51 }, () => '__typename @include(if: true)').join(' ')} }`;
     expectLimit(await t.gql(many), 'directives', 50, 51);
+  });
+
+  it('a persisted query sent by its hash alone is checked with its variables too', async () => {
+    const query = 'query($n: Int) { jobs(first: $n) { edges { node { events { job { events { status } } } } } } }';
+    const persistedQuery = { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') };
+    const send = async (body: object) => {
+      const res = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.key}` },
+        body: JSON.stringify(body),
+      });
+      return { ...((await res.json()) as object), status: res.status } as GqlResponse;
+    };
+    // Registered with its text (checked by the HTTP handler), within the limits.
+    expect((await send({ query, variables: { n: 5 }, extensions: { persistedQuery } })).errors).toBeUndefined();
+    expect((await send({ variables: { n: 5 }, extensions: { persistedQuery } })).errors).toBeUndefined();
+    expectLimit(await send({ variables: { n: 100 }, extensions: { persistedQuery } }), 'cost', 10_000, 12_301);
   });
 
   it('GET queries are checked the same way', async () => {
