@@ -73,6 +73,9 @@ export async function startApp(opts: AppOptions): Promise<App> {
     host: config.host,
     port: config.port,
     maxBodyBytes: config.limits.maxBodyBytes,
+    maxResponseBytes: config.limits.maxResponseBytes,
+    operations: config.operations,
+    corsOrigins: config.corsOrigins,
     publicUrl: config.publicUrl,
     context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, publicUrl }),
   });

@@ -18,7 +18,11 @@ export interface Config {
   embeddedWorker: boolean;
   worker: WorkerConfig;
   webhooks: WebhooksConfig;
-  limits: { maxImageBytes: number; maxBodyBytes: number };
+  limits: { maxImageBytes: number; maxBodyBytes: number; maxResponseBytes: number };
+  /** What one GraphQL operation may ask for, over HTTP and graphql-ws (src/server/operation-limits.ts). */
+  operations: OperationLimits;
+  /** Browser origins allowed to call the API (CORS); empty: none, ["*"]: any. */
+  corsOrigins: string[];
   upstream: UpstreamConfig;
   /** Which provider runs jobs that name none, and the local engine's settings. */
   providers: ProvidersConfig;
@@ -79,6 +83,20 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
 }
 
+/** Checked before an operation runs; each is a MAX_QUERY_* variable. */
+export interface OperationLimits {
+  /** Lexical tokens of the query text, counted before it is parsed. */
+  maxTokens: number;
+  /** Aliased fields (`a: jobs`), `__typename` included. */
+  maxAliases: number;
+  /** Directives (`@include`, `@skip`, …). */
+  maxDirectives: number;
+  /** Nesting of fields; a root field is depth 1. */
+  maxDepth: number;
+  /** Fields counted 1 each, what a list selects multiplied by its page size (`first`/`last`, else 20) or by 10 for a list without paging. */
+  maxCost: number;
+}
+
 type Env = Record<string, string | undefined>;
 
 function int(env: Env, name: string, fallback: number, min = 0): number {
@@ -135,7 +153,16 @@ export function loadConfig(env: Env = process.env): Config {
     limits: {
       maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 10 * 1024 * 1024, 1),
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
+      maxResponseBytes: int(env, 'MAX_RESPONSE_BYTES', 32 * 1024 * 1024, 1024),
     },
+    operations: {
+      maxTokens: int(env, 'MAX_QUERY_TOKENS', 2_000, 1),
+      maxAliases: int(env, 'MAX_QUERY_ALIASES', 30),
+      maxDirectives: int(env, 'MAX_QUERY_DIRECTIVES', 50),
+      maxDepth: int(env, 'MAX_QUERY_DEPTH', 10, 1),
+      maxCost: int(env, 'MAX_QUERY_COST', 10_000, 1),
+    },
+    corsOrigins: corsOrigins(env),
     upstream: {
       maxConcurrency: int(env, 'UPSTREAM_MAX_CONCURRENCY', 8, 1),
       ratePerMinute: int(env, 'UPSTREAM_RATE_PER_MINUTE', 0),
@@ -147,6 +174,22 @@ export function loadConfig(env: Env = process.env): Config {
     prices: loadPriceTable(env.PRICES),
     providers: providersConfig(env),
   };
+}
+
+/** CORS_ORIGINS: comma-separated origins (scheme://host[:port]), or "*" for any. */
+function corsOrigins(env: Env): string[] {
+  const origins = (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new Error(`CORS_ORIGINS must list origins such as https://app.example.com (scheme, host and port only) or "*", got "${origin}"`);
+    }
+  }
+  return origins;
 }
 
 function providersConfig(env: Env): ProvidersConfig {

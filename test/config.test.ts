@@ -26,3 +26,21 @@ describe('provider configuration', () => {
     expect(() => loadConfig({ LOCAL_FETCH_ALLOW_HOSTS: 'cdn.internal:8080,10.0.0.7' })).toThrow(/LOCAL_FETCH_ALLOW_HOSTS: "10\.0\.0\.7" must be host:port/);
   });
 });
+
+describe('operation and response limits', () => {
+  it('have defaults, each replaced by its variable', () => {
+    expect(loadConfig({}).operations).toEqual({ maxTokens: 2000, maxAliases: 30, maxDirectives: 50, maxDepth: 10, maxCost: 10_000 });
+    expect(loadConfig({}).limits.maxResponseBytes).toBe(32 * 1024 * 1024);
+    const set = loadConfig({
+      MAX_QUERY_TOKENS: '500', MAX_QUERY_ALIASES: '0', MAX_QUERY_DIRECTIVES: '3', MAX_QUERY_DEPTH: '6', MAX_QUERY_COST: '2000', MAX_RESPONSE_BYTES: '4096',
+    });
+    expect(set.operations).toEqual({ maxTokens: 500, maxAliases: 0, maxDirectives: 3, maxDepth: 6, maxCost: 2000 });
+    expect(set.limits.maxResponseBytes).toBe(4096);
+  });
+
+  it('refuse values that are no limit, naming the variable', () => {
+    expect(() => loadConfig({ MAX_QUERY_DEPTH: '0' })).toThrow(/MAX_QUERY_DEPTH must be an integer ≥ 1/);
+    expect(() => loadConfig({ MAX_QUERY_COST: 'lots' })).toThrow(/MAX_QUERY_COST must be an integer/);
+    expect(() => loadConfig({ MAX_RESPONSE_BYTES: '10' })).toThrow(/MAX_RESPONSE_BYTES must be an integer ≥ 1024/);
+  });
+});

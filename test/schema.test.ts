@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { isInterfaceType, isObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { MODELS } from '../src/models/registry.js';
-import { printedSchema, schema } from '../src/schema/index.js';
+import { printedPossibleTypes, printedSchema, schema } from '../src/schema/index.js';
 
 describe('schema', () => {
   it('schema.graphql is the printed schema (run `npm run schema:print` after changing the schema)', () => {
     const checkedIn = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
     expect(checkedIn).toBe(printedSchema());
+  });
+
+  it('possible-types.json is the printed possibleTypes (run `npm run schema:possible-types` after changing the schema)', () => {
+    const checkedIn = readFileSync(new URL('../possible-types.json', import.meta.url), 'utf8');
+    expect(checkedIn).toBe(printedPossibleTypes());
   });
 
   it('every model has its job type, result union, input and mutation, named after it', () => {
@@ -24,6 +30,26 @@ describe('schema', () => {
       expect(Object.keys(input.getFields()).sort()).toEqual([...spec.params.map((p) => p.name), 'idempotencyKey', 'provider'].sort());
       for (const p of spec.params) expect(job.getFields()[p.name], `${job.name}.${p.name}`).toBeDefined();
     }
+  });
+
+  it('every interface and each of its implementations agree on every field: type, nullability and arguments', () => {
+    const disagreements: string[] = [];
+    let compared = 0;
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!isObjectType(type) && !isInterfaceType(type)) continue;
+      for (const iface of type.getInterfaces()) {
+        for (const [name, field] of Object.entries(iface.getFields())) {
+          const own = type.getFields()[name]!;
+          compared++;
+          const args = (f: typeof field) => f.args.map((a) => `${a.name}: ${a.type}`).join(', ');
+          if (String(own.type) !== String(field.type) || args(own) !== args(field)) {
+            disagreements.push(`${type.name}.${name}: ${own.type} (${args(own)}) vs ${iface.name}.${name}: ${field.type} (${args(field)})`);
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+    expect(disagreements).toEqual([]);
   });
 
   it('enum values map to the exact vendor wire strings', () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLError, parse, validate } from 'graphql';
 import { schema } from '../src/schema/index.js';
+import { loadConfig } from '../src/config.js';
 import { subscriptionDocuments } from '../src/server/subscription-documents.js';
 import { collect, startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
@@ -86,11 +87,12 @@ describe('subscription documents', () => {
 });
 
 describe('subscriptionDocuments', () => {
+  const limits = loadConfig({}).operations;
   const A = `subscription { jobsUpdated { status } }`;
   const B = `subscription { jobsUpdated { cursor } }`;
 
   it('one document per distinct text: the same text gets the same object', () => {
-    const documents = subscriptionDocuments(schema);
+    const documents = subscriptionDocuments(schema, limits);
     const a = documents(A);
     expect(a).toHaveProperty('kind', 'Document');
     expect(documents(A)).toBe(a);
@@ -99,7 +101,7 @@ describe('subscriptionDocuments', () => {
   });
 
   it('invalid texts are answered as parse and validate answer them, and not kept', () => {
-    const documents = subscriptionDocuments(schema);
+    const documents = subscriptionDocuments(schema, limits);
     const invalid = `subscription { jobsUpdated { nope } }`;
     const errors = documents(invalid);
     expect(Array.isArray(errors)).toBe(true);
@@ -110,7 +112,7 @@ describe('subscriptionDocuments', () => {
   });
 
   it('keeps at most `max` texts, dropping the least recently used', () => {
-    const documents = subscriptionDocuments(schema, 2);
+    const documents = subscriptionDocuments(schema, limits, 2);
     const a = documents(A);
     const b = documents(B);
     expect(documents(A)).toBe(a); // A is now the most recently used

@@ -1,21 +1,13 @@
 import type { Context } from '../schema/context.js';
 import { badInput } from '../schema/errors.js';
 import { decodeCursor, encodeCursor, listJobs, type JobFilter, type Page } from '../services/job-history.js';
-
-export const MAX_PAGE_SIZE = 100;
-export const DEFAULT_PAGE_SIZE = 20;
+import { DEFAULT_PAGE_SIZE, pageSize } from './page-size.js';
 
 export interface ConnectionArgs {
   first?: number | null;
   after?: string | null;
   last?: number | null;
   before?: string | null;
-}
-
-/** A connection's page size: 1 to MAX_PAGE_SIZE, or a BAD_USER_INPUT error naming `field`. */
-export function pageSize(value: number, field: string): number {
-  if (value < 1 || value > MAX_PAGE_SIZE) throw badInput(field, 'range', `must be between 1 and ${MAX_PAGE_SIZE}`);
-  return value;
 }
 
 function cursor(text: string | null | undefined, field: string) {

@@ -100,8 +100,12 @@ function outputField(t: any, p: ParamSpec) {
     case 'enum':
       return t.field({ type: enumRef(p), description, resolve });
     case 'int':
+      return t.int({ nullable: p.default === undefined, description, resolve });
     case 'seed':
-      return t.int({ nullable: p.kind === 'int' && p.default === undefined, description, resolve });
+      // Nullable as SwapJob.seed is (models without a seed have none): a field whose type
+      // differs between an interface and its implementation cannot be selected on both
+      // in one query ("Fields "seed" conflict").
+      return t.int({ nullable: true, description, resolve });
     case 'float':
       return t.float({ nullable: p.default === undefined, description, resolve });
     case 'boolean':

@@ -12,7 +12,7 @@ import { builder } from './builder.js';
 import { InvalidInput, InvalidInputError, UserError, badInput } from './errors.js';
 import { JobStatusEnum } from './job-interface.js';
 import { parseEventCursor } from '../resolvers/job-events.js';
-import { DEFAULT_PAGE_SIZE, pageSize } from '../resolvers/jobs-connection.js';
+import { DEFAULT_PAGE_SIZE, pageSize } from '../resolvers/page-size.js';
 import { webhookEndpointUuid } from './webhook-ids.js';
 import { isUuid } from '../util/uuid.js';
 

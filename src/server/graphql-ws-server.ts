@@ -25,6 +25,7 @@ import {
   type WebSocket as GraphQLWsSocket,
 } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { wsCloseFor } from './error-masking.js';
 
 export interface Extra {
   readonly socket: WebSocket;
@@ -32,22 +33,11 @@ export interface Extra {
 
 const KEEP_ALIVE_MS = 12_000;
 
-function limitCloseReason(reason: string, whenTooLong: string): string {
-  return reason.length < 124 ? reason : whenTooLong;
-}
-
-function closeReason(err: unknown, isProd: boolean): string {
-  return isProd ? 'Internal server error' : limitCloseReason(err instanceof Error ? err.message : String(err), 'Internal server error');
-}
-
 /** The socket as graphql-ws sees it (use/ws passes the same three functions as closures). */
 class Transport implements GraphQLWsSocket {
   readonly protocol: string;
 
-  constructor(
-    private readonly socket: WebSocket,
-    private readonly isProd: boolean,
-  ) {
+  constructor(private readonly socket: WebSocket) {
     this.protocol = socket.protocol;
   }
 
@@ -77,8 +67,9 @@ class Transport implements GraphQLWsSocket {
   }
 
   private failed(err: unknown): void {
-    console.error('Internal error occurred during message handling. Please check your implementation.', err);
-    this.socket.close(CloseCode.InternalServerError, closeReason(err, this.isProd));
+    // A syntax error says so; anything else is masked (error-masking.ts), the database being down as 1013.
+    const { code, reason } = wsCloseFor(err);
+    this.socket.close(code, reason);
   }
 }
 
@@ -110,9 +101,10 @@ export function useGraphQLWsServer<
   ws.once('error', (err) => {
     console.error('Internal error emitted on the WebSocket server. Please check your implementation.', err);
     let firstErr: unknown = null;
+    const { code, reason } = wsCloseFor(err);
     for (const client of ws.clients) {
       try {
-        client.close(CloseCode.InternalServerError, closeReason(err, isProd));
+        client.close(code, reason);
       } catch (err2) {
         firstErr = firstErr ?? err2;
       }
@@ -141,8 +133,8 @@ export function useGraphQLWsServer<
     awaitingPong.delete(this);
   }
   function onError(this: WebSocket, err: Error): void {
-    console.error('Internal error emitted on a WebSocket socket. Please check your implementation.', err);
-    this.close(CloseCode.InternalServerError, closeReason(err, isProd));
+    const { code, reason } = wsCloseFor(err);
+    this.close(code, reason);
   }
 
   ws.on('connection', (socket) => {
@@ -154,7 +146,7 @@ export function useGraphQLWsServer<
         socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
       }, initWaitMs));
     }
-    const closed = server.opened(new Transport(socket, isProd), { socket } as Extra & Partial<E>);
+    const closed = server.opened(new Transport(socket), { socket } as Extra & Partial<E>);
     // ws emits close once; on() spares the wrapper once() adds.
     socket.on('close', (code, reason) => {
       awaitingPong.delete(socket);

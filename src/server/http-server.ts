@@ -1,12 +1,14 @@
 // One node:http server: GraphQL over HTTP at /graphql (Apollo Server),
 // GraphQL subscriptions over WebSocket on the same path (graphql-ws), and
 // stored outputs at /outputs/<job id>. Apollo runs without a framework: the
-// handler below is the whole integration.
+// handler below is the whole integration. What makes it safe to expose to any key
+// lives in modules of its own: the operation limits, error masking, the response
+// bound, authentication from the headers before the body, and CORS.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
 import { subscriptionDocuments } from './subscription-documents.js';
 import { useGraphQLWsServer } from './graphql-ws-server.js';
@@ -14,6 +16,12 @@ import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
 import type { Context } from '../schema/context.js';
 import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../services/api-keys.js';
+import { corsHandler } from './cors.js';
+import { logInternalError, maskError, maskErrors, RETRY_AFTER_SECONDS, serviceUnavailable, serviceUnavailablePlugin } from './error-masking.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { httpRequestLimitError, persistedOperationLimitsPlugin, type OperationLimits } from './operation-limits.js';
+import { authenticateHeaders, unauthenticated, type Refusal } from './request-auth.js';
+import { boundedStringify, boundedWsResults } from './response-limit.js';
 import { KeyContexts, type ConnectionState } from './key-contexts.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { serveOutput } from './outputs.js';
@@ -26,6 +34,9 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  maxResponseBytes: number;
+  operations: OperationLimits;
+  corsOrigins: string[];
   /** Builds a resolver context for an authenticated key; `publicUrl` is known once the server listens. */
   context: (apiKey: ApiKeyIdentity, publicUrl: string) => Context;
   publicUrl?: string | null;
@@ -37,16 +48,21 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-function unauthenticated(message: string): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: { code: 'UNAUTHENTICATED', field: 'Authorization', rule: 'api-key', http: { status: 401 } },
-  });
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/**
+ * Refuses a request from its headers, its body unread: node discards a body of a
+ * declared length within the limit once the answer is sent, so the client reads the
+ * answer; any other body is cut off by closing the connection.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, maxBodyBytes: number): void {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const close = req.headers['transfer-encoding'] !== undefined || !(declared <= maxBodyBytes);
+  sendJson(res, refusal.status, { errors: [refusal.error] }, { ...refusal.headers, ...(close ? { connection: 'close' } : {}) });
 }
 
 /** Reads the key from connection_init's payload: { authorization: "Bearer …" } (any case of the name). */
@@ -61,16 +77,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const server = createServer();
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: opts.maxBodyBytes });
   const keyContexts = new KeyContexts<Context>();
-  const documents = subscriptionDocuments(opts.schema);
+  const documents = subscriptionDocuments(opts.schema, opts.operations);
+  const wsResults = boundedWsResults(opts.maxResponseBytes);
   const wsCleanup = useGraphQLWsServer<Record<string, unknown>, ConnectionState<Context>>(
     {
       schema: opts.schema,
       subscribe: subscribeSharingResults,
-      // graphql-ws's own parse + validate, with one shared document per distinct text.
-      // Validation errors go back to the client as graphql-ws sends its own; a syntax
+      // graphql-ws's own parse + validate, with one shared document per distinct text,
+      // after the operation limits. Limit and validation errors go back to the client as
+      // graphql-ws sends its own validation errors; a syntax
       // error throws and closes the socket (4500), as it did when graphql-ws parsed.
       onSubscribe: (_ctx, _id, payload) => {
-        const document = documents(payload.query);
+        const document = documents(payload.query, payload);
         if (!('kind' in document)) return document;
         return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
@@ -89,6 +107,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         );
       },
       onClose: (ctx) => keyContexts.close(ctx.extra),
+      // Errors masked (no internals), results bounded by MAX_RESPONSE_BYTES, as over HTTP.
+      onNext: (_ctx, _id, _payload, _args, result) => wsResults(result),
+      onError: (_ctx, _id, _payload, errors) => maskErrors(errors),
       // Only acknowledged connections subscribe, and those hold their shared entry
       // (graphql-ws asks for the context right after a subscribe message, before any close).
       context: (ctx) => ctx.extra.shared!.context,
@@ -100,7 +121,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     schema: opts.schema,
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => maskError(formatted, error),
+    stringifyResult: boundedStringify(opts.maxResponseBytes),
+    // CSRF prevention guards cookie-authenticated APIs: a browser attaches cookies to a
+    // forged cross-site request on its own, but never an Authorization header, and this
+    // API reads nothing else. Off, so GET queries (urql's default) work.
+    csrfPrevention: false,
     plugins: [
+      persistedOperationLimitsPlugin(opts.operations),
+      serviceUnavailablePlugin,
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
@@ -108,12 +137,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   await apollo.start();
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    // The key is looked up as the request arrives, so the query's round trip overlaps
-    // reading, parsing and validating the request instead of following them.
-    const token = bearerToken(req.headers.authorization);
-    const lookup = token ? authenticateApiKey(opts.db.pool, token) : null;
-    // Awaited by the context below; a request refused before then must not leave it unhandled.
-    lookup?.catch(() => {});
+    // The key is checked before the body is read. A GET has no body: one without a key
+    // goes on to Apollo, whose landing page a browser may be asking for.
+    const auth = await authenticateHeaders(opts.db.pool, req.headers.authorization);
+    const refusal = 'refusal' in auth ? auth.refusal : null;
+    if (refusal && (req.method !== 'GET' || refusal.status !== 401)) return refuse(req, res, refusal, opts.maxBodyBytes);
+    if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
     let body: unknown = undefined;
     if (req.method === 'POST') {
       let raw: Buffer;
@@ -145,6 +174,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         body = raw.toString('utf8');
       }
     }
+    const exceeded = httpRequestLimitError(opts.schema, opts.operations, body, url.searchParams);
+    if (exceeded) return sendJson(res, 400, { errors: [exceeded.toJSON()] });
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -152,10 +183,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => {
-        if (!lookup) throw unauthenticated('Send your API key as "Authorization: Bearer <key>".');
-        const apiKey = await lookup;
-        if (!apiKey) throw unauthenticated('The API key is unknown or revoked.');
-        return opts.context(apiKey, publicUrl);
+        if (refusal) throw unauthenticated(refusal.error.message);
+        return opts.context((auth as { apiKey: ApiKeyIdentity }).apiKey, publicUrl);
       },
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
@@ -168,8 +197,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     res.end();
   }
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const cors = corsHandler(opts.corsOrigins);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (cors?.(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // A client that waits for 100 Continue before sending its body gets it only
+    // once its key is accepted (handleGraphQL); elsewhere at once, as node would.
+    if (url.pathname !== '/graphql' && /100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
     const handled = url.pathname === '/graphql'
       ? handleGraphQL(req, res, url)
       : url.pathname.startsWith('/outputs/')
@@ -178,11 +212,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
           ? Promise.resolve(sendJson(res, 200, { ok: true }))
           : Promise.resolve(sendJson(res, 404, { error: 'not found; GraphQL is served at /graphql' }));
     handled.catch((err) => {
-      console.error('[http] request failed:', err);
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
-      else res.destroy();
+      if (res.headersSent) {
+        logInternalError(err, 'http');
+        res.destroy();
+      } else if (isDatabaseUnavailable(err)) {
+        sendJson(res, 503, { errors: [serviceUnavailable] }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      } else {
+        const errorId = logInternalError(err, 'http');
+        sendJson(res, 500, { errors: [{ message: `Internal server error (error id ${errorId}).`, extensions: { code: 'INTERNAL_SERVER_ERROR', errorId } }] });
+      }
     });
-  });
+  };
+  server.on('request', onRequest);
+  server.on('checkContinue', onRequest);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

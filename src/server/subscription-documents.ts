@@ -4,7 +4,9 @@
 // they stayed subscribed: ~7 KB each with its tokens and locations, the largest
 // part of an idle connection's heap. Documents are never mutated by execution,
 // so one copy can serve every subscription that sent the same text.
-import { parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+// Every operation first passes the operation limits (operation-limits.ts), as over HTTP.
+import { GraphQLError, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { operationError, parseWithinLimits, type OperationLimits, type OperationRequest } from './operation-limits.js';
 
 /** Enough for every distinct subscription a deployment's clients send; a text past it is parsed again, as before. */
 const MAX_DOCUMENTS = 500;
@@ -12,21 +14,25 @@ const MAX_DOCUMENTS = 500;
 const MAX_CACHED_LENGTH = 16 * 1024;
 
 /**
- * Returns the document for `query`, or its validation errors. A text that does not
- * parse throws parse()'s GraphQLError, as graphql-ws's own parse does. Only valid
- * documents are kept, so a refused text costs what it cost before and holds nothing.
+ * Returns the document for `query`, or why it cannot run: the limit it goes over, or
+ * its validation errors. A text that does not parse throws parse()'s GraphQLError, as
+ * graphql-ws's own parse does. Only valid documents are kept, so a refused text costs
+ * what it cost before and holds nothing; the limits are checked on every request, since
+ * an operation's cost depends on its variables.
  */
-export function subscriptionDocuments(schema: GraphQLSchema, max = MAX_DOCUMENTS) {
+export function subscriptionDocuments(schema: GraphQLSchema, limits: OperationLimits, max = MAX_DOCUMENTS) {
   const cache = new Map<string, DocumentNode>();
-  return (query: string): DocumentNode | readonly GraphQLError[] => {
+  return (query: string, request: OperationRequest = {}): DocumentNode | readonly GraphQLError[] => {
     const hit = cache.get(query);
     if (hit) {
       // Most recently used last, so the oldest unused text is the one evicted.
       cache.delete(query);
       cache.set(query, hit);
-      return hit;
+      const exceeded = operationError(schema, hit, request, limits);
+      return exceeded ? [exceeded] : hit;
     }
-    const document = parse(query);
+    const document = parseWithinLimits(schema, query, request, limits);
+    if (document instanceof GraphQLError) return [document];
     const errors = validate(schema, document);
     if (errors.length > 0) return errors;
     if (query.length <= MAX_CACHED_LENGTH) {
