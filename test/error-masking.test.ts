@@ -13,7 +13,7 @@ import { isDatabaseUnavailable } from '../src/db/unavailable.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { createTestDatabase } from './support/db.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
-import { waitUntil } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 import { proxyDatabase, type TcpProxy } from './support/tcp-proxy.js';
 
 let t: TestApp;
@@ -175,7 +175,7 @@ describe('the database unavailable', () => {
     const back = await waitUntil(async () => {
       const res = await t.gql('{ jobs(first: 1) { edges { node { id } } } }');
       return res.status === 200 ? res : false;
-    }, 15_000, () => 'the API did not answer again after the database came back');
+    }, () => 'the API did not answer again after the database came back');
     expect(back.data.jobs.edges).toHaveLength(1);
   });
 
@@ -191,7 +191,7 @@ describe('the database unavailable', () => {
       await waitUntil(async () => {
         const { rows } = await direct.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%job_events%' AND pid <> pg_backend_pid()`);
         return rows.length > 0;
-      }, 15_000, () => 'the request never waited on the lock');
+      }, () => 'the request never waited on the lock');
       await proxy.stop();
       stopped = true;
       const res = await pending;
@@ -203,7 +203,7 @@ describe('the database unavailable', () => {
       holder.release();
       if (stopped) await proxy.start();
     }
-    await waitUntil(async () => (await t.gql('{ jobs(first: 1) { edges { node { id } } } }')).status === 200, 15_000, () => 'not back');
+    await waitUntil(async () => (await t.gql('{ jobs(first: 1) { edges { node { id } } } }')).status === 200, () => 'not back');
   });
 
   it('is told apart from other database errors, on the errors pg and Prisma really throw', async () => {
