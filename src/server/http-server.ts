@@ -67,8 +67,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       schema: opts.schema,
       subscribe: subscribeSharingResults,
       // graphql-ws's own parse + validate, with one shared document per distinct text.
-      // Validation errors go back to the client as graphql-ws sends its own; a syntax
-      // error throws and closes the socket (4500), as it did when graphql-ws parsed.
+      // Syntax and validation errors go back as an `error` message for that id alone.
       onSubscribe: (_ctx, _id, payload) => {
         const document = documents(payload.query);
         if (!('kind' in document)) return document;

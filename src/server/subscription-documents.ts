@@ -4,7 +4,7 @@
 // they stayed subscribed: ~7 KB each with its tokens and locations, the largest
 // part of an idle connection's heap. Documents are never mutated by execution,
 // so one copy can serve every subscription that sent the same text.
-import { parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 
 /** Enough for every distinct subscription a deployment's clients send; a text past it is parsed again, as before. */
 const MAX_DOCUMENTS = 500;
@@ -12,9 +12,10 @@ const MAX_DOCUMENTS = 500;
 const MAX_CACHED_LENGTH = 16 * 1024;
 
 /**
- * Returns the document for `query`, or its validation errors. A text that does not
- * parse throws parse()'s GraphQLError, as graphql-ws's own parse does. Only valid
- * documents are kept, so a refused text costs what it cost before and holds nothing.
+ * Returns the document for `query`, or its syntax or validation errors. graphql-ws's
+ * own parse throws on a syntax error, which closes the whole socket (4500) and ends
+ * every other subscription on it; returned, the error goes to that subscription alone.
+ * Only valid documents are kept, so a refused text holds nothing.
  */
 export function subscriptionDocuments(schema: GraphQLSchema, max = MAX_DOCUMENTS) {
   const cache = new Map<string, DocumentNode>();
@@ -26,7 +27,13 @@ export function subscriptionDocuments(schema: GraphQLSchema, max = MAX_DOCUMENTS
       cache.set(query, hit);
       return hit;
     }
-    const document = parse(query);
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (err) {
+      if (err instanceof GraphQLError) return [err];
+      throw err;
+    }
     const errors = validate(schema, document);
     if (errors.length > 0) return errors;
     if (query.length <= MAX_CACHED_LENGTH) {
