@@ -74,9 +74,9 @@ describe('subscription documents', () => {
       });
       expect(refused).toEqual(syntaxError);
     }
+    expect(closed).toBeNull();
     await t.gql(createV4, { input: MODEL_CASES[0].input });
     expect(await live.finished).toEqual([{ jobsUpdated: { status: 'QUEUED' } }]);
-    expect(closed).toBeNull();
   });
 
   it('an operation name the document does not define is refused; a named one runs', async () => {
