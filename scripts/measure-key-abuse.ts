@@ -18,7 +18,9 @@ const REQUESTS = arg('requests', 300);
 const SUB = 'subscription { jobsUpdated { status } }';
 
 const db = await createBenchDatabase('key_abuse');
-const t = await startTestApp({ worker: false, databaseUrl: db.url, env: { UPSTREAM_CREDIT_READINGS: 'false' } });
+// The service's default limits ('' = the default; the test harness turns them off).
+const DEFAULT_LIMITS = { API_KEY_REQUESTS_PER_SECOND: '', API_KEY_MAX_SOCKETS: '', WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '' };
+const t = await startTestApp({ worker: false, databaseUrl: db.url, env: { UPSTREAM_CREDIT_READINGS: 'false', ...DEFAULT_LIMITS } });
 const admin = (await createApiKey(t.app.db.pool, 'admin', { admin: true })).secret;
 const until = async (check: () => boolean, ms: number) => {
   const deadline = Date.now() + ms;
@@ -58,7 +60,10 @@ try {
     socketClosed: s.closed,
   };
 
-  // 2. A syntax error among live subscriptions.
+  // 2. A syntax error among live subscriptions (one completed first, so a cap leaves room for it).
+  s.ws.send(JSON.stringify({ id: '1', type: 'complete' }));
+  const full = t.app.events.subscriberCount();
+  await until(() => t.app.events.subscriberCount() < full, 5000);
   const before = t.app.events.subscriberCount();
   s.ws.send(JSON.stringify({ id: 'bad', type: 'subscribe', payload: { query: 'subscription { jobsUpdated { status }' } }));
   await until(() => s.closed !== null || s.seen.some((m) => m.id === 'bad'), 5000);
@@ -100,11 +105,23 @@ try {
     retryAfter: statuses.find((x) => x.status === 429)?.retryAfter ?? null,
   };
 
-  // 5. Revoking a key.
+  // 5. Revoking a key: the mutation, then how long its open socket lives on.
   const victim = (await createApiKey(t.app.db.pool, 'victim')).secret;
   const viewer = await t.gql('{ viewer { id } }', {}, victim);
+  const v = socket(victim);
+  await until(() => v.acked || v.closed !== null, 5000);
+  const revokedAt = Date.now();
   const revoke = await t.gql('mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }', { id: viewer.data?.viewer?.id }, admin);
-  report.revoke = { status: revoke.status, answer: revoke.data ?? null, errors: revoke.errors?.map((e) => e.message) };
+  await until(() => v.closed !== null, 5000);
+  const after = await t.gql('{ viewer { id } }', {}, victim);
+  report.revoke = {
+    status: revoke.status,
+    answer: revoke.data ?? null,
+    errors: revoke.errors?.map((e) => e.message),
+    socketClosed: v.closed,
+    socketClosedAfterMs: v.closed ? Date.now() - revokedAt : null,
+    nextRequest: { status: after.status, code: after.errors?.[0]?.extensions?.code },
+  };
 } finally {
   console.log(JSON.stringify(report, null, 2));
   await t.close();

@@ -74,6 +74,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
     port: config.port,
     maxBodyBytes: config.limits.maxBodyBytes,
     publicUrl: config.publicUrl,
+    keyLimits: config.keyLimits,
+    notices: events,
     context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, publicUrl }),
   });
   return {

@@ -23,6 +23,27 @@ export interface Config {
   providers: ProvidersConfig;
   /** What each job costs (src/services/pricing.ts): the defaults, with PRICES (JSON) replacing models it names. */
   prices: PriceTable;
+  /** What one API key may hold and send (src/server/key-limits.ts). */
+  keyLimits: KeyLimitsConfig;
+}
+
+export const RATE_LIMIT_STORES = ['memory', 'postgres'] as const;
+export type RateLimitStore = (typeof RATE_LIMIT_STORES)[number];
+
+/** Per-key limits; 0 turns a limit off. */
+export interface KeyLimitsConfig {
+  /** GraphQL requests (HTTP POST/GET, graphql-ws subscribe messages) and output downloads per key per second. */
+  requestsPerSecond: number;
+  /**
+   * Where the request counters live: `memory` (per API process, so N processes
+   * allow a key N times the rate) or `postgres` (one counter per key shared by
+   * every API process, at one upsert per request).
+   */
+  rateLimitStore: RateLimitStore;
+  /** Open graphql-ws connections per key, on one API process. */
+  socketsPerKey: number;
+  /** Operations running at once on one graphql-ws connection (subscriptions, and queries while they run). */
+  subscriptionsPerSocket: number;
 }
 
 export const PROVIDER_NAMES = ['segmind', 'local'] as const;
@@ -141,6 +162,20 @@ export function loadConfig(env: Env = process.env): Config {
     },
     prices: loadPriceTable(env.PRICES),
     providers: providersConfig(env),
+    keyLimits: keyLimitsConfig(env),
+  };
+}
+
+function keyLimitsConfig(env: Env): KeyLimitsConfig {
+  const store = env.API_KEY_RATE_LIMIT_STORE || 'memory';
+  if (!RATE_LIMIT_STORES.includes(store as RateLimitStore)) {
+    throw new Error(`API_KEY_RATE_LIMIT_STORE must be one of ${RATE_LIMIT_STORES.join(', ')}, got "${store}"`);
+  }
+  return {
+    requestsPerSecond: int(env, 'API_KEY_REQUESTS_PER_SECOND', 100),
+    rateLimitStore: store as RateLimitStore,
+    socketsPerKey: int(env, 'API_KEY_MAX_SOCKETS', 50),
+    subscriptionsPerSocket: int(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 100),
   };
 }
 

@@ -9,12 +9,15 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
 import { subscriptionDocuments } from './subscription-documents.js';
-import { useGraphQLWsServer } from './graphql-ws-server.js';
+import { useGraphQLWsServer, type Extra } from './graphql-ws-server.js';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
 import type { Context } from '../schema/context.js';
 import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../services/api-keys.js';
 import { KeyContexts, type ConnectionState } from './key-contexts.js';
+import { KeyLimits, rateLimitedError } from './key-limits.js';
+import { closeConnectionsOfDeadKeys, type NoticeSource } from './key-revocations.js';
+import type { KeyLimitsConfig } from '../config.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { serveOutput } from './outputs.js';
 import { BodyTooLarge, readBody } from './read-body.js';
@@ -29,6 +32,10 @@ export interface HttpServerOptions {
   /** Builds a resolver context for an authenticated key; `publicUrl` is known once the server listens. */
   context: (apiKey: ApiKeyIdentity, publicUrl: string) => Context;
   publicUrl?: string | null;
+  /** Per-key request rate, connections and operations per connection. */
+  keyLimits: KeyLimitsConfig;
+  /** Where revocation notices arrive (the event hub's LISTEN connection). */
+  notices: NoticeSource;
 }
 
 export interface RunningHttpServer {
@@ -60,15 +67,27 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   let publicUrl = opts.publicUrl ?? '';
   const server = createServer();
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: opts.maxBodyBytes });
-  const keyContexts = new KeyContexts<Context>();
+  type Connection = ConnectionState<Context> & Extra;
+  const keyContexts = new KeyContexts<Context, Connection>();
+  const limits = new KeyLimits(opts.keyLimits, opts.db.pool);
+  const revocations = await closeConnectionsOfDeadKeys({
+    keyContexts,
+    pool: opts.db.pool,
+    notices: opts.notices,
+    close: (connection, code, reason) => connection.socket.close(code, reason),
+    log: (line) => console.error(line),
+  });
   const documents = subscriptionDocuments(opts.schema);
   const wsCleanup = useGraphQLWsServer<Record<string, unknown>, ConnectionState<Context>>(
     {
       schema: opts.schema,
       subscribe: subscribeSharingResults,
       // graphql-ws's own parse + validate, with one shared document per distinct text.
-      // Syntax and validation errors go back as an `error` message for that id alone.
-      onSubscribe: (_ctx, _id, payload) => {
+      // Syntax and validation errors go back as an `error` message for that id alone,
+      // as do operations beyond the socket's cap or the key's rate.
+      onSubscribe: async (ctx, _id, payload) => {
+        const refused = await limits.admitSubscribe(ctx.extra.shared!.apiKeyId, ctx.subscriptions);
+        if (refused) return refused;
         const document = documents(payload.query);
         if (!('kind' in document)) return document;
         return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
@@ -78,16 +97,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         // graphql-ws keeps connectionParams on ctx for the connection's life; nothing
         // reads them after this, and they hold the key's secret.
         (ctx as { connectionParams?: unknown }).connectionParams = undefined;
-        // false closes the socket with 4403 Forbidden before any subscription starts.
-        // The connection holds its key's shared entry (and through it the key's
-        // identity), not an identity object of its own.
-        return keyContexts.connect(
-          ctx.extra,
+        // false closes the socket with 4403 Forbidden before any subscription starts;
+        // a refusal (the key's connection cap, a revocation racing this lookup)
+        // closes it first with its own code and reason. The connection holds its
+        // key's shared entry (and through it the key's identity), not an identity
+        // object of its own.
+        const outcome = await keyContexts.connect(
+          ctx.extra as Connection,
           async () => (token ? authenticateApiKey(opts.db.pool, token) : null),
           (apiKey) => opts.context(apiKey, publicUrl),
+          (apiKey, open) => revocations.refusal(apiKey.id) ?? limits.socketRefusal(open),
         );
+        if (!outcome.connected && outcome.refusal) ctx.extra.socket.close(outcome.refusal.code, outcome.refusal.reason);
+        return outcome.connected;
       },
-      onClose: (ctx) => keyContexts.close(ctx.extra),
+      onClose: (ctx) => keyContexts.close(ctx.extra as Connection),
       // Only acknowledged connections subscribe, and those hold their shared entry
       // (graphql-ws asks for the context right after a subscribe message, before any close).
       context: (ctx) => ctx.extra.shared!.context,
@@ -101,7 +125,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      { async serverWillStart() { return { async drainServer() { revocations.stop(); await wsCleanup.dispose(); } }; } },
     ],
   });
   await apollo.start();
@@ -153,7 +177,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       context: async () => {
         if (!lookup) throw unauthenticated('Send your API key as "Authorization: Bearer <key>".');
         const apiKey = await lookup;
-        if (!apiKey) throw unauthenticated('The API key is unknown or revoked.');
+        if (!apiKey) throw unauthenticated('The API key is unknown, revoked or expired.');
+        const refusal = await limits.admit(apiKey.id);
+        if (refusal) throw rateLimitedError(refusal, 'http');
         return opts.context(apiKey, publicUrl);
       },
     });
@@ -172,7 +198,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const handled = url.pathname === '/graphql'
       ? handleGraphQL(req, res, url)
       : url.pathname.startsWith('/outputs/')
-        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
+        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
         : url.pathname === '/healthz'
           ? Promise.resolve(sendJson(res, 200, { ok: true }))
           : Promise.resolve(sendJson(res, 404, { error: 'not found; GraphQL is served at /graphql' }));
