@@ -29,6 +29,6 @@ for (let i = 0; i < args.length; i++) {
 const [name, ...rest] = names;
 if (!name || rest.length > 0 || name.startsWith('-')) fail(USAGE);
 
-const { id, secret } = await withCliDb((db) => createApiKey(db.pool, name, { admin, expiresAt }));
+const { id, secret } = await withCliDb((pool) => createApiKey(pool, name, { admin, expiresAt }));
 const until = expiresAt ? `, expires ${expiresAt.toISOString()}` : '';
 console.log(`${admin ? 'Admin API key' : 'API key'} "${name}" (${id}${until}):\n${secret}`);

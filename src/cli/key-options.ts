@@ -1,6 +1,6 @@
 // Arguments of the key commands (keys:create, keys:list, keys:revoke).
 import type pg from 'pg';
-import { apiKeyUuid } from '../schema/api-keys.js';
+import { uuidOfGlobalId } from '../schema/global-ids.js';
 import { findApiKey, findApiKeysByName, type ApiKeyRow } from '../services/api-keys.js';
 
 /** An ISO 8601 time, or a duration from `now` (90m, 12h, 30d); null when it is neither. */
@@ -16,7 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The key an argument names: its id (as keys:list prints it, or ApiKey.id), else its name; or why none. */
 export async function keyNamedBy(pool: pg.Pool, arg: string): Promise<ApiKeyRow | string> {
-  const id = UUID.test(arg) ? arg : apiKeyUuid(arg);
+  const id = UUID.test(arg) ? arg : uuidOfGlobalId(arg, 'ApiKey');
   if (id) return (await findApiKey(pool, id)) ?? `No API key has the id ${arg}.`;
   const named = await findApiKeysByName(pool, arg);
   if (named.length === 1) return named[0]!;

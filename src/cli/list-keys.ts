@@ -3,7 +3,7 @@ import { listApiKeys } from '../services/api-keys.js';
 import { withCliDb } from './cli-db.js';
 import { keyState } from './key-options.js';
 
-const keys = await withCliDb((db) => listApiKeys(db.pool));
+const keys = await withCliDb(listApiKeys);
 const rows = [
   ['id', 'name', 'prefix', 'admin', 'created', 'state'],
   ...keys.map((k) => [k.id, k.name, `${k.prefix}…`, k.isAdmin ? 'yes' : 'no', k.createdAt.toISOString(), keyState(k)]),

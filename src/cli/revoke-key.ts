@@ -11,11 +11,11 @@ if (args.length !== 1 || args[0]!.startsWith('-')) {
   process.exit(2);
 }
 // Revoking a revoked key succeeds and changes nothing, as the mutation does.
-const { message, exitCode } = await withCliDb(async (db) => {
-  const key = await keyNamedBy(db.pool, args[0]!);
+const { message, exitCode } = await withCliDb(async (pool) => {
+  const key = await keyNamedBy(pool, args[0]!);
   if (typeof key === 'string') return { message: key, exitCode: 1 };
   if (key.revokedAt) return { message: `API key "${key.name}" (${key.id}) was already revoked at ${key.revokedAt.toISOString()}.`, exitCode: 0 };
-  const revoked = (await revokeApiKey(db.pool, key.id))!;
+  const revoked = (await revokeApiKey(pool, key.id))!;
   return {
     message: `Revoked API key "${revoked.name}" (${revoked.id}) at ${revoked.revokedAt!.toISOString()}; its open connections are being closed.`,
     exitCode: 0,
