@@ -107,6 +107,12 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return value;
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name] || fallback;
+  if (!values.includes(raw as T)) throw new Error(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -167,25 +173,17 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 function keyLimitsConfig(env: Env): KeyLimitsConfig {
-  const store = env.API_KEY_RATE_LIMIT_STORE || 'memory';
-  if (!RATE_LIMIT_STORES.includes(store as RateLimitStore)) {
-    throw new Error(`API_KEY_RATE_LIMIT_STORE must be one of ${RATE_LIMIT_STORES.join(', ')}, got "${store}"`);
-  }
   return {
     requestsPerSecond: int(env, 'API_KEY_REQUESTS_PER_SECOND', 100),
-    rateLimitStore: store as RateLimitStore,
+    rateLimitStore: oneOf(env, 'API_KEY_RATE_LIMIT_STORE', RATE_LIMIT_STORES, 'memory'),
     socketsPerKey: int(env, 'API_KEY_MAX_SOCKETS', 50),
     subscriptionsPerSocket: int(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 100),
   };
 }
 
 function providersConfig(env: Env): ProvidersConfig {
-  const raw = env.SWAPYARD_PROVIDER || (env.SEGMIND_API_KEY ? 'segmind' : 'local');
-  if (!PROVIDER_NAMES.includes(raw as ProviderName)) {
-    throw new Error(`SWAPYARD_PROVIDER must be one of ${PROVIDER_NAMES.join(', ')}, got "${raw}"`);
-  }
   return {
-    default: raw as ProviderName,
+    default: oneOf(env, 'SWAPYARD_PROVIDER', PROVIDER_NAMES, env.SEGMIND_API_KEY ? 'segmind' : 'local'),
     localThreads: int(env, 'LOCAL_ENGINE_THREADS', 0),
     localFetchAllowHosts: (env.LOCAL_FETCH_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
   };

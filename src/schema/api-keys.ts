@@ -1,5 +1,6 @@
 // API keys as the API sees them: the caller (viewer), every key for admins,
 // the budgets admins set on them, and revocation.
+import type { ObjectRef } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { findApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../services/api-keys.js';
@@ -105,15 +106,22 @@ const BudgetChangedType = builder.objectType(BudgetChanged, {
   }),
 });
 
-const BudgetResult = builder.unionType('BudgetResult', {
-  description: 'The key with its budgets now, or why nothing changed.',
-  types: [BudgetChangedType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
-  resolveType: (v) =>
-    v instanceof BudgetChanged ? BudgetChangedType
-      : v instanceof NotAdmin ? NotAdminError
-        : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
-          : InvalidInputError,
-});
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The result of an admin's change to a key: `Done`, or why nothing changed. */
+function adminKeyResult<T extends object>(name: string, description: string, Done: new (...args: never[]) => T, DoneType: ObjectRef<Types, T>) {
+  return builder.unionType(name, {
+    description,
+    types: [DoneType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
+    resolveType: (v) =>
+      v instanceof Done ? DoneType
+        : v instanceof NotAdmin ? NotAdminError
+          : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
+            : InvalidInputError,
+  });
+}
+
+const BudgetResult = adminKeyResult('BudgetResult', 'The key with its budgets now, or why nothing changed.', BudgetChanged, BudgetChangedType);
 
 const SetBudgetInput = builder.inputType('SetBudgetInput', {
   fields: (t) => ({
@@ -169,15 +177,7 @@ const ApiKeyRevokedType = builder.objectType(ApiKeyRevoked, {
   fields: (t) => ({ apiKey: t.field({ type: ApiKeyType, resolve: (r) => r.apiKey }) }),
 });
 
-const RevokeApiKeyResult = builder.unionType('RevokeApiKeyResult', {
-  description: 'The revoked key, or why nothing changed.',
-  types: [ApiKeyRevokedType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
-  resolveType: (v) =>
-    v instanceof ApiKeyRevoked ? ApiKeyRevokedType
-      : v instanceof NotAdmin ? NotAdminError
-        : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
-          : InvalidInputError,
-});
+const RevokeApiKeyResult = adminKeyResult('RevokeApiKeyResult', 'The revoked key, or why nothing changed.', ApiKeyRevoked, ApiKeyRevokedType);
 
 builder.mutationFields((t) => ({
   revokeApiKey: t.field({

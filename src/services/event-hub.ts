@@ -2,7 +2,8 @@
 // announce each transition with NOTIFY (job-transitions.ts), the event and its
 // job in the payload; one LISTEN connection per API process receives them
 // (reading the rows only when they did not fit in the payload) and hands them
-// to every matching subscriber of the event's API key.
+// to every matching subscriber of the event's API key. The same connection
+// carries other channels a process listens to (API key revocations, listen()).
 import pg from 'pg';
 import { findEventWithJob, readEventWithJob, type EventWithJob } from './job-rows.js';
 import { EVENTS_CHANNEL, type EventNotice } from './job-transitions.js';
