@@ -11,6 +11,7 @@ import { EVENTS_CHANNEL, type EventNotice } from '../src/services/job-transition
 import { collect, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES, TARGET_URL } from './support/fixtures.js';
 import { jobUuid } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 
 let t: TestApp;
 let listener: pg.Client;
@@ -36,8 +37,8 @@ async function runJob(input: Record<string, unknown>): Promise<{ globalId: strin
 
 async function noticesOf(jobId: string, count: number): Promise<EventNotice[]> {
   // A notification can trail the commit that the final status was read after.
-  for (let i = 0; i < 200 && notices.filter((n) => n.jobId === jobId).length < count; i++) await new Promise((r) => setTimeout(r, 10));
-  return notices.filter((n) => n.jobId === jobId);
+  const of = () => notices.filter((n) => n.jobId === jobId);
+  return waitUntil(() => of().length >= count && of(), () => `notices of ${jobId}: ${JSON.stringify(of())}`, { everyMs: 10 });
 }
 
 describe('the event notice payload', () => {
@@ -65,9 +66,10 @@ describe('the event notice payload', () => {
     const sourceImage = noisy.toString('base64');
     expect(sourceImage.length).toBeGreaterThan(8000);
     const client = t.wsClient();
+    const base = t.app.events.subscriberCount();
     const done = collect(client, `subscription { jobsUpdated { status job { __typename ... on SwapJob { id status parameters } } } }`, {},
       (evs) => evs.some((e: any) => e.jobsUpdated.status === 'COMPLETED'));
-    await new Promise((r) => setTimeout(r, 200)); // the subscription is listening
+    await waitUntil(() => t.app.events.subscriberCount() === base + 1, () => `subscribers: ${t.app.events.subscriberCount()}`);
     const { globalId, id } = await runJob({ sourceImage, targetImage: TARGET_URL });
     const received = await noticesOf(id, 3);
     expect(received.map((n) => [n.status, n.event])).toEqual([['QUEUED', null], ['SUBMITTED', null], ['COMPLETED', null]]);

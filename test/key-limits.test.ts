@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
-import { waitUntil } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 
 const RATE = 5;
 const createV4 = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
@@ -98,7 +98,7 @@ describe('requests per second', () => {
       extensions: { code: 'RATE_LIMITED', field: 'Authorization', rule: 'requests-per-second', limit: RATE, retryAfterSeconds: 1 },
     }]);
     expect((await post(t, t.key)).status).toBe(200);
-    await waitUntil(async () => (await post(t, key)).status === 200, 10_000, () => 'the key was never admitted again');
+    await waitUntil(async () => (await post(t, key)).status === 200, () => 'the key was never admitted again');
   });
 
   it('a refused request changes nothing: a create beyond the rate creates no job', async () => {
@@ -123,7 +123,7 @@ describe('requests per second', () => {
       const answers = await Promise.all(Array.from({ length: RATE + 1 }, () =>
         fetch(`${t.url}/outputs/nope`, { headers: { authorization: `Bearer ${key}` } })));
       return answers.find((a) => a.status === 429);
-    }, 10_000, () => 'no download was refused');
+    }, () => 'no download was refused');
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toEqual({ error: `Too many requests for this API key: at most ${RATE} per second. Retry after 1 s.` });
   });
@@ -146,7 +146,7 @@ describe('requests per second', () => {
     }]);
     expect(closes).toEqual([]);
     // The same socket runs operations again once the window has passed.
-    await waitUntil(async () => (await run(client, '{ __typename }')).data !== undefined, 10_000, () => 'never admitted again');
+    await waitUntil(async () => (await run(client, '{ __typename }')).data !== undefined, () => 'never admitted again');
     expect(closes).toEqual([]);
   });
 });
@@ -170,7 +170,7 @@ describe('connections and their operations', () => {
     const { client, closes } = wsClient(t, key);
     const before = t.app.events.subscriberCount();
     const live = Array.from({ length: PER_SOCKET }, () => collect(client, JOBS_UPDATED, {}, (events) => events.length >= 1));
-    await waitUntil(async () => t.app.events.subscriberCount() === before + PER_SOCKET, 10_000, () => 'the subscriptions never started');
+    await waitUntil(async () => t.app.events.subscriberCount() === before + PER_SOCKET, () => 'the subscriptions never started');
     const refused = await run(client, JOBS_UPDATED);
     expect(refused).toEqual({
       errors: [{
@@ -184,9 +184,9 @@ describe('connections and their operations', () => {
     for (const sub of live) expect(await sub.finished).toEqual([{ jobsUpdated: { status: 'QUEUED' } }]);
     expect(closes).toEqual([]);
     // Room again: a new one is accepted and gets the next event.
-    await waitUntil(async () => t.app.events.subscriberCount() === before, 10_000, () => 'the subscriptions did not end');
+    await waitUntil(async () => t.app.events.subscriberCount() === before, () => 'the subscriptions did not end');
     const next = collect(client, JOBS_UPDATED, {}, (events) => events.length >= 1);
-    await waitUntil(async () => t.app.events.subscriberCount() === before + 1, 10_000, () => 'the new subscription never started');
+    await waitUntil(async () => t.app.events.subscriberCount() === before + 1, () => 'the new subscription never started');
     await t.gql(createV4, { input: MODEL_CASES[0].input }, key);
     expect(await next.finished).toEqual([{ jobsUpdated: { status: 'QUEUED' } }]);
   });
@@ -195,7 +195,7 @@ describe('connections and their operations', () => {
     const key = await t.newKey('sockets');
     const first = wsClient(t, key);
     const second = wsClient(t, key);
-    await waitUntil(async () => first.connected() === 1 && second.connected() === 1, 10_000, () => 'the first two never connected');
+    await waitUntil(async () => first.connected() === 1 && second.connected() === 1, () => 'the first two never connected');
     const third = wsClient(t, key);
     const refused = await run(third.client, JOBS_UPDATED);
     const expected = { code: 1013, reason: `Too many connections for this API key (at most ${SOCKETS})` };
@@ -204,17 +204,17 @@ describe('connections and their operations', () => {
     expect(third.connected()).toBe(0);
 
     const other = wsClient(t, await t.newKey('another'));
-    await waitUntil(async () => other.connected() === 1, 10_000, () => 'another key could not connect');
+    await waitUntil(async () => other.connected() === 1, () => 'another key could not connect');
 
     // graphql-ws retries on 1013 (a temporary condition); it connects as soon as one of the two closes.
     const before = t.app.events.subscriberCount();
     const retrying = wsClient(t, key, { retryAttempts: 1000 });
-    const sub = collect(retrying.client, JOBS_UPDATED, {}, (events) => events.length >= 1, 30_000);
-    await waitUntil(async () => retrying.closes.length >= 1, 10_000, () => 'the retrying client was never refused');
+    const sub = collect(retrying.client, JOBS_UPDATED, {}, (events) => events.length >= 1);
+    await waitUntil(async () => retrying.closes.length >= 1, () => 'the retrying client was never refused');
     expect(retrying.closes[0]).toEqual(expected);
     await first.client.dispose();
-    await waitUntil(async () => retrying.connected() === 1, 20_000, () => `never connected: ${JSON.stringify(retrying.closes.slice(-3))}`);
-    await waitUntil(async () => t.app.events.subscriberCount() === before + 1, 10_000, () => 'its subscription never started');
+    await waitUntil(async () => retrying.connected() === 1, () => `never connected: ${JSON.stringify(retrying.closes.slice(-3))}`);
+    await waitUntil(async () => t.app.events.subscriberCount() === before + 1, () => 'its subscription never started');
     await t.gql(createV4, { input: MODEL_CASES[0].input }, key);
     expect(await sub.finished).toEqual([{ jobsUpdated: { status: 'QUEUED' } }]);
   });
