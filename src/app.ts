@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { connectDb, warmUp, type Db } from './db/client.js';
-import { applyMigrations, ensureDatabase } from './db/migrations.js';
+import { prepareDatabase } from './db/migrations.js';
 import { schema } from './schema/index.js';
 import { startHttpServer } from './server/http-server.js';
 import { LocalArtifactStore } from './services/artifacts.js';
@@ -29,11 +29,6 @@ export interface AppOptions {
   /** Segmind or its emulator; the worker adds the local engine for jobs that name it. */
   provider: UpstreamProvider;
   log?: (line: string) => void;
-}
-
-export async function prepareDatabase(databaseUrl: string, log?: (line: string) => void): Promise<void> {
-  await ensureDatabase(databaseUrl);
-  await applyMigrations(databaseUrl, { log });
 }
 
 export function artifactStore(config: Config): LocalArtifactStore {
@@ -77,6 +72,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
     operations: config.operations,
     corsOrigins: config.corsOrigins,
     publicUrl: config.publicUrl,
+    keyLimits: config.keyLimits,
+    notices: events,
     context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, publicUrl }),
   });
   return {

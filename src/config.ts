@@ -28,6 +28,27 @@ export interface Config {
   providers: ProvidersConfig;
   /** What each job costs (src/services/pricing.ts): the defaults, with PRICES (JSON) replacing models it names. */
   prices: PriceTable;
+  /** What one API key may hold and send (src/server/key-limits.ts). */
+  keyLimits: KeyLimitsConfig;
+}
+
+export const RATE_LIMIT_STORES = ['memory', 'postgres'] as const;
+export type RateLimitStore = (typeof RATE_LIMIT_STORES)[number];
+
+/** Per-key limits; 0 turns a limit off. */
+export interface KeyLimitsConfig {
+  /** GraphQL requests (HTTP POST/GET, graphql-ws subscribe messages) and output downloads per key per second. */
+  requestsPerSecond: number;
+  /**
+   * Where the request counters live: `memory` (per API process, so N processes
+   * allow a key N times the rate) or `postgres` (one counter per key shared by
+   * every API process, at one upsert per request).
+   */
+  rateLimitStore: RateLimitStore;
+  /** Open graphql-ws connections per key, on one API process. */
+  socketsPerKey: number;
+  /** Operations running at once on one graphql-ws connection (subscriptions, and queries while they run). */
+  subscriptionsPerSocket: number;
 }
 
 export const PROVIDER_NAMES = ['segmind', 'local'] as const;
@@ -109,6 +130,12 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return value;
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name] || fallback;
+  if (!values.includes(raw as T)) throw new Error(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -173,6 +200,16 @@ export function loadConfig(env: Env = process.env): Config {
     },
     prices: loadPriceTable(env.PRICES),
     providers: providersConfig(env),
+    keyLimits: keyLimitsConfig(env),
+  };
+}
+
+function keyLimitsConfig(env: Env): KeyLimitsConfig {
+  return {
+    requestsPerSecond: int(env, 'API_KEY_REQUESTS_PER_SECOND', 100),
+    rateLimitStore: oneOf(env, 'API_KEY_RATE_LIMIT_STORE', RATE_LIMIT_STORES, 'memory'),
+    socketsPerKey: int(env, 'API_KEY_MAX_SOCKETS', 50),
+    subscriptionsPerSocket: int(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 100),
   };
 }
 
@@ -193,12 +230,8 @@ function corsOrigins(env: Env): string[] {
 }
 
 function providersConfig(env: Env): ProvidersConfig {
-  const raw = env.SWAPYARD_PROVIDER || (env.SEGMIND_API_KEY ? 'segmind' : 'local');
-  if (!PROVIDER_NAMES.includes(raw as ProviderName)) {
-    throw new Error(`SWAPYARD_PROVIDER must be one of ${PROVIDER_NAMES.join(', ')}, got "${raw}"`);
-  }
   return {
-    default: raw as ProviderName,
+    default: oneOf(env, 'SWAPYARD_PROVIDER', PROVIDER_NAMES, env.SEGMIND_API_KEY ? 'segmind' : 'local'),
     localThreads: int(env, 'LOCAL_ENGINE_THREADS', 0),
     localFetchAllowHosts: parseAllowList(env.LOCAL_FETCH_ALLOW_HOSTS, 'LOCAL_FETCH_ALLOW_HOSTS'),
   };

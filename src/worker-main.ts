@@ -1,6 +1,7 @@
 // `npm run worker`: a worker in its own process. Run as many as you like,
 // against the same DATABASE_URL as the API; they never take the same job.
-import { artifactStore, prepareDatabase } from './app.js';
+import { artifactStore } from './app.js';
+import { prepareDatabase } from './db/migrations.js';
 import { loadConfig } from './config.js';
 import { connectDb } from './db/client.js';
 import { workerProvider } from './services/providers/index.js';

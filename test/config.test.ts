@@ -44,3 +44,19 @@ describe('operation and response limits', () => {
     expect(() => loadConfig({ MAX_RESPONSE_BYTES: '10' })).toThrow(/MAX_RESPONSE_BYTES must be an integer ≥ 1024/);
   });
 });
+
+describe('per-key limits', () => {
+  it('default to 100 requests a second counted in memory, 50 connections per key and 100 operations per connection; 0 turns one off', () => {
+    expect(loadConfig({}).keyLimits).toEqual({ requestsPerSecond: 100, rateLimitStore: 'memory', socketsPerKey: 50, subscriptionsPerSocket: 100 });
+    expect(loadConfig({
+      API_KEY_REQUESTS_PER_SECOND: '0', API_KEY_RATE_LIMIT_STORE: 'postgres', API_KEY_MAX_SOCKETS: '3', WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '7',
+    }).keyLimits).toEqual({ requestsPerSecond: 0, rateLimitStore: 'postgres', socketsPerKey: 3, subscriptionsPerSocket: 7 });
+  });
+
+  it('refuses bad values, naming the variable', () => {
+    expect(() => loadConfig({ API_KEY_REQUESTS_PER_SECOND: '2.5' })).toThrow(/API_KEY_REQUESTS_PER_SECOND must be an integer ≥ 0, got "2.5"/);
+    expect(() => loadConfig({ API_KEY_MAX_SOCKETS: '-1' })).toThrow(/API_KEY_MAX_SOCKETS must be an integer ≥ 0/);
+    expect(() => loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: 'many' })).toThrow(/WS_MAX_SUBSCRIPTIONS_PER_SOCKET must be an integer ≥ 0/);
+    expect(() => loadConfig({ API_KEY_RATE_LIMIT_STORE: 'redis' })).toThrow(/API_KEY_RATE_LIMIT_STORE must be one of memory, postgres, got "redis"/);
+  });
+});

@@ -13,9 +13,9 @@ describe('KeyContexts', () => {
     const a: ConnectionState<{ for: string }> = {};
     const b: ConnectionState<{ for: string }> = {};
     const c: ConnectionState<{ for: string }> = {};
-    expect(await contexts.connect(a, async () => key('k1'), contextFor)).toBe(true);
-    expect(await contexts.connect(b, async () => key('k1'), contextFor)).toBe(true);
-    expect(await contexts.connect(c, async () => key('k2'), contextFor)).toBe(true);
+    expect(await contexts.connect(a, async () => key('k1'), contextFor)).toEqual({ connected: true });
+    expect(await contexts.connect(b, async () => key('k1'), contextFor)).toEqual({ connected: true });
+    expect(await contexts.connect(c, async () => key('k2'), contextFor)).toEqual({ connected: true });
     expect(a.shared!.context).toBe(b.shared!.context);
     expect(a.shared!.context).not.toBe(c.shared!.context);
     expect(contexts.size).toBe(2);
@@ -31,7 +31,7 @@ describe('KeyContexts', () => {
   it('a refused key gets nothing', async () => {
     const contexts = new KeyContexts<{ for: string }>();
     const state: ConnectionState<{ for: string }> = {};
-    expect(await contexts.connect(state, async () => null, contextFor)).toBe(false);
+    expect(await contexts.connect(state, async () => null, contextFor)).toEqual({ connected: false });
     expect(state.shared).toBeUndefined();
     expect(contexts.size).toBe(0);
   });
@@ -43,11 +43,29 @@ describe('KeyContexts', () => {
     const pending = contexts.connect(slow, () => new Promise<{ id: string }>((r) => (release = r)), contextFor);
     contexts.close(slow); // the socket went away during the lookup
     release(key('k1'));
-    expect(await pending).toBe(false);
+    expect(await pending).toEqual({ connected: false });
     expect(contexts.size).toBe(0);
     const other: ConnectionState<{ for: string }> = {};
     await contexts.connect(other, async () => key('k1'), contextFor);
     contexts.close(other);
     expect(contexts.size).toBe(0);
+  });
+
+  it("knows each key's connections, and a refusal (given the key's open connections) attaches nothing", async () => {
+    const contexts = new KeyContexts<{ for: string }>();
+    const atMostTwo = (_k: { id: string }, open: number) => (open >= 2 ? { reason: `open: ${open}` } : null);
+    const a: ConnectionState<{ for: string }> = {};
+    const b: ConnectionState<{ for: string }> = {};
+    const c: ConnectionState<{ for: string }> = {};
+    expect(await contexts.connect(a, async () => key('k1'), contextFor, atMostTwo)).toEqual({ connected: true });
+    expect(await contexts.connect(b, async () => key('k1'), contextFor, atMostTwo)).toEqual({ connected: true });
+    expect(await contexts.connect(c, async () => key('k1'), contextFor, atMostTwo)).toEqual({ connected: false, refusal: { reason: 'open: 2' } });
+    expect(c.shared).toBeUndefined();
+    expect(contexts.connectionsOf('k1')).toEqual([a, b]);
+    contexts.close(a);
+    expect(contexts.connectionsOf('k1')).toEqual([b]);
+    expect(await contexts.connect(c, async () => key('k1'), contextFor, atMostTwo)).toEqual({ connected: true });
+    expect([...contexts.keys()].map((k) => k.apiKeyId)).toEqual(['k1']);
+    expect(contexts.connectionsOf('k2')).toEqual([]);
   });
 });

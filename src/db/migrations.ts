@@ -64,6 +64,12 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/** Creates the database if need be and applies pending migrations: what every process does at start. */
+export async function prepareDatabase(databaseUrl: string, log?: Log): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  await applyMigrations(databaseUrl, { log });
+}
+
 /**
  * Applies pending migrations, as `prisma migrate deploy` does. Serialised
  * across processes by an advisory lock; a database that is up to date is

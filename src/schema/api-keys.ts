@@ -1,8 +1,9 @@
 // API keys as the API sees them: the caller (viewer), every key for admins,
-// and the budgets admins set on them.
+// the budgets admins set on them, and revocation.
+import type { ObjectRef } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { findApiKey, listApiKeys, type ApiKeyRow } from '../services/api-keys.js';
+import { findApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../services/api-keys.js';
 import { parseUsd, USD_RULE } from '../services/money.js';
 import { removeBudget, setBudget, usage, type BudgetPeriod } from '../services/spend.js';
 import { builder } from './builder.js';
@@ -50,7 +51,8 @@ export const ApiKeyType = builder.objectRef<ApiKeyRow>('ApiKey').implement({
     prefix: t.exposeString('prefix', { description: 'The first characters of the key, to tell keys apart.' }),
     isAdmin: t.exposeBoolean('isAdmin', { description: "Admin keys see every key's spend and set budgets." }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true, description: 'When the key was revoked; a revoked key is refused.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working (refused like a revoked key); null: never.' }),
     usage: t.field({ type: UsageType, description: 'Spend, reservations and budgets of this key.', resolve: (k, _a, ctx) => usage(ctx.db.pool, k.id) }),
   }),
 });
@@ -72,7 +74,10 @@ builder.queryFields((t) => ({
 }));
 
 export class NotAdmin {
-  readonly message = 'Only admin keys can change budgets; nothing was changed.';
+  constructor(readonly action = 'change budgets') {}
+  get message(): string {
+    return `Only admin keys can ${this.action}; nothing was changed.`;
+  }
 }
 const NotAdminError = builder.objectType(NotAdmin, {
   name: 'NotAdminError',
@@ -101,15 +106,22 @@ const BudgetChangedType = builder.objectType(BudgetChanged, {
   }),
 });
 
-const BudgetResult = builder.unionType('BudgetResult', {
-  description: 'The key with its budgets now, or why nothing changed.',
-  types: [BudgetChangedType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
-  resolveType: (v) =>
-    v instanceof BudgetChanged ? BudgetChangedType
-      : v instanceof NotAdmin ? NotAdminError
-        : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
-          : InvalidInputError,
-});
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The result of an admin's change to a key: `Done`, or why nothing changed. */
+function adminKeyResult<T extends object>(name: string, description: string, Done: new (...args: never[]) => T, DoneType: ObjectRef<Types, T>) {
+  return builder.unionType(name, {
+    description,
+    types: [DoneType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
+    resolveType: (v) =>
+      v instanceof Done ? DoneType
+        : v instanceof NotAdmin ? NotAdminError
+          : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
+            : InvalidInputError,
+  });
+}
+
+const BudgetResult = adminKeyResult('BudgetResult', 'The key with its budgets now, or why nothing changed.', BudgetChanged, BudgetChangedType);
 
 const SetBudgetInput = builder.inputType('SetBudgetInput', {
   fields: (t) => ({
@@ -120,8 +132,8 @@ const SetBudgetInput = builder.inputType('SetBudgetInput', {
 });
 
 /** Checks the admin and the key id; the key's uuid, or the error to return. */
-async function budgetTarget(ctx: Context, raw: string, field: string): Promise<string | NotAdmin | ApiKeyNotFound | InvalidInput> {
-  if (!ctx.apiKey.isAdmin) return new NotAdmin();
+async function adminTarget(ctx: Context, raw: string, field: string, action?: string): Promise<string | NotAdmin | ApiKeyNotFound | InvalidInput> {
+  if (!ctx.apiKey.isAdmin) return new NotAdmin(action);
   const id = apiKeyUuid(raw);
   if (!id) return new InvalidInput([{ field, rule: 'global-id', message: 'is not an API key id (ApiKey.id)' }]);
   if (!(await findApiKey(ctx.db.pool, id))) return new ApiKeyNotFound(raw);
@@ -136,7 +148,7 @@ builder.mutationFields((t) => ({
       + 'BudgetExceededError and creates nothing. Setting a budget below what is already committed refuses new jobs only.',
     args: { input: t.arg({ type: SetBudgetInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const target = await budgetTarget(ctx, input.apiKey, 'input.apiKey');
+      const target = await adminTarget(ctx, input.apiKey, 'input.apiKey');
       if (typeof target !== 'string') return target;
       const limit = parseUsd(input.limit);
       if (limit === null) return new InvalidInput([{ field: 'input.limit', rule: 'usd', message: `must be ${USD_RULE}` }]);
@@ -149,10 +161,38 @@ builder.mutationFields((t) => ({
     description: "Remove a key's budget for a period (admin keys only). Removing one that is not set changes nothing.",
     args: { apiKey: t.arg.id({ required: true }), period: t.arg({ type: BudgetPeriodEnum, required: true }) },
     resolve: async (_root, args, ctx) => {
-      const target = await budgetTarget(ctx, args.apiKey, 'apiKey');
+      const target = await adminTarget(ctx, args.apiKey, 'apiKey');
       if (typeof target !== 'string') return target;
       await removeBudget(ctx.db.pool, target, args.period as BudgetPeriod);
       return new BudgetChanged(target);
+    },
+  }),
+}));
+
+class ApiKeyRevoked {
+  constructor(readonly apiKey: ApiKeyRow) {}
+}
+const ApiKeyRevokedType = builder.objectType(ApiKeyRevoked, {
+  name: 'ApiKeyRevoked',
+  fields: (t) => ({ apiKey: t.field({ type: ApiKeyType, resolve: (r) => r.apiKey }) }),
+});
+
+const RevokeApiKeyResult = adminKeyResult('RevokeApiKeyResult', 'The revoked key, or why nothing changed.', ApiKeyRevoked, ApiKeyRevokedType);
+
+builder.mutationFields((t) => ({
+  revokeApiKey: t.field({
+    type: RevokeApiKeyResult,
+    description:
+      'Revoke a key for good (admin keys only): its requests are refused from now on and its open '
+      + 'WebSocket connections, on every API process, are closed (4403) within about a second. '
+      + 'Revoking a revoked key changes nothing (revokedAt stays the first revocation). '
+      + 'Jobs it created keep running and stay in history.',
+    args: { id: t.arg.id({ required: true, description: 'ApiKey.id of the key to revoke.' }) },
+    resolve: async (_root, args, ctx) => {
+      const target = await adminTarget(ctx, args.id, 'id', 'revoke API keys');
+      if (typeof target !== 'string') return target;
+      const revoked = await revokeApiKey(ctx.db.pool, target);
+      return revoked ? new ApiKeyRevoked(revoked) : new ApiKeyNotFound(args.id);
     },
   }),
 }));

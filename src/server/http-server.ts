@@ -11,7 +11,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import type { GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
 import { subscriptionDocuments } from './subscription-documents.js';
-import { useGraphQLWsServer } from './graphql-ws-server.js';
+import { useGraphQLWsServer, type Extra } from './graphql-ws-server.js';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
 import type { Context } from '../schema/context.js';
@@ -23,6 +23,9 @@ import { httpRequestLimitError, persistedOperationLimitsPlugin, type OperationLi
 import { authenticateHeaders, unauthenticated, type Refusal } from './request-auth.js';
 import { boundedStringify, boundedWsResults } from './response-limit.js';
 import { KeyContexts, type ConnectionState } from './key-contexts.js';
+import { KeyLimits, rateLimitedError } from './key-limits.js';
+import { closeConnectionsOfDeadKeys, type NoticeSource } from './key-revocations.js';
+import type { KeyLimitsConfig } from '../config.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { serveOutput } from './outputs.js';
 import { BodyTooLarge, readBody } from './read-body.js';
@@ -40,6 +43,10 @@ export interface HttpServerOptions {
   /** Builds a resolver context for an authenticated key; `publicUrl` is known once the server listens. */
   context: (apiKey: ApiKeyIdentity, publicUrl: string) => Context;
   publicUrl?: string | null;
+  /** Per-key request rate, connections and operations per connection. */
+  keyLimits: KeyLimitsConfig;
+  /** Where revocation notices arrive (the event hub's LISTEN connection). */
+  notices: NoticeSource;
 }
 
 export interface RunningHttpServer {
@@ -76,7 +83,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   let publicUrl = opts.publicUrl ?? '';
   const server = createServer();
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: opts.maxBodyBytes });
-  const keyContexts = new KeyContexts<Context>();
+  type Connection = ConnectionState<Context> & Extra;
+  const keyContexts = new KeyContexts<Context, Connection>();
+  const limits = new KeyLimits(opts.keyLimits, opts.db.pool);
+  const revocations = await closeConnectionsOfDeadKeys({
+    keyContexts,
+    pool: opts.db.pool,
+    notices: opts.notices,
+    close: (connection, code, reason) => connection.socket.close(code, reason),
+    log: (line) => console.error(line),
+  });
   const documents = subscriptionDocuments(opts.schema, opts.operations);
   const wsResults = boundedWsResults(opts.maxResponseBytes);
   const wsCleanup = useGraphQLWsServer<Record<string, unknown>, ConnectionState<Context>>(
@@ -84,10 +100,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       schema: opts.schema,
       subscribe: subscribeSharingResults,
       // graphql-ws's own parse + validate, with one shared document per distinct text,
-      // after the operation limits. Limit and validation errors go back to the client as
-      // graphql-ws sends its own validation errors; a syntax
-      // error throws and closes the socket (4500), as it did when graphql-ws parsed.
-      onSubscribe: (_ctx, _id, payload) => {
+      // after the operation limits. Limit, syntax and validation errors go back as an
+      // `error` message for that id alone, as do operations beyond the socket's cap or
+      // the key's rate; the socket and its other subscriptions live on.
+      onSubscribe: async (ctx, _id, payload) => {
+        const refused = await limits.admitSubscribe(ctx.extra.shared!.apiKeyId, ctx.subscriptions);
+        if (refused) return refused;
         const document = documents(payload.query, payload);
         if (!('kind' in document)) return document;
         return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
@@ -97,16 +115,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         // graphql-ws keeps connectionParams on ctx for the connection's life; nothing
         // reads them after this, and they hold the key's secret.
         (ctx as { connectionParams?: unknown }).connectionParams = undefined;
-        // false closes the socket with 4403 Forbidden before any subscription starts.
-        // The connection holds its key's shared entry (and through it the key's
-        // identity), not an identity object of its own.
-        return keyContexts.connect(
-          ctx.extra,
+        // false closes the socket with 4403 Forbidden before any subscription starts;
+        // a refusal (the key's connection cap, a revocation racing this lookup)
+        // closes it first with its own code and reason. The connection holds its
+        // key's shared entry (and through it the key's identity), not an identity
+        // object of its own.
+        const outcome = await keyContexts.connect(
+          ctx.extra as Connection,
           async () => (token ? authenticateApiKey(opts.db.pool, token) : null),
           (apiKey) => opts.context(apiKey, publicUrl),
+          (apiKey, open) => revocations.refusal(apiKey.id) ?? limits.socketRefusal(open),
         );
+        if (!outcome.connected && outcome.refusal) ctx.extra.socket.close(outcome.refusal.code, outcome.refusal.reason);
+        return outcome.connected;
       },
-      onClose: (ctx) => keyContexts.close(ctx.extra),
+      onClose: (ctx) => keyContexts.close(ctx.extra as Connection),
       // Errors masked (no internals), results bounded by MAX_RESPONSE_BYTES, as over HTTP.
       onNext: (_ctx, _id, _payload, _args, result) => wsResults(result),
       onError: (_ctx, _id, _payload, errors) => maskErrors(errors),
@@ -131,7 +154,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       persistedOperationLimitsPlugin(opts.operations),
       serviceUnavailablePlugin,
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      { async serverWillStart() { return { async drainServer() { revocations.stop(); await wsCleanup.dispose(); } }; } },
     ],
   });
   await apollo.start();
@@ -184,7 +207,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => {
         if (refusal) throw unauthenticated(refusal.error.message);
-        return opts.context((auth as { apiKey: ApiKeyIdentity }).apiKey, publicUrl);
+        const apiKey = (auth as { apiKey: ApiKeyIdentity }).apiKey;
+        const limited = await limits.admit(apiKey.id);
+        if (limited) throw rateLimitedError(limited, 'http');
+        return opts.context(apiKey, publicUrl);
       },
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
@@ -207,7 +233,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const handled = url.pathname === '/graphql'
       ? handleGraphQL(req, res, url)
       : url.pathname.startsWith('/outputs/')
-        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
+        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
         : url.pathname === '/healthz'
           ? Promise.resolve(sendJson(res, 200, { ok: true }))
           : Promise.resolve(sendJson(res, 404, { error: 'not found; GraphQL is served at /graphql' }));

@@ -5,6 +5,7 @@ import { decodeJobId } from '../schema/job-ids.js';
 import { authenticateApiKey, bearerToken } from '../services/api-keys.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { findJob } from '../services/jobs.js';
+import type { KeyLimits } from './key-limits.js';
 
 function fail(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
@@ -14,11 +15,16 @@ function fail(res: ServerResponse, status: number, message: string): void {
 export async function serveOutput(
   req: IncomingMessage,
   res: ServerResponse,
-  opts: { db: Db; artifacts: ArtifactStore; id: string },
+  opts: { db: Db; artifacts: ArtifactStore; limits: KeyLimits; id: string },
 ): Promise<void> {
   const token = bearerToken(req.headers.authorization);
   const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
   if (!apiKey) return fail(res, 401, 'Send your API key as "Authorization: Bearer <key>".');
+  const refusal = await opts.limits.admit(apiKey.id);
+  if (refusal) {
+    res.setHeader('retry-after', String(refusal.retryAfterSeconds));
+    return fail(res, 429, refusal.message);
+  }
   let decoded: ReturnType<typeof decodeJobId>;
   try {
     decoded = decodeJobId(opts.id, 'id');

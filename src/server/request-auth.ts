@@ -9,7 +9,7 @@ import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../service
 import { RETRY_AFTER_SECONDS, serviceUnavailable } from './error-masking.js';
 
 const MISSING_KEY = 'Send your API key as "Authorization: Bearer <key>".';
-const UNKNOWN_KEY = 'The API key is unknown or revoked.';
+const UNKNOWN_KEY = 'The API key is unknown, revoked or expired.';
 
 export interface Refusal {
   status: number;

@@ -14,11 +14,12 @@ const MAX_DOCUMENTS = 500;
 const MAX_CACHED_LENGTH = 16 * 1024;
 
 /**
- * Returns the document for `query`, or why it cannot run: the limit it goes over, or
- * its validation errors. A text that does not parse throws parse()'s GraphQLError, as
- * graphql-ws's own parse does. Only valid documents are kept, so a refused text costs
- * what it cost before and holds nothing; the limits are checked on every request, since
- * an operation's cost depends on its variables.
+ * Returns the document for `query`, or why it cannot run: the limit it goes over, its
+ * syntax error or its validation errors. graphql-ws's own parse throws on a syntax
+ * error, which closes the whole socket (4500) and ends every other subscription on it;
+ * returned, the error goes to that subscription alone. Only valid documents are kept,
+ * so a refused text holds nothing; the limits are checked on every request, since an
+ * operation's cost depends on its variables.
  */
 export function subscriptionDocuments(schema: GraphQLSchema, limits: OperationLimits, max = MAX_DOCUMENTS) {
   const cache = new Map<string, DocumentNode>();
@@ -31,7 +32,13 @@ export function subscriptionDocuments(schema: GraphQLSchema, limits: OperationLi
       const exceeded = operationError(schema, hit, request, limits);
       return exceeded ? [exceeded] : hit;
     }
-    const document = parseWithinLimits(schema, query, request, limits);
+    let document: DocumentNode | GraphQLError;
+    try {
+      document = parseWithinLimits(schema, query, request, limits);
+    } catch (err) {
+      if (err instanceof GraphQLError) return [err];
+      throw err;
+    }
     if (document instanceof GraphQLError) return [document];
     const errors = validate(schema, document);
     if (errors.length > 0) return errors;

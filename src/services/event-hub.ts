@@ -2,7 +2,8 @@
 // announce each transition with NOTIFY (job-transitions.ts), the event and its
 // job in the payload; one LISTEN connection per API process receives them
 // (reading the rows only when they did not fit in the payload) and hands them
-// to every matching subscriber of the event's API key.
+// to every matching subscriber of the event's API key. The same connection
+// carries other channels a process listens to (API key revocations, listen()).
 import pg from 'pg';
 import { findEventWithJob, readEventWithJob, type EventWithJob } from './job-rows.js';
 import { EVENTS_CHANNEL, type EventNotice } from './job-transitions.js';
@@ -82,6 +83,8 @@ export class Subscription implements AsyncIterableIterator<EventWithJob> {
 export class EventHub {
   private listener: pg.Client | null = null;
   private readonly byKey = new Map<string, Set<Subscription>>();
+  /** Other channels on the LISTEN connection (listen()). */
+  private readonly channels = new Map<string, { onNotice: (payload: string) => void; onConnected: () => void }>();
   /** Notifications are handled one after another so each subscriber sees commit order. */
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -95,10 +98,24 @@ export class EventHub {
     await this.connect();
   }
 
+  /**
+   * Listens to another channel on the same connection (API key revocations):
+   * `onNotice` gets each payload, `onConnected` runs after every (re)connect,
+   * since notices sent while the connection was down are lost.
+   */
+  async listen(channel: string, onNotice: (payload: string) => void, onConnected: () => void): Promise<void> {
+    this.channels.set(channel, { onNotice, onConnected });
+    await this.listener?.query(`LISTEN ${channel}`);
+  }
+
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.databaseUrl });
     client.on('notification', (msg) => {
-      if (msg.channel !== EVENTS_CHANNEL || !msg.payload) return;
+      if (msg.channel !== EVENTS_CHANNEL) {
+        if (msg.payload) this.channels.get(msg.channel)?.onNotice(msg.payload);
+        return;
+      }
+      if (!msg.payload) return;
       const notice = JSON.parse(msg.payload) as EventNotice;
       this.chain = this.chain.then(() => this.deliver(notice)).catch((err) => {
         console.error('[events] delivery failed:', err);
@@ -110,7 +127,9 @@ export class EventHub {
     });
     await client.connect();
     await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    for (const channel of this.channels.keys()) await client.query(`LISTEN ${channel}`);
     this.listener = client;
+    for (const { onConnected } of this.channels.values()) onConnected();
   }
 
   private async reconnect(old: pg.Client): Promise<void> {

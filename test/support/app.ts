@@ -12,7 +12,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/em
 import { createApiKey } from '../../src/services/api-keys.js';
 import { providerFromConfig } from '../../src/services/providers/index.js';
 import { createTestDatabase } from './db.js';
-import { FAST_CADENCES } from './fast-env.js';
+import { FAST_CADENCES, NO_KEY_LIMITS } from './fast-env.js';
 import { PATIENCE_MS, waitUntil } from './wait.js';
 
 /**
@@ -28,6 +28,7 @@ export const FAST_ENV: Record<string, string> = {
   // The emulator runs every model; tests of the local engine ask for it per job.
   SWAPYARD_PROVIDER: 'segmind',
   ...FAST_CADENCES,
+  ...NO_KEY_LIMITS,
 };
 
 export interface GqlResponse<T = any> {
