@@ -7,8 +7,9 @@ import { connectDb, warmUp, type Db } from './db/client.js';
 import { applyMigrations, ensureDatabase } from './db/migrations.js';
 import { schema } from './schema/index.js';
 import { startHttpServer } from './server/http-server.js';
-import { LocalArtifactStore } from './services/artifacts.js';
+import { LocalArtifactStore, type ArtifactStore } from './services/artifacts.js';
 import { EventHub } from './services/event-hub.js';
+import { moveInlineInputs } from './services/input-migration.js';
 import { workerProvider } from './services/providers/index.js';
 import type { UpstreamProvider } from './services/providers/types.js';
 import { Worker } from './services/worker.js';
@@ -29,11 +30,19 @@ export interface AppOptions {
   /** Segmind or its emulator; the worker adds the local engine for jobs that name it. */
   provider: UpstreamProvider;
   log?: (line: string) => void;
+  /** Sees the SQL text of every statement the service's pool sends (tests of what a read loads). */
+  onQuery?: (sql: string) => void;
 }
 
-export async function prepareDatabase(databaseUrl: string, log?: (line: string) => void): Promise<void> {
+/**
+ * Creates and migrates the database. With the artifact store (a service or a
+ * worker starting), also moves inline inputs of jobs written before they were
+ * kept there (input-migration.ts).
+ */
+export async function prepareDatabase(databaseUrl: string, log?: (line: string) => void, artifacts?: ArtifactStore): Promise<void> {
   await ensureDatabase(databaseUrl);
   await applyMigrations(databaseUrl, { log });
+  if (artifacts) await moveInlineInputs(databaseUrl, artifacts, log);
 }
 
 export function artifactStore(config: Config): LocalArtifactStore {
@@ -42,12 +51,12 @@ export function artifactStore(config: Config): LocalArtifactStore {
 
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  await prepareDatabase(opts.databaseUrl, opts.log);
-  const db = connectDb(opts.databaseUrl);
+  const artifacts = artifactStore(config);
+  await prepareDatabase(opts.databaseUrl, opts.log, artifacts);
+  const db = connectDb(opts.databaseUrl, { onQuery: opts.onQuery });
   await warmUp(db);
   const events = new EventHub(opts.databaseUrl, db.pool);
   await events.start();
-  const artifacts = artifactStore(config);
   const providers = config.embeddedWorker ? workerProvider(config, db.pool, opts.log, opts.provider) : null;
   const worker = providers
     ? new Worker({

@@ -15,7 +15,8 @@ if (!config.segmind.apiKey && !process.env.SEGMIND_BASE_URL) {
   config.segmind.baseUrl = `http://127.0.0.1:${process.env.EMULATOR_PORT ?? 8787}`;
 }
 
-await prepareDatabase(databaseUrl);
+const artifacts = artifactStore(config);
+await prepareDatabase(databaseUrl, undefined, artifacts);
 const db = connectDb(databaseUrl, { max: config.worker.concurrency + 2 });
 const providers = workerProvider(config, db.pool);
 const worker = new Worker({
@@ -23,7 +24,7 @@ const worker = new Worker({
   pool: db.pool,
   readCredits: config.upstream.creditReadings,
   provider: providers.provider,
-  artifacts: artifactStore(config),
+  artifacts,
   config: config.worker,
 });
 await worker.start();

@@ -1,7 +1,7 @@
 // One node:http server: GraphQL over HTTP at /graphql (Apollo Server),
-// GraphQL subscriptions over WebSocket on the same path (graphql-ws), and
-// stored outputs at /outputs/<job id>. Apollo runs without a framework: the
-// handler below is the whole integration.
+// GraphQL subscriptions over WebSocket on the same path (graphql-ws), stored
+// outputs at /outputs/<job id> and inline inputs at /inputs/<job id>/<field>.
+// Apollo runs without a framework: the handler below is the whole integration.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
@@ -16,7 +16,7 @@ import type { Context } from '../schema/context.js';
 import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../services/api-keys.js';
 import { KeyContexts, type ConnectionState } from './key-contexts.js';
 import type { ArtifactStore } from '../services/artifacts.js';
-import { serveOutput } from './outputs.js';
+import { serveInput, serveOutput } from './outputs.js';
 import { BodyTooLarge, readBody } from './read-body.js';
 
 export interface HttpServerOptions {
@@ -174,6 +174,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       ? handleGraphQL(req, res, url)
       : url.pathname.startsWith('/outputs/')
         ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
+        : url.pathname.startsWith('/inputs/')
+          ? serveInput(req, res, { db: opts.db, artifacts: opts.artifacts, path: decodeURIComponent(url.pathname.slice('/inputs/'.length)) })
         : url.pathname === '/healthz'
           ? Promise.resolve(sendJson(res, 200, { ok: true }))
           : Promise.resolve(sendJson(res, 404, { error: 'not found; GraphQL is served at /graphql' }));
