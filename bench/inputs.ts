@@ -106,7 +106,7 @@ try {
   const readMs = performance.now() - t0;
   const after = await peakRss(api.pid);
   const readRow: Row = {
-    'input MiB': mib, 'params in DB (MiB, 3 jobs)': Number((Number(sizes.params_bytes) / MiB).toFixed(2)),
+    'input MiB': mib, 'params in DB (KiB, 3 jobs)': Number((Number(sizes.params_bytes) / 1024).toFixed(1)),
     'response bytes': read.bytes, 'read ms': Number(readMs.toFixed(1)),
     'RSS before MiB': Math.round(before!.rss / MiB), 'RSS after MiB': Math.round(after!.rss / MiB), 'peak RSS MiB': Math.round(after!.hwm / MiB),
     load: load(),
