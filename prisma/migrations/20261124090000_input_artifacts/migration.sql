@@ -2,10 +2,10 @@
 -- move to the artifact store, where outputs already are; a job keeps a
 -- reference, { "artifact": { "key", "sha256", ... } } (src/services/input-artifacts.ts).
 -- SQL cannot write the artifact store, so this migration only draws the line:
--- no row written from now on may hold an inline image (the check, NOT VALID so
--- that the rows already there are not checked yet), and the service moves
--- those rows at start (src/services/input-migration.ts), then validates the
--- check, which marks the move done.
+-- a trigger refuses any inline image written from now on, and a partial index
+-- lists the rows written before, which the service moves at start
+-- (src/services/input-migration.ts). Once moved, a row leaves the index; an
+-- empty index is the mark that the move is done, read with one index probe.
 
 -- Whether a job's params hold an inline image. The names are the image fields
 -- of every model (test/input-artifacts.test.ts keeps them in step with the registry).
@@ -19,4 +19,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   )
 $$;
 
-ALTER TABLE jobs ADD CONSTRAINT jobs_params_no_inline_images CHECK (NOT jobs_params_inline_images(params)) NOT VALID;
+-- The rows still to move (empty once they are).
+CREATE INDEX "jobs_inline_inputs_idx" ON "jobs"("id") WHERE jobs_params_inline_images(params);
+
+-- Not a CHECK constraint: Prisma's schema engine cannot diff a table that has one.
+-- UPDATE OF params only, so a status change of a row not moved yet still goes through.
+CREATE FUNCTION jobs_refuse_inline_images() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'jobs.params must not hold an inline image: keep it in the artifact store and store its reference'
+    USING ERRCODE = 'check_violation';
+END
+$$;
+CREATE TRIGGER jobs_no_inline_images BEFORE INSERT OR UPDATE OF params ON jobs
+  FOR EACH ROW WHEN (jobs_params_inline_images(NEW.params)) EXECUTE FUNCTION jobs_refuse_inline_images();
