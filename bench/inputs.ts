@@ -135,7 +135,7 @@ try {
     if (outcome !== 'ok') break;
   }
   console.log(table('nested events query: jobs(first: 3) { … events { job { events { job … } } } }', nestedRows));
-  printJson('inputs', { machine: m, imagesAsObjects, read: readRow, nested: nestedRows });
+  printJson('inputs', { smoke, machine: m, imagesAsObjects, read: readRow, nested: nestedRows });
 } finally {
   for (const p of procs.reverse()) await p.stop().catch(() => {});
   await db.drop();
