@@ -37,10 +37,11 @@ export async function storeInlineImages(
   params: Record<string, unknown>,
   store: ArtifactStore,
 ): Promise<Record<string, unknown>> {
+  const inline = spec.params.filter((p) => p.kind === 'image' && isInlineImage(params[p.wire]));
+  if (inline.length === 0) return params; // URLs only: the usual create, nothing to wait for
   const out = { ...params };
-  await Promise.all(spec.params.map(async (p) => {
-    const value = params[p.wire];
-    if (p.kind === 'image' && isInlineImage(value)) out[p.wire] = await storeInlineImage(value, store);
+  await Promise.all(inline.map(async (p) => {
+    out[p.wire] = await storeInlineImage(params[p.wire] as string, store);
   }));
   return out;
 }
