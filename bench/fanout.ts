@@ -109,7 +109,7 @@ try {
     committed.set(notice.eventId, { called, returned });
     return notice.eventId;
   }
-  async function awaitAll(eventId: string, timeoutMs = 30_000): Promise<void> {
+  async function awaitAll(eventId: string, timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ((receipts.get(eventId)?.length ?? 0) < subscribers) {
       if (Date.now() > deadline) throw new Error(`event ${eventId}: ${receipts.get(eventId)?.length ?? 0}/${subscribers} receipts`);

@@ -1,6 +1,7 @@
 // Every knob the service reads from its environment, in one place, typed.
 // A value that does not parse is a start-up error naming the variable.
 import { resolve } from 'node:path';
+import { parseAllowList, type AllowEntry } from './net/allow-list.js';
 import { loadPriceTable, type PriceTable } from './services/pricing.js';
 
 export interface Config {
@@ -33,8 +34,12 @@ export interface ProvidersConfig {
   default: ProviderName;
   /** Worker threads of the local engine; 0 = one per core. */
   localThreads: number;
-  /** Hosts the local engine may fetch inputs from although they are private or loopback (exact names or IPs). */
-  localFetchAllowHosts: string[];
+  /**
+   * Origins the local engine may fetch inputs from although they are private
+   * or loopback: host AND port each (a bare host is a start-up error), the
+   * host matched as the URL spells it (a name does not match its address).
+   */
+  localFetchAllowHosts: AllowEntry[];
 }
 
 /** How hard the workers may press the upstream (src/services/providers/limits.ts). */
@@ -152,7 +157,7 @@ function providersConfig(env: Env): ProvidersConfig {
   return {
     default: raw as ProviderName,
     localThreads: int(env, 'LOCAL_ENGINE_THREADS', 0),
-    localFetchAllowHosts: (env.LOCAL_FETCH_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    localFetchAllowHosts: parseAllowList(env.LOCAL_FETCH_ALLOW_HOSTS, 'LOCAL_FETCH_ALLOW_HOSTS'),
   };
 }
 

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, startTestApp, waitForFinal, type GqlResponse, type TestApp } from './support/app.js';
 import { createMutation, inputTypeOf, MODEL_CASES, sha256 } from './support/fixtures.js';
+import { PATIENCE_MS, waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -53,7 +54,7 @@ function wsHandshake(payload?: Record<string, unknown>): Promise<{ acked: boolea
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error('the socket was neither acknowledged nor closed'));
-    }, 5_000);
+    }, PATIENCE_MS);
     ws.on('open', () => ws.send(JSON.stringify(payload === undefined ? { type: 'connection_init' } : { type: 'connection_init', payload })));
     ws.on('message', (data) => {
       if ((JSON.parse(String(data)) as { type: string }).type === 'connection_ack') {
@@ -74,7 +75,7 @@ function wsHandshake(payload?: Record<string, unknown>): Promise<{ acked: boolea
 
 /** A subscription that must fail: resolves with its GraphQL errors (or the close event). */
 async function subscriptionError(client: ReturnType<TestApp['wsClient']>, query: string, variables: Record<string, unknown>) {
-  const sub = collect(client, query, variables, () => false, 5_000);
+  const sub = collect(client, query, variables, () => false);
   const err = await sub.finished.then(
     (events) => {
       throw new Error(`the subscription ended without an error after ${JSON.stringify(events)}`);
@@ -269,7 +270,7 @@ describe('isolation between keys', () => {
     expect(await ids(filtered, t.key, { f: { seed } })).toContain(jobA);
     const last = `query { jobs(last: 100) { edges { node { id } } } }`;
     expect(await ids(last, keyB)).toEqual([jobB]);
-    await waitForFinal(t, jobB, 15_000, keyB);
+    await waitForFinal(t, jobB, { key: keyB });
   });
 
   it("key B cannot cancel key A's job, live or finished; key A can", async () => {
@@ -306,15 +307,10 @@ describe('isolation between keys', () => {
 
   it("key B's jobsUpdated receives nothing of key A's jobs while key A's own jobsUpdated does", async () => {
     type Ev = { jobsUpdated: { status: string; job: { id: string } } };
-    const subA = collect<Ev>(t.wsClient(), JOBS_UPDATED, {}, () => false, 20_000);
-    const subB = collect<Ev>(t.wsClient(keyB), JOBS_UPDATED, {}, () => false, 20_000);
-    const until = async (events: Ev[], pred: (e: Ev) => boolean, what: string) => {
-      const deadline = Date.now() + 10_000;
-      while (!events.some(pred)) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(events)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const subA = collect<Ev>(t.wsClient(), JOBS_UPDATED, {}, () => false, 5 * PATIENCE_MS);
+    const subB = collect<Ev>(t.wsClient(keyB), JOBS_UPDATED, {}, () => false, 5 * PATIENCE_MS);
+    const until = (events: Ev[], pred: (e: Ev) => boolean, what: string) =>
+      waitUntil(() => events.some(pred), () => `${what}: ${JSON.stringify(events)}`);
     try {
       // jobsUpdated has no replay: wait until each subscription is live by seeing its own probe job.
       const probeA = await createV4(t.key);
@@ -339,8 +335,8 @@ describe('isolation between keys', () => {
       expect(idsA.has(probeB)).toBe(false);
       expect(idsA.has(sentinel)).toBe(false);
       expect(subA.events.filter((e) => e.jobsUpdated.job.id === a1).map((e) => e.jobsUpdated.status)).toEqual(['QUEUED', 'SUBMITTED', 'COMPLETED']);
-      await waitForFinal(t, sentinel, 15_000, keyB);
-      await waitForFinal(t, probeB, 15_000, keyB);
+      await waitForFinal(t, sentinel, { key: keyB });
+      await waitForFinal(t, probeB, { key: keyB });
     } finally {
       subA.cancel();
       subB.cancel();

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, startTestApp, waitForFinal, type GqlResponse, type TestApp } from './support/app.js';
+import { MODELS } from '../src/models/registry.js';
 import { createMutation, inputTypeOf, MODEL_CASES, SOURCE_URL, TARGET_URL, TINY_PNG_BASE64 } from './support/fixtures.js';
 
 let t: TestApp;
@@ -229,6 +230,32 @@ describe('images', () => {
   });
 });
 
+describe('image URLs with credentials (user:pass@)', () => {
+  // Such a URL would be stored, shown back in job.parameters and sent to the
+  // provider: refused for every image field of every model, nothing created.
+  const fields = MODELS.flatMap((spec) => {
+    const mutation = MODEL_CASES.find((c) => c.model === spec.key)!.mutation;
+    return spec.params.filter((p) => p.kind === 'image').map((p) => ({ mutation, name: p.name }));
+  });
+  const urls = [
+    ['user and password', 'https://user:s3cret-pw@images.example.com/face.png'],
+    ['a user (token) only', 'https://s3cret-token@images.example.com/face.png'],
+    ['a password only', 'http://:s3cret-pw@images.example.com/face.png'],
+  ];
+  const cases = fields.flatMap((f) => urls.map(([label, value]) => ({ ...f, label: label!, value: value! })));
+
+  it('covers every image field of every model', () => {
+    expect(fields.length).toBe(MODELS.reduce((n, spec) => n + spec.params.filter((p) => p.kind === 'image').length, 0));
+    expect(fields.length).toBeGreaterThanOrEqual(11);
+  });
+
+  it.each(cases)('$mutation $name with $label → no-credentials, not echoed', async ({ mutation, name, value }) => {
+    await expectViolations(mutation, { ...BASE[mutation], [name]: value }, [{ field: `input.${name}`, rule: 'no-credentials' }]);
+    const res = await create(mutation, { ...BASE[mutation], [name]: value });
+    expect(JSON.stringify(res)).not.toContain('s3cret');
+  });
+});
+
 describe('face index lists and strings', () => {
   const lists = ['a', '0,,1', '-1', '1000', '', ',0', '0,', '1.5', Array.from({ length: 33 }, (_, i) => i).join(',')];
   const fields: { mutation: Mutation; name: string }[] = [
@@ -380,7 +407,7 @@ describe('job ids', () => {
   });
 
   it.each(['nope', globalId('FaceswapV4Job', 'not-a-uuid')])('jobUpdated(id: "%s") errors with BAD_USER_INPUT id global-id', async (id) => {
-    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id }, () => false, 5_000);
+    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id }, () => false);
     const err = await storesNothing(() => sub.finished.then(
       () => {
         throw new Error('the subscription completed without an error');
@@ -427,7 +454,7 @@ describe('job ids', () => {
   );
 
   it('jobUpdated(unknown id) errors with NOT_FOUND naming the field id and the id given', async () => {
-    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id: unknown }, () => false, 5_000);
+    const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id: unknown }, () => false);
     const err = await sub.finished.then(
       () => {
         throw new Error('the subscription completed without an error');

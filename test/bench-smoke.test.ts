@@ -47,7 +47,7 @@ describe('bench smoke modes', () => {
     // One at a time: each starts several processes, and the rest of the suite (with
     // its timing-sensitive tests) runs beside this file on the same cores.
     for (const name of BENCHES) results.set(name, await runSmoke(name));
-  }, 180_000);
+  }, 600_000); // four benches, one after another: minutes on a loaded machine
 
   it.each(BENCHES)('%s prints a well-formed BENCH_JSON line', (name) => {
     const r = results.get(name)!;

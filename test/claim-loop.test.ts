@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClaimLoop } from '../src/services/claim-loop.js';
 import { createTestDatabase } from './support/db.js';
+import { pause, waitUntil } from './support/wait.js';
 
 let url: string;
 let notifier: pg.Client;
@@ -54,13 +55,7 @@ function claimers(channel: string, queue: string[], opts: { idlePollMs: number; 
   });
 }
 
-async function until(what: string, test: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, test: () => boolean) => waitUntil(test, () => `waiting for ${what}`, { everyMs: 10 });
 
 const nonEmpty = (c: Claimer) => c.claims.filter((x) => x.length > 0).flat();
 
@@ -80,8 +75,8 @@ describe('claim loops with an overflow channel', () => {
       queue.push('job-1');
       await notifier.query(`NOTIFY test_ready_1`);
       await until('the leader took job-1', () => nonEmpty(leader).includes('job-1'));
-      await new Promise((r) => setTimeout(r, 100));
-      expect(other.claims.length).toBe(otherClaims); // not even woken
+      await pause(100); // nothing is to happen: the other is not even woken
+      expect(other.claims.length).toBe(otherClaims);
 
       // Two more for the leader's one free slot: its claim takes all it asked for, so it wakes the other.
       queue.push('job-2', 'job-3');
@@ -175,7 +170,7 @@ describe('an item a claim returns while it is still being handled here', () => {
       await until('the first claim is being handled', () => handled.length === 1);
       await notifier.query(`NOTIFY test_ready_4`);
       await until('the second claim returned the same item', () => claimsReturn.length === 0);
-      await new Promise((r) => setTimeout(r, 50));
+      await pause(50); // nothing is to happen: no second handler, no release while the first runs
       expect([handled, released, loop.activeKeys()]).toEqual([['job-x'], [], ['job-x']]);
       finish();
       await until('its lease was handed back', () => released.length === 1);
@@ -190,10 +185,15 @@ describe('an item a claim returns while it is still being handled here', () => {
 describe('a notification that arrives while the loop is claiming', () => {
   it('makes it claim again at once: the claim in flight may have missed the work it announced', async () => {
     let claims = 0;
+    let notified = 0;
     let gate: (() => void) | null = null;
     const loop = new ClaimLoop<string>({
       databaseUrl: url,
       channel: 'test_ready_5',
+      onNotification: () => {
+        notified++;
+        return false; // not taken aside: the loop is kicked
+      },
       concurrency: 1,
       idlePollMs: 60_000, // every claim after the first is woken by a NOTIFY
       claim: async () => {
@@ -213,7 +213,7 @@ describe('a notification that arrives while the loop is claiming', () => {
       await notifier.query(`NOTIFY test_ready_5`);
       await until('the second claim is in flight', () => gate !== null);
       await notifier.query(`NOTIFY test_ready_5`);
-      await new Promise((r) => setTimeout(r, 50)); // delivered while that claim is still open
+      await until('the notice delivered while that claim is still open', () => notified === 2);
       expect(claims).toBe(2);
       gate!();
       await until('a third claim, with no idle poll for a minute', () => claims === 3);

@@ -3,6 +3,7 @@
 // outcome, and a batch that fails fails each of its callers.
 import { describe, expect, it } from 'vitest';
 import { Coalescer } from '../src/util/coalescer.js';
+import { pause } from './support/wait.js';
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -45,7 +46,7 @@ describe('Coalescer', () => {
     const c = new Coalescer<number, number>(async (items) => {
       running += 1;
       most = Math.max(most, running);
-      await new Promise((r) => setTimeout(r, 5));
+      await pause(5); // a batch's work, long enough for the next push to find it running
       running -= 1;
       return items.map((i) => ({ status: 'fulfilled', value: i }));
     }, { maxBatch: 1, maxInFlight: 2 });

@@ -7,6 +7,7 @@ import { formatUsd, parseUsd } from '../src/services/money.js';
 import { startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, inputTypeOf, MODEL_CASES, TARGET_URL, TINY_PNG_BASE64 } from './support/fixtures.js';
 import { jobUuid, waitForFinalRows } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 
 // FACESWAP_V3_MULTI gets a failure price, to show failures charge what the table says.
 const PRICES = JSON.stringify({ FACESWAP_V3_MULTI: { price: '0.01', failurePrice: '0.002', source: 'test' } });
@@ -111,7 +112,7 @@ describe('charges and the ledger', () => {
           }
         }
       }));
-      await waitForFinalRows(t.app.db.pool, ids, 60_000);
+      await waitForFinalRows(t.app.db.pool, ids);
 
       const jobs = await sql(
         `SELECT id, model, status::text, error_code, upstream_request_id, estimated_micros::text AS est,
@@ -175,7 +176,7 @@ describe('charges and the ledger', () => {
     } finally {
       t.emulator.clearFaults();
     }
-  }, 120_000);
+  });
 
   it('creditSpend over whole days (the daily rollup) and partial ones equals the ledger, for any range', async () => {
     const key = await newKeyWithId('rollup');
@@ -227,18 +228,16 @@ describe('charges and the ledger', () => {
       const input = c.model === 'BODY_SWAP' ? { characterImage: uniqueUrl(i) } : { ...c.input, sourceImage: uniqueUrl(i) };
       ids.push(jobUuid((await t.gql(createMutation(c.mutation, inputTypeOf(c.mutation)), { input }, key.secret)).data.result.id));
     }
-    const rows = await waitForFinalRows(t.app.db.pool, ids, 30_000);
+    const rows = await waitForFinalRows(t.app.db.pool, ids);
     expect(rows.every((r) => r.status === 'COMPLETED')).toBe(true);
     // Each reading follows its job's completion: wait until all ten are in.
     let ledger: any;
-    for (let i = 0; i < 200; i++) {
+    await waitUntil(async () => {
       [ledger] = await sql(
         `SELECT sum(l.amount_micros)::text AS spent, min(r.credits_micros)::text AS lowest, count(r.credits_micros)::int AS readings
          FROM ledger_entries l LEFT JOIN upstream_credit_readings r USING (job_id) WHERE l.job_id = ANY($1::uuid[])`, [ids]);
-      if (ledger.readings === 10) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(ledger.readings).toBe(10);
+      return ledger.readings === 10;
+    }, () => `readings: ${JSON.stringify(ledger)}`);
     // The emulator bills the same figures: what the vendor took equals what the ledger charged.
     expect(BigInt(50_000_000 - t.emulator.creditsMicros())).toBe(BigInt(ledger.spent));
     expect(Number(ledger.lowest)).toBe(t.emulator.creditsMicros());
@@ -246,7 +245,7 @@ describe('charges and the ledger', () => {
       { id: Buffer.from(`FaceswapV4Job:${ids[0]}`).toString('base64') }, key.secret)).data.job;
     expect(job.cost.charged).toEqual(job.cost.estimated);
     expect(job.cost.upstreamCreditsRemaining.usd).toMatch(/^\d+\.\d{2,6}$/);
-  }, 60_000);
+  });
 
   it('a credit reading that fails leaves the job completed and charged, with no reading', async () => {
     const served = t.emulator.stats().faultsServed;
@@ -255,7 +254,7 @@ describe('charges and the ledger', () => {
       const res = await t.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: { ...MODEL_CASES[0].input, sourceImage: uniqueUrl(99) } });
       const final = await waitForFinal(t, res.data.result.id);
       expect(final.status).toBe('COMPLETED');
-      for (let i = 0; i < 200 && t.emulator.stats().faultsServed === served; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil(() => t.emulator.stats().faultsServed > served, () => 'the credit reading was never tried');
       expect(t.emulator.stats().faultsServed).toBe(served + 1);
       const job = (await t.gql(`query($id: ID!) { job(id: $id) { cost { charged { micros } upstreamCreditsRemaining { usd } } } }`, { id: final.id })).data.job;
       expect(Number(job.cost.charged.micros)).toBeGreaterThan(0);
@@ -309,7 +308,7 @@ describe('budgets', () => {
     expect(row).toEqual({ n: 10, est: '100000' });
     // Settled as they complete: still exactly the budget, and still full.
     const ids = (await sql(`SELECT j.id FROM jobs j JOIN api_keys k ON k.id = j.api_key_id WHERE k.name = 'capped'`)).map((r) => r.id);
-    await waitForFinalRows(t.app.db.pool, ids, 30_000);
+    await waitForFinalRows(t.app.db.pool, ids);
     const usage = (await t.gql(VIEWER, undefined, capped.secret)).data.viewer.usage;
     expect(usage).toMatchObject({ spentTotal: { micros: '100000' }, reserved: { micros: '0' }, jobsThisMonth: 10 });
     expect(usage.budgets[0]).toMatchObject({ committed: { micros: '100000' }, remaining: { micros: '0' } });
@@ -324,7 +323,7 @@ describe('budgets', () => {
     expect(removed.data.removeBudget.__typename).toBe('BudgetChanged');
     expect((await t.gql(CREATE_V2, { input: { sourceImage: uniqueUrl(101), targetImage: TINY_PNG_BASE64 } }, capped.secret)).data.result.__typename)
       .toBe('FaceswapV2Job');
-  }, 60_000);
+  });
 
   it('a MONTH budget counts this month; a failed job releases its reservation; a retried create is answered with its job', async () => {
     const admin = await newKeyWithId('month-admin', true);
@@ -344,7 +343,7 @@ describe('budgets', () => {
     expect(failing.__typename).toBe('FaceswapV2Job');
     const blocked = (await t.gql(CREATE_V2, { input: { sourceImage: uniqueUrl(3), targetImage: TINY_PNG_BASE64, idempotencyKey: 'k-3' } }, capped.secret)).data.result;
     expect(blocked).toMatchObject({ __typename: 'BudgetExceededError', period: 'MONTH', remaining: { micros: '0' } });
-    expect((await waitForFinal(t, failing.id, 15_000, capped.secret)).failure.code).toBe('CONTENT_BLOCKED');
+    expect((await waitForFinal(t, failing.id, { key: capped.secret })).failure.code).toBe('CONTENT_BLOCKED');
     // The failure charged nothing, so the budget has room again.
     const retried = (await t.gql(CREATE_V2, { input: { sourceImage: uniqueUrl(3), targetImage: TINY_PNG_BASE64, idempotencyKey: 'k-3' } }, capped.secret)).data.result;
     expect(retried.__typename).toBe('FaceswapV2Job');
@@ -359,7 +358,7 @@ describe('budgets', () => {
     const first = (await t.gql(CREATE_V2, { input: sameInput }, capped.secret)).data.result;
     const replay = (await t.gql(CREATE_V2, { input: sameInput }, capped.secret)).data.result;
     expect(replay).toEqual(first);
-  }, 60_000);
+  });
 
   it('setBudget and removeBudget errors are typed and change nothing', async () => {
     const admin = await newKeyWithId('errors-admin', true);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, startEmulator, type Emulator } from '../src/emulator/index.js';
+import { waitUntil } from './support/wait.js';
 
 const WORKFLOW = '/workflows/678b67a76426baad7e539337-v4';
 const IMG_A = 'https://example.com/a.jpg';
@@ -22,34 +23,61 @@ afterEach(() => emu.clearFaults());
 
 type Answer = { status: number; headers: Headers; bytes: Buffer; json: () => any };
 
-async function call(method: string, path: string, opts: { body?: unknown; key?: string | null; bearer?: boolean; raw?: string } = {}): Promise<Answer> {
-  const key = opts.key === undefined ? emu.apiKey : opts.key;
+async function call(
+  method: string,
+  path: string,
+  opts: { body?: unknown; key?: string | null; bearer?: boolean; raw?: string; on?: Emulator } = {},
+): Promise<Answer> {
+  const target = opts.on ?? emu;
+  const key = opts.key === undefined ? target.apiKey : opts.key;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== null) {
     if (opts.bearer) headers.authorization = `Bearer ${key}`;
     else headers['x-api-key'] = key;
   }
-  const url = path.startsWith('http') ? path : emu.url + path;
+  const url = path.startsWith('http') ? path : target.url + path;
   const res = await fetch(url, { method, headers, body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)) });
   const bytes = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, bytes, json: () => JSON.parse(bytes.toString('utf8')) };
 }
 
-const post = (path: string, body: unknown, opts: { key?: string | null; bearer?: boolean } = {}) => call('POST', path, { ...opts, body });
+const post = (path: string, body: unknown, opts: { key?: string | null; bearer?: boolean; on?: Emulator } = {}) => call('POST', path, { ...opts, body });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const v4 = (extra: Record<string, unknown> = {}) => ({ source_image: IMG_A, target_image: IMG_B, ...extra });
 const v3 = (extra: Record<string, unknown> = {}) => ({ source_img: IMG_A, target_img: IMG_B, ...extra });
 const comic = (extra: Record<string, unknown> = {}) => ({ source_image: IMG_A, target_image: IMG_B, ...extra });
 
 async function waitFor(path: string, opts: { bearer?: boolean }, done: (a: Answer) => boolean): Promise<Answer> {
-  for (let i = 0; i < 100; i++) {
-    const a = await call('GET', path, opts);
-    if (done(a)) return a;
-    await sleep(10);
+  let last: Answer | undefined;
+  return waitUntil(
+    async () => {
+      last = await call('GET', path, opts);
+      return done(last) && last;
+    },
+    () => `${path} never finished; last answer ${last?.status} ${last?.bytes.toString('utf8').slice(0, 200)}`,
+    { everyMs: 10 },
+  );
+}
+
+/** A clock that moves only when a test moves it: async states and retention read it. */
+function manualClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => void (now += ms) };
+}
+
+/** A second emulator on a manual clock, closed after `body`. */
+async function withClockedEmulator(
+  opts: Parameters<typeof startEmulator>[0],
+  body: (e: Emulator, clock: ReturnType<typeof manualClock>) => Promise<void>,
+): Promise<void> {
+  const clock = manualClock();
+  const e = await startEmulator({ ...opts, clock: clock.now });
+  try {
+    await body(e, clock);
+  } finally {
+    await e.close();
   }
-  throw new Error(`${path} never finished`);
 }
 
 describe('auth', () => {
@@ -210,30 +238,31 @@ describe('output', () => {
 
 describe('v2 queue', () => {
   it('moves QUEUED → PROCESSING → COMPLETED and serves the result and its media', async () => {
-    const submit = await post('/v2/faceswap-v2', v3({ face_restore: 'GFPGANv1.3.pth' }));
-    expect(submit.status).toBe(200);
-    const { request_id, status_url, response_url } = submit.json();
-    expect(status_url).toBe(`${emu.url}/v2/requests/${request_id}/status`);
-    expect(response_url).toBe(`${emu.url}/v2/requests/${request_id}`);
+    await withClockedEmulator({ latencyMs: { queueStep: 40 } }, async (e, clock) => {
+      const submit = await post('/v2/faceswap-v2', v3({ face_restore: 'GFPGANv1.3.pth' }), { on: e });
+      expect(submit.status).toBe(200);
+      const { request_id, status_url, response_url } = submit.json();
+      expect(status_url).toBe(`${e.url}/v2/requests/${request_id}/status`);
+      expect(response_url).toBe(`${e.url}/v2/requests/${request_id}`);
 
-    const seen = new Set<string>();
-    const early = await call('GET', response_url);
-    expect(early.status).toBe(202);
-    const done = await waitFor(status_url, {}, (a) => {
-      seen.add(a.json().status);
-      return a.json().status === 'COMPLETED';
+      const statusNow = async () => (await call('GET', status_url, { on: e })).json().status;
+      expect(await statusNow()).toBe('QUEUED');
+      expect((await call('GET', response_url, { on: e })).status).toBe(202);
+      clock.advance(40);
+      expect(await statusNow()).toBe('PROCESSING');
+      expect((await call('GET', response_url, { on: e })).status).toBe(202);
+      clock.advance(40);
+      expect(await statusNow()).toBe('COMPLETED');
+
+      const result = await call('GET', response_url, { on: e });
+      expect(result.status).toBe(200);
+      const body = result.json();
+      expect(body).toMatchObject({ status: 'COMPLETED', metrics: { inference_time: expect.any(Number) } });
+      expect(body.output).toMatch(new RegExp(`^${e.url}/outputs/.+\\.jpeg$`));
+      const media = await call('GET', body.output, { key: null, on: e });
+      expect(media.status).toBe(200);
+      expect((await sharp(media.bytes).metadata()).format).toBe('jpeg');
     });
-    expect(done.status).toBe(200);
-    expect(seen.has('QUEUED') || seen.has('PROCESSING')).toBe(true);
-
-    const result = await call('GET', response_url);
-    expect(result.status).toBe(200);
-    const body = result.json();
-    expect(body).toMatchObject({ status: 'COMPLETED', metrics: { inference_time: expect.any(Number) } });
-    expect(body.output).toMatch(new RegExp(`^${emu.url}/outputs/.+\\.jpeg$`));
-    const media = await call('GET', body.output, { key: null });
-    expect(media.status).toBe(200);
-    expect((await sharp(media.bytes).metadata()).format).toBe('jpeg');
   });
 
   it('answers base64 output when asked', async () => {
@@ -263,26 +292,49 @@ describe('v2 queue', () => {
   });
 
   it('forgets requests and media after the retention time', async () => {
-    const short = await startEmulator({ retentionMs: 60, latencyMs: { queueStep: 5 } });
-    try {
+    await withClockedEmulator({ retentionMs: 60, latencyMs: { queueStep: 5 } }, async (short, clock) => {
+      const get = (url: string) => fetch(url, { headers: { 'x-api-key': short.apiKey } });
       const submit = await fetch(`${short.url}/v2/faceswap-v2`, {
         method: 'POST',
         headers: { 'x-api-key': short.apiKey, 'content-type': 'application/json' },
         body: JSON.stringify(v3()),
       });
       const { request_id } = (await submit.json()) as { request_id: string };
-      await sleep(15);
-      const result = await fetch(`${short.url}/v2/requests/${request_id}`, { headers: { 'x-api-key': short.apiKey } });
+      clock.advance(15); // past QUEUED and PROCESSING (5 ms each)
+      const result = await get(`${short.url}/v2/requests/${request_id}`);
       expect(result.status).toBe(200);
       const { output } = (await result.json()) as { output: string };
       expect((await fetch(output)).status).toBe(200);
-      await sleep(80);
-      expect((await fetch(`${short.url}/v2/requests/${request_id}/status`, { headers: { 'x-api-key': short.apiKey } })).status).toBe(404);
-      expect((await fetch(`${short.url}/v2/requests/${request_id}`, { headers: { 'x-api-key': short.apiKey } })).status).toBe(404);
+      clock.advance(54); // 69 ms: 1 ms before the retention ends (10 + 60)
+      expect((await get(`${short.url}/v2/requests/${request_id}/status`)).status).toBe(200);
+      clock.advance(1);
+      expect((await get(`${short.url}/v2/requests/${request_id}/status`)).status).toBe(404);
+      expect((await get(`${short.url}/v2/requests/${request_id}`)).status).toBe(404);
       expect((await fetch(output)).status).toBe(404);
-    } finally {
-      await short.close();
-    }
+    });
+  });
+
+  it('forgets every request at once on forgetRequests', async () => {
+    const { request_id } = (await post('/v2/faceswap-v2', v3())).json();
+    const result = await waitFor(`/v2/requests/${request_id}`, {}, (a) => a.status === 200);
+    const output = result.json().output as string;
+    emu.forgetRequests();
+    expect((await call('GET', `/v2/requests/${request_id}/status`)).status).toBe(404);
+    expect((await fetch(output)).status).toBe(404);
+  });
+
+  it('paced by polls, keeps each state until a poll has reported it, however late the polls come', async () => {
+    await withClockedEmulator({ pacedByPolls: true, latencyMs: { queueStep: 10, workflowStep: 10 } }, async (paced, clock) => {
+      const headers = { 'x-api-key': paced.apiKey, 'content-type': 'application/json' };
+      const poll = async (url: string, init: RequestInit = {}) => ((await (await fetch(url, { ...init, headers })).json()) as { status: string }).status;
+      const { status_url } = (await (await fetch(`${paced.url}/v2/faceswap-v2`, { method: 'POST', headers, body: JSON.stringify(v3()) })).json()) as { status_url: string };
+      clock.advance(1_000); // far past both steps by the clock alone
+      expect(await poll(status_url)).toBe('QUEUED'); // never reported yet
+      expect(await poll(status_url)).toBe('PROCESSING'); // QUEUED was reported and its time is up
+      expect(await poll(status_url)).toBe('PROCESSING'); // its own time starts when it is entered
+      clock.advance(10);
+      expect(await poll(status_url)).toBe('COMPLETED');
+    });
   });
 });
 
@@ -469,29 +521,45 @@ describe('rate-based, dropped-connection and slow-processing faults; call log', 
   });
 
   it('makes an async request slow to process, on the queue and on workflows', async () => {
-    emu.injectFault({ match: { model: 'faceswap-v2' }, processingMs: 400 });
-    emu.injectFault({ match: { model: 'ai-body-swap' }, processingMs: 400 });
-    const queued = (await post('/v2/faceswap-v2', v3())).json();
-    const flow = (await post(WORKFLOW, {}, { bearer: true })).json();
-    const normal = (await post('/v2/faceswap-v2', v3())).json(); // used up: back to the default step
-    await sleep(150); // past QUEUED (40 ms) and a default PROCESSING (40 ms)
-    expect((await call('GET', `/v2/requests/${queued.request_id}/status`)).json().status).toBe('PROCESSING');
-    expect((await call('GET', flow.poll_url, { bearer: true })).json().status).toBe('PROCESSING');
-    expect((await call('GET', `/v2/requests/${normal.request_id}/status`)).json().status).toBe('COMPLETED');
-    const done = await waitFor(`/v2/requests/${queued.request_id}`, {}, (a) => a.status === 200);
-    expect(done.json().metrics.inference_time).toBe(0.4);
-    expect((await waitFor(flow.poll_url, { bearer: true }, (a) => a.json().status === 'COMPLETED')).status).toBe(200);
-    // Slow and then FAILED, in one fault.
-    // A wide PROCESSING window (40–440 ms), so a busy machine's late timer still lands in it.
-    emu.injectFault({ match: { model: 'faceswap-v2' }, processingMs: 400, outcome: 'FAILED', error: 'NSFW' });
-    const failing = (await post('/v2/faceswap-v2', v3())).json();
-    await sleep(150);
-    expect((await call('GET', `/v2/requests/${failing.request_id}/status`)).json().status).toBe('PROCESSING');
-    expect((await waitFor(`/v2/requests/${failing.request_id}/status`, {}, (a) => a.status === 422)).json().error).toBe('NSFW');
+    await withClockedEmulator({ latencyMs: { queueStep: 40, workflowStep: 40 } }, async (slow, clock) => {
+      const req = (method: string, url: string, body?: unknown, bearer = false) =>
+        fetch(url.startsWith('http') ? url : slow.url + url, {
+          method,
+          headers: { ...(bearer ? { authorization: `Bearer ${slow.apiKey}` } : { 'x-api-key': slow.apiKey }), 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const json = async (r: Promise<Response>) => (await r).json() as Promise<any>;
+      slow.injectFault({ match: { model: 'faceswap-v2' }, processingMs: 400 });
+      slow.injectFault({ match: { model: 'ai-body-swap' }, processingMs: 400 });
+      const queued = await json(req('POST', '/v2/faceswap-v2', v3()));
+      const flow = await json(req('POST', WORKFLOW, {}, true));
+      const normal = await json(req('POST', '/v2/faceswap-v2', v3())); // used up: back to the default step
+      clock.advance(150); // past QUEUED (40 ms) and a default PROCESSING (40 ms)
+      expect((await json(req('GET', `/v2/requests/${queued.request_id}/status`))).status).toBe('PROCESSING');
+      expect((await json(req('GET', flow.poll_url, undefined, true))).status).toBe('PROCESSING');
+      expect((await json(req('GET', `/v2/requests/${normal.request_id}/status`))).status).toBe('COMPLETED');
+      clock.advance(289); // 439 ms: 1 ms before QUEUED + the slow PROCESSING end
+      expect((await json(req('GET', `/v2/requests/${queued.request_id}/status`))).status).toBe('PROCESSING');
+      clock.advance(1);
+      const done = await req('GET', `/v2/requests/${queued.request_id}`);
+      expect(done.status).toBe(200);
+      expect(((await done.json()) as any).metrics.inference_time).toBe(0.4);
+      expect((await json(req('GET', flow.poll_url, undefined, true))).status).toBe('COMPLETED');
+      // Slow and then FAILED, in one fault.
+      slow.injectFault({ match: { model: 'faceswap-v2' }, processingMs: 400, outcome: 'FAILED', error: 'NSFW' });
+      const failing = await json(req('POST', '/v2/faceswap-v2', v3()));
+      clock.advance(150);
+      expect((await json(req('GET', `/v2/requests/${failing.request_id}/status`))).status).toBe('PROCESSING');
+      clock.advance(290);
+      const failed = await req('GET', `/v2/requests/${failing.request_id}/status`);
+      expect(failed.status).toBe(422);
+      expect(((await failed.json()) as any).error).toBe('NSFW');
+    });
   });
 
   it('logs every call with its time, status and fingerprint, and the most in flight at once', async () => {
     emu.resetStats();
+    const before = Date.now();
     emu.injectFault({ match: { model: 'faceswap-v4' }, times: 3, delayMs: 100 });
     const bodies = [v4({ seed: 1 }), v4({ seed: 2 }), v4({ seed: 3 })];
     const answers = await Promise.all(bodies.map((b) => post('/v1/faceswap-v4', b)));
@@ -503,7 +571,8 @@ describe('rate-based, dropped-connection and slow-processing faults; call log', 
     for (const c of stats.calls) {
       expect(c).toMatchObject({ method: 'POST', path: '/v1/faceswap-v4', kind: 'submit', model: 'faceswap-v4', status: 200, fault: 'delay' });
       expect(c.ms).toBeGreaterThanOrEqual(90);
-      expect(Math.abs(c.at - Date.now())).toBeLessThan(5000);
+      expect(c.at).toBeGreaterThanOrEqual(before);
+      expect(c.at).toBeLessThanOrEqual(Date.now());
     }
     // The fingerprint ignores key order: a test can count submissions per job from its parameters.
     const reordered = Object.fromEntries(Object.entries(bodies[0]!).reverse());

@@ -16,7 +16,7 @@ let target: Buffer;
 beforeAll(async () => {
   pool = createSwapPool({ size: 2 });
   [source, target] = await Promise.all([sampleAt(1, 768), sampleAt(3, 768), pool.ready()]);
-}, 120_000);
+});
 
 afterAll(async () => {
   await pool?.close();

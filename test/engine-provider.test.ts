@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normaliseInput } from '../src/models/normalise.js';
 import { modelSpec } from '../src/models/registry.js';
+import { parseAllowList } from '../src/net/allow-list.js';
 import { createLocalProvider, notAppliedOptions, unsupportedOptions, type LocalProvider } from '../src/services/providers/local.js';
 import type { ProviderJob } from '../src/services/providers/types.js';
 import { faceless, sampleAt } from './support/engine-samples.js';
@@ -70,9 +71,10 @@ describe('submit through the engine pool', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    provider = createLocalProvider({ poolSize: 1, fetch: { allowHosts: ['127.0.0.1'], timeoutMs: 5_000 } });
+    const allowHosts = parseAllowList(`127.0.0.1:${(server.address() as AddressInfo).port}`, 'LOCAL_FETCH_ALLOW_HOSTS');
+    provider = createLocalProvider({ poolSize: 1, fetch: { allowHosts, timeoutMs: 5_000 } });
     await provider.pool.ready();
-  }, 120_000);
+  });
 
   afterAll(async () => {
     await provider?.close();

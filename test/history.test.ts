@@ -91,7 +91,7 @@ describe('history', () => {
     // Run one job to completion (with a worker) and filter by status.
     const finished = await startTestApp({ databaseUrl: t.databaseUrl });
     try {
-      await waitForFinal(finished, created[0]!.id, 15_000, t.key);
+      await waitForFinal(finished, created[0]!.id, { key: t.key });
     } finally {
       await finished.close();
     }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
+import { waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -78,13 +79,15 @@ describe('subscription replay', () => {
 
   it('a client that reconnects with its last cursor gets every event it missed, once, in order, then live ones', async () => {
     // Jobs of earlier tests must be done, or their late events would mix into this unfiltered stream.
-    const deadline = Date.now() + 15_000;
-    while ((await t.app.db.pool.query(`SELECT 1 FROM jobs WHERE status IN ('QUEUED', 'SUBMITTED', 'PROCESSING')`)).rowCount) {
-      if (Date.now() > deadline) throw new Error('jobs of earlier tests still running');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(
+      async () => (await t.app.db.pool.query(`SELECT 1 FROM jobs WHERE status IN ('QUEUED', 'SUBMITTED', 'PROCESSING')`)).rowCount === 0,
+      () => 'jobs of earlier tests still running',
+      { everyMs: 50 },
+    );
+    const base = t.app.events.subscriberCount();
+    const subscribed = () => waitUntil(() => t.app.events.subscriberCount() === base + 1, () => `subscribers: ${t.app.events.subscriberCount()}`);
     const first = collect(t.wsClient(), SUB, {}, (ev) => ev.some((e: any) => e.jobsUpdated.status === 'COMPLETED'));
-    await new Promise((r) => setTimeout(r, 200));
+    await subscribed();
     const a = (await t.gql(v4, { input: v4Input })).data.result;
     const seen = (await first.finished).map((e: any) => e.jobsUpdated);
     const lastCursor = seen.at(-1).cursor;
@@ -101,8 +104,9 @@ describe('subscription replay', () => {
     expect(rows.length).toBeGreaterThanOrEqual(6);
 
     // Reconnect: the missed events, then a live one.
+    await waitUntil(() => t.app.events.subscriberCount() === base, () => 'the first subscription still counted');
     const resumed = collect(t.wsClient(), SUB, { since: lastCursor }, (ev) => ev.length >= rows.length + 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await subscribed();
     const d = (await t.gql(v4, { input: v4Input })).data.result;
     const got = (await resumed.finished).map((e: any) => e.jobsUpdated);
     expect(got.slice(0, rows.length).map((e) => [e.cursor, e.status])).toEqual(rows.map((r) => [r.cursor, r.status]));

@@ -241,7 +241,7 @@ describe('jobs written before inputs were kept as artifacts', () => {
 
     // The queued one runs, with its original bytes.
     const ids = moved.map((r) => Buffer.from(`FaceswapV4Job:${r.id}`).toString('base64'));
-    expect((await waitForFinal(t, ids[1]!, 15_000, owner.secret)).status).toBe('COMPLETED');
+    expect((await waitForFinal(t, ids[1]!, { key: owner.secret })).status).toBe('COMPLETED');
     expect(submissions(t).map((c) => c.inlineImages)).toEqual([{ source_image: sha256(source) }]);
 
     // Read and downloaded like a new job's, by its owner.
@@ -253,7 +253,7 @@ describe('jobs written before inputs were kept as artifacts', () => {
     // A rerun of the completed one sends the bytes its original was sent.
     t.emulator.resetStats();
     const rerun = (await t.gql(RERUN, { id: ids[0] }, owner.secret)).data.rerunJob;
-    expect((await waitForFinal(t, rerun.id, 15_000, owner.secret)).status).toBe('COMPLETED');
+    expect((await waitForFinal(t, rerun.id, { key: owner.secret })).status).toBe('COMPLETED');
     expect(submissions(t).map((c) => c.inlineImages)).toEqual([{ source_image: sha256(source), target_image: sha256(target) }]);
   }, 60_000);
 });

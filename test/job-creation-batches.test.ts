@@ -12,6 +12,7 @@ import { createBatcher, createJob, type CreateJobArgs } from '../src/services/jo
 import { transition } from '../src/services/job-transitions.js';
 import { setBudget } from '../src/services/spend.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -63,8 +64,8 @@ describe('batched creates', () => {
     expect(rows).toHaveLength(60);
     for (const r of rows) expect(r).toMatchObject({ events: 1, status: 'QUEUED' });
     expect(rows.filter((r) => r.api_key_id === keys[0]).length).toBe(20);
-    for (let i = 0; i < 100 && notified.size < 60; i++) await new Promise((r) => setTimeout(r, 20));
-    expect([...ids].filter((id) => !notified.has(id!))).toEqual([]);
+    const missing = () => [...ids].filter((id) => !notified.has(id!));
+    await waitUntil(() => missing().length === 0, () => `not notified: ${JSON.stringify(missing())}`);
     await listener.end();
   });
 

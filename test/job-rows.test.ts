@@ -8,7 +8,8 @@ import { findEventWithJob, readEventWithJob } from '../src/services/job-rows.js'
 import { EVENTS_CHANNEL, type EventNotice } from '../src/services/job-transitions.js';
 import { collect, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
-import { jobUuid, waitUntil } from './support/processes.js';
+import { jobUuid } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 
 let t: TestApp;
 let listener: pg.Client;
@@ -34,8 +35,8 @@ async function runJob(input: Record<string, unknown>): Promise<{ globalId: strin
 
 async function noticesOf(jobId: string, count: number): Promise<EventNotice[]> {
   // A notification can trail the commit that the final status was read after.
-  for (let i = 0; i < 200 && notices.filter((n) => n.jobId === jobId).length < count; i++) await new Promise((r) => setTimeout(r, 10));
-  return notices.filter((n) => n.jobId === jobId);
+  const of = () => notices.filter((n) => n.jobId === jobId);
+  return waitUntil(() => of().length >= count && of(), () => `notices of ${jobId}: ${JSON.stringify(of())}`, { everyMs: 10 });
 }
 
 describe('the event notice payload', () => {
@@ -70,7 +71,7 @@ describe('the event notice payload', () => {
       await own.query(`LISTEN ${EVENTS_CHANNEL}`);
       const done = collect(quiet.wsClient(), `subscription { jobsUpdated { status job { __typename ... on SwapJob { id status notApplied { note } } } } }`, {},
         (evs) => evs.some((e: any) => e.jobsUpdated.status === 'CANCELED'));
-      await new Promise((r) => setTimeout(r, 200)); // the subscription is listening
+      await waitUntil(() => quiet.app.events.subscriberCount() === 1, () => `subscribers: ${quiet.app.events.subscriberCount()}`);
       const res = await quiet.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: MODEL_CASES[0].input });
       const globalId = res.data.result.id;
       const note = 'n'.repeat(9000);
@@ -80,10 +81,10 @@ describe('the event notice payload', () => {
       const live = (await done.finished).filter((e: any) => e.jobsUpdated.job.id === globalId);
       expect(live.map((e: any) => e.jobsUpdated.status)).toEqual(['QUEUED', 'CANCELED']);
       expect(live[1].jobsUpdated.job).toMatchObject({ status: 'CANCELED', notApplied: [{ note }] });
-      const received = await waitUntil(async () => {
+      const received = await waitUntil(() => {
         const mine = seen.filter((n) => n.jobId === jobUuid(globalId));
         return mine.length === 2 && mine;
-      }, 10_000, () => `notices: ${JSON.stringify(seen.map((n) => n.status))}`);
+      }, () => `notices: ${JSON.stringify(seen.map((n) => n.status))}`);
       expect(received.map((n) => [n.status, n.event === null])).toEqual([['QUEUED', false], ['CANCELED', true]]);
     } finally {
       await own.end();

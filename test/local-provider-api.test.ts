@@ -35,7 +35,7 @@ describe('the local provider through the API', () => {
     const target = sample(2);
     const created = (await create('FaceswapV2', { sourceImage: dataUri(source), targetImage: dataUri(target) })).data.result;
     expect(created).toMatchObject({ __typename: 'FaceswapV2Job', provider: 'LOCAL', cost: { estimated: { usd: '0.00' } } });
-    expect(await waitForFinal(t, created.id, 120_000)).toMatchObject({ status: 'COMPLETED', failure: null });
+    expect(await waitForFinal(t, created.id, { timeoutMs: 240_000 })).toMatchObject({ status: 'COMPLETED', failure: null });
     const done = (await t.gql(JOB, { id: created.id })).data.job;
     expect(done.output.mimeType).toBe('image/jpeg');
     expect(done.cost.charged.usd).toBe('0.00');
@@ -44,11 +44,11 @@ describe('the local provider through the API', () => {
 
     const rerun = (await t.gql(`mutation($id: ID!) { rerunJob(id: $id) { __typename ... on SwapJob { id provider } } }`, { id: created.id })).data.rerunJob;
     expect(rerun.provider).toBe('LOCAL');
-    await waitForFinal(t, rerun.id, 120_000);
+    await waitForFinal(t, rerun.id, { timeoutMs: 240_000 });
     const again = (await t.gql(JOB, { id: rerun.id })).data.job;
     expect(again.output.sha256).toBe(done.output.sha256);
     expect(again.reproducibility).toBe('REPRODUCED');
-  }, 180_000);
+  });
 
   it('refuses what it cannot honour at submission, naming the option and the provider; nothing is created', async () => {
     const before = await jobCount();
@@ -72,7 +72,7 @@ describe('the local provider through the API', () => {
     const noFace = (await create('FaceswapV3Multi', { sourceImage: dataUri(sample(1)), targetImage: dataUri(await faceless(), 'image/png') })).data.result;
     const outOfRange = (await create('FaceswapV3Multi', { sourceImage: dataUri(sample(1)), targetImage: dataUri(sample(2)), inputFacesIndex: '0,9' })).data.result;
     const ssrf = (await create('FaceswapV2', { sourceImage: 'http://127.0.0.1:9/face.jpg', targetImage: dataUri(sample(2)) })).data.result;
-    const failure = async (job: { id: string }) => (await waitForFinal(t, job.id, 120_000)).failure;
+    const failure = async (job: { id: string }) => (await waitForFinal(t, job.id, { timeoutMs: 240_000 })).failure;
     expect(await failure(noFace)).toMatchObject({ code: 'NO_FACE_DETECTED' });
     expect(await failure(outOfRange)).toMatchObject({ code: 'FACE_INDEX_OUT_OF_RANGE' });
     const refused = await failure(ssrf);
@@ -80,5 +80,5 @@ describe('the local provider through the API', () => {
     expect(refused.message).toMatch(/127\.0\.0\.1/);
     const rows = (await t.app.db.pool.query(`SELECT charged_micros::int AS c FROM jobs WHERE id = ANY($1::uuid[])`, [[noFace, outOfRange, ssrf].map((j) => jobUuid(j.id))])).rows;
     expect(rows.map((r) => r.c)).toEqual([0, 0, 0]);
-  }, 180_000);
+  });
 });

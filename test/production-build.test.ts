@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './support/db.js';
 import { spawnNode, stopProcess } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,7 +31,7 @@ describe('the compiled service', () => {
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const child = await spawnNode(['dist/src/main.js'], {
       DATABASE_URL: databaseUrl, SEGMIND_BASE_URL: emulator.url, SWAPYARD_DATA_DIR: dataDir, PORT: '0', SWAPYARD_PROVIDER: 'segmind',
-    }, /Swapyard GraphQL API: (http:\/\/\S+)/, 30_000);
+    }, /Swapyard GraphQL API: (http:\/\/\S+)/);
     cleanups.push(() => stopProcess(child));
     const url = child.ready[1]!;
     const key = (await readFile(join(dataDir, 'api-key'), 'utf8')).trim();
@@ -43,10 +44,10 @@ describe('the compiled service', () => {
       { input: { sourceImage: 'https://example.com/a.jpg', targetImage: 'https://example.com/b.png' } });
     const id = created.data.createFaceswapV4Job.id;
     let status = '';
-    for (let i = 0; i < 100 && status !== 'COMPLETED'; i++) {
-      status = (await gql(`query($id: ID!) { job(id: $id) { status } }`, { id })).data.job.status;
-      if (status !== 'COMPLETED') await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe('COMPLETED');
-  }, 90_000);
+    await waitUntil(
+      async () => (status = (await gql(`query($id: ID!) { job(id: $id) { status } }`, { id })).data.job.status) === 'COMPLETED',
+      () => `job ${id} is ${status}; service output:\n${child.output()}`,
+      { everyMs: 100 },
+    );
+  });
 });

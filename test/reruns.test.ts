@@ -84,6 +84,7 @@ describe('rerunJob', () => {
     it.each([
       ['out-of-range override', { faceswapV4: { imageQuality: 5 } }, 'overrides.faceswapV4.imageQuality', 'range'],
       ['malformed image override', { faceswapV4: { sourceImage: 'ftp://example.com/x.png' } }, 'overrides.faceswapV4.sourceImage', 'image-uri'],
+      ['image override with user:pass@', { faceswapV4: { sourceImage: 'https://u:p@example.com/x.png' } }, 'overrides.faceswapV4.sourceImage', 'no-credentials'],
       ['overrides of another model', { faceswapComic: { steps: 3 } }, 'overrides.faceswapComic', 'model'],
     ])('%s', async (_name, overrides, field, rule) => {
       const original = await createFinished(MODEL_CASES[0]);

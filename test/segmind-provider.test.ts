@@ -1,12 +1,14 @@
 // The Segmind provider against the emulator over loopback HTTP.
 
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { parseRetryAfter } from '../src/services/providers/http.js';
 import { createSegmindProvider } from '../src/services/providers/segmind.js';
 import type { PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from '../src/services/providers/types.js';
+import { pause, waitUntil } from './support/wait.js';
 
 const IMG_A = 'https://example.com/a.jpg';
 const IMG_B = 'https://example.com/b.png';
@@ -46,7 +48,6 @@ afterAll(() => emu.close());
 afterEach(() => emu.clearFaults());
 
 const never = () => new AbortController().signal;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function job(model: string, params: Record<string, unknown> = {}): ProviderJob {
   return { id: `job-${model}`, provider: 'segmind', model, params: { ...PARAMS[model], ...params }, upstreamRequestId: null, upstreamPollUrl: null };
@@ -57,12 +58,15 @@ async function run(j: ProviderJob, p: UpstreamProvider = provider): Promise<Subm
   const submitted = await p.submit(j, never());
   if (submitted.kind !== 'accepted') return submitted;
   const polled = { ...j, upstreamRequestId: submitted.requestId, upstreamPollUrl: submitted.pollUrl };
-  for (let i = 0; i < 200; i++) {
-    const outcome = await p.poll(polled, never());
-    if (outcome.kind !== 'pending') return outcome;
-    await sleep(5);
-  }
-  throw new Error('never completed');
+  let outcome: PollOutcome | undefined;
+  return waitUntil(
+    async () => {
+      outcome = await p.poll(polled, never());
+      return outcome.kind !== 'pending' && outcome;
+    },
+    () => `never completed: ${JSON.stringify(outcome)}`,
+    { everyMs: 5 },
+  );
 }
 
 async function accepted(j: ProviderJob): Promise<ProviderJob> {
@@ -235,7 +239,7 @@ describe('status mapping', () => {
       const p = createSegmindProvider({ baseUrl: short.url, apiKey: short.apiKey });
       const submitted = await p.submit(job('FACESWAP_V2'), never());
       if (submitted.kind !== 'accepted') throw new Error(submitted.kind);
-      await sleep(60);
+      await pause(60); // past the 30 ms the request and its retention last (clocks run late, never early)
       const outcome = await p.poll({ ...job('FACESWAP_V2'), upstreamRequestId: submitted.requestId, upstreamPollUrl: submitted.pollUrl }, never());
       expect(outcome).toMatchObject({ kind: 'failed', code: 'EXPIRED' });
     } finally {
@@ -251,12 +255,13 @@ describe('status mapping', () => {
 
 describe('transport', () => {
   it('honours the abort signal mid-request', async () => {
-    emu.injectFault({ match: { model: 'faceswap-v4' }, delayMs: 3000 });
+    // The upstream would answer only after a minute: ending well before that is the abort's doing.
+    emu.injectFault({ match: { model: 'faceswap-v4' }, delayMs: 60_000 });
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 50);
     await expect(provider.submit(job('FACESWAP_V4'), controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it('does nothing with an already aborted signal', async () => {
@@ -269,7 +274,7 @@ describe('transport', () => {
   });
 
   it('a submit past the deadline is an unknown outcome, never resent (the upstream may be running it)', async () => {
-    emu.injectFault({ match: { model: 'faceswap-comic' }, delayMs: 2000 });
+    emu.injectFault({ match: { model: 'faceswap-comic' }, delayMs: 60_000 }); // far past the deadline, however late timers fire
     const impatient = createSegmindProvider({ baseUrl: emu.url, apiKey: emu.apiKey, requestTimeoutMs: 100 });
     const outcome = await impatient.submit(job('FACESWAP_COMIC'), never());
     expect(outcome).toMatchObject({ kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN' });
@@ -278,7 +283,7 @@ describe('transport', () => {
 
   it('a poll past the deadline is a retry', async () => {
     const queued = await accepted(job('FACESWAP_V2'));
-    emu.injectFault({ match: { path: '/v2/requests/*' }, delayMs: 2000 });
+    emu.injectFault({ match: { path: '/v2/requests/*' }, delayMs: 60_000 });
     const impatient = createSegmindProvider({ baseUrl: emu.url, apiKey: emu.apiKey, pollTimeoutMs: 100 });
     const outcome = await impatient.poll(queued, never());
     expect(outcome).toMatchObject({ kind: 'retry' });
@@ -307,5 +312,92 @@ describe('transport', () => {
     expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('output downloads go through the guarded fetch', () => {
+  // A stand-in upstream on loopback whose v1 answer names the output URL
+  // `answerUrl`; the image is served by the upstream's own origin or by
+  // another port of the same host, which only a public address may be.
+  let upstream: HttpServer;
+  let media: HttpServer;
+  let upstreamUrl: string;
+  let mediaUrl: string;
+  let answerUrl = '';
+  const mediaHits: string[] = [];
+  let png: Buffer;
+
+  const listen = async (server: HttpServer) => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  beforeAll(async () => {
+    png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#c00' } }).png().toBuffer();
+    media = createHttpServer((req, res) => {
+      mediaHits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(png);
+    });
+    mediaUrl = await listen(media);
+    upstream = createHttpServer((req, res) => {
+      if (req.url === '/v1/faceswap-v4') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ image: answerUrl }));
+      }
+      if (req.url === '/out.png') {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        return res.end(png);
+      }
+      if (req.url === '/big.png') {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        return res.end(Buffer.concat([png, Buffer.alloc(5000)]));
+      }
+      if (req.url === '/moved.png') {
+        res.writeHead(302, { location: `${mediaUrl}/out.png` });
+        return res.end();
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    upstreamUrl = await listen(upstream);
+  });
+  afterAll(async () => {
+    for (const server of [upstream, media]) {
+      server?.closeAllConnections();
+      await new Promise((r) => server?.close(r));
+    }
+  });
+
+  const submit = (url: string, opts: { maxOutputBytes?: number } = {}) => {
+    answerUrl = url;
+    return createSegmindProvider({ baseUrl: upstreamUrl, apiKey: 'k', ...opts }).submit(job('FACESWAP_V4'), never());
+  };
+
+  it("downloads from the upstream's own host:port, although it is loopback", async () => {
+    const outcome = await submit(`${upstreamUrl}/out.png`);
+    expect(outcome).toMatchObject({ kind: 'completed', output: { mimeType: 'image/png', upstream: { outputUrl: `${upstreamUrl}/out.png` } } });
+  });
+
+  it('refuses an output URL on another port of that host: UPSTREAM_ERROR, nothing fetched', async () => {
+    const before = mediaHits.length;
+    const outcome = await submit(`${mediaUrl}/out.png`);
+    expect(outcome).toMatchObject({ kind: 'failed', code: 'UPSTREAM_ERROR', detail: { rule: 'private-address' } });
+    if (outcome.kind === 'failed') expect(outcome.message).toMatch(/^refused to download the output from http:\/\/127\.0\.0\.1:\d+: refused: 127\.0\.0\.1 is loopback/);
+    expect(mediaHits.length).toBe(before);
+  });
+
+  it('refuses a redirect from the upstream to another port', async () => {
+    const before = mediaHits.length;
+    expect(await submit(`${upstreamUrl}/moved.png`)).toMatchObject({ kind: 'failed', code: 'UPSTREAM_ERROR', detail: { rule: 'private-address' } });
+    expect(mediaHits.length).toBe(before);
+  });
+
+  it('an output over the size limit fails without being kept', async () => {
+    // The JSON answer fits in 1000 bytes; the image does not.
+    expect(await submit(`${upstreamUrl}/out.png`, { maxOutputBytes: 1000 })).toMatchObject({ kind: 'completed' });
+    expect(await submit(`${upstreamUrl}/big.png`, { maxOutputBytes: 1000 })).toMatchObject({
+      kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the output image exceeds the size limit',
+    });
   });
 });

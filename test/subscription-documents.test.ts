@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLError, parse, validate } from 'graphql';
 import { schema } from '../src/schema/index.js';
 import { subscriptionDocuments } from '../src/server/subscription-documents.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { collect, startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
+import { PATIENCE_MS, waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -23,7 +24,7 @@ async function outcome(query: string, variables: Record<string, unknown> = {}, o
   const client = t.wsClient();
   const events: unknown[] = [];
   return new Promise<unknown>((resolve) => {
-    const timer = setTimeout(() => resolve({ timedOut: true, events }), 3_000);
+    const timer = setTimeout(() => resolve({ timedOut: true, events }), PATIENCE_MS);
     client.subscribe({ query, variables, operationName }, {
       next: (msg) => events.push(msg),
       error: (err) => {
@@ -64,12 +65,12 @@ describe('subscription documents', () => {
     const refused = { errors: [{ message: 'Unable to identify operation' }], events: [] };
     expect(await outcome(doc, {}, 'C')).toEqual(refused);
     expect(await outcome(doc)).toEqual(refused);
-    const b = outcome(doc, {}, 'B');
-    await new Promise((r) => setTimeout(r, 300));
+    const base = t.app.events.subscriberCount();
+    const b = collect(t.wsClient(), doc, {}, (events) => events.length >= 1, PATIENCE_MS, 'B');
+    await waitUntil(() => t.app.events.subscriberCount() === base + 1, () => `subscribers: ${t.app.events.subscriberCount()}`);
     await t.gql(createV4, { input: MODEL_CASES[0].input });
-    const seen = (await b) as { timedOut?: boolean; events: { data: { jobsUpdated: Record<string, unknown> } }[] };
-    expect(seen.timedOut).toBe(true);
-    expect(Object.keys(seen.events[0]!.data.jobsUpdated)).toEqual(['cursor', 'status']);
+    const seen = (await b.finished) as { jobsUpdated: Record<string, unknown> }[];
+    expect(Object.keys(seen[0]!.jobsUpdated)).toEqual(['cursor', 'status']);
   });
 
   it('variables that do not fit the document: one result with the coercion error, then complete', async () => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
-import { waitUntil } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ describe('subscription fan-out', () => {
     const other = collect(t.wsClient(), `subscription { jobsUpdated { cursor job { model seed } } }`, {}, (ev) => ev.length >= 1);
     const withVars = collect(t.wsClient(), `subscription($s: [JobStatus!]) { jobsUpdated(filter: { status: $s }) { status } }`, { s: ['QUEUED'] }, (ev) => ev.length >= 1);
     const idle = collect(t.wsClient(), `subscription { jobsUpdated(filter: { model: [BODY_SWAP] }) { status } }`, {}, () => false, 60_000);
-    await waitUntil(async () => t.app.events.subscriberCount() === base + 8, 5000, () => `subscribers: ${t.app.events.subscriberCount()}`, 20);
+    await waitUntil(() => t.app.events.subscriberCount() === base + 8, () => `subscribers: ${t.app.events.subscriberCount()}`);
 
     const job = (await t.gql(createV4, { input: MODEL_CASES[0].input })).data.result;
     for (const s of same) expect((await s.finished)[0]).toEqual({ jobsUpdated: { status: 'QUEUED', job: { id: job.id, status: 'QUEUED' } } });
@@ -36,7 +36,7 @@ describe('subscription fan-out', () => {
 
     // The idle subscription never got an event; cancelling it must still reach the hub.
     idle.cancel();
-    await waitUntil(async () => t.app.events.subscriberCount() === base, 5000, () => `subscribers left: ${t.app.events.subscriberCount()}`, 20);
+    await waitUntil(() => t.app.events.subscriberCount() === base, () => `subscribers left: ${t.app.events.subscriberCount()}`);
     expect(idle.events).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, OBSERVABLE_STEPS, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
 import { spawnWorker, stopProcess } from './support/processes.js';
+import { PATIENCE_MS, waitUntil } from './support/wait.js';
 
 let t: TestApp;
 let worker: Awaited<ReturnType<typeof spawnWorker>> | null = null;
@@ -21,14 +22,15 @@ const EVENT = `{ cursor status createdAt job { id status model ... on FaceswapV2
 
 describe('subscriptions with a worker in another process', () => {
   it('jobsUpdated and jobUpdated receive every transition, in order, each with the job', async () => {
+    const base = t.app.events.subscriberCount();
     const all = collect(t.wsClient(), `subscription { jobsUpdated ${EVENT} }`, {},
       (ev) => ev.some((e: any) => e.jobsUpdated.status === 'COMPLETED'));
     const onlyFinal = collect(t.wsClient(), `subscription { jobsUpdated(filter: { status: [COMPLETED] }) ${EVENT} }`, {},
       (ev) => ev.length >= 1);
     const otherModel = collect(t.wsClient(), `subscription { jobsUpdated(filter: { model: [FACESWAP_V4] }) ${EVENT} }`, {},
-      () => false, 60_000);
-    // Let the server register the subscriptions before the job exists.
-    await new Promise((r) => setTimeout(r, 300));
+      () => false, 2 * PATIENCE_MS);
+    // The server has registered the three subscriptions before the job exists.
+    await waitUntil(() => t.app.events.subscriberCount() === base + 3, () => `subscribers: ${t.app.events.subscriberCount()}`);
 
     const job = (await t.gql(createV2, { input: MODEL_CASES[2].input })).data.result;
     expect(job.status).toBe('QUEUED');
@@ -72,7 +74,8 @@ describe('subscriptions with a worker in another process', () => {
     const job = (await t.gql(createV2, { input: MODEL_CASES[2].input })).data.result;
     const sub = collect(t.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status job { status } } }`, { id: job.id },
       (ev) => ev.some((e: any) => e.jobUpdated.status === 'CANCELED'));
-    await new Promise((r) => setTimeout(r, 200));
+    // Live before the cancel: its replay of the job so far has arrived.
+    await waitUntil(() => sub.events.length >= 1, () => `events: ${JSON.stringify(sub.events)}`);
     await t.gql(`mutation($id: ID!) { cancelJob(id: $id) { __typename } }`, { id: job.id });
     expect((await sub.finished).map((e: any) => e.jobUpdated.status)).toEqual(['QUEUED', 'CANCELED']);
   });

@@ -8,6 +8,7 @@ import type { UpstreamProvider } from '../src/services/providers/types.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { createMutation, MODEL_CASES } from './support/fixtures.js';
 import { startWorker } from './support/processes.js';
+import { pause, waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -56,7 +57,7 @@ describe('claims', () => {
   it('an expired lease makes the job claimable by another worker', async () => {
     const [id] = await insertQueuedJobs(t.app.db.pool, 1);
     expect((await claimJobs(t.app.db.pool, 'a', 1, 1)).map((j) => j.id)).toEqual([id]);
-    await new Promise((r) => setTimeout(r, 20));
+    await pause(20); // the 1 ms lease has run out (clocks only run late, never early)
     expect((await claimJobs(t.app.db.pool, 'b', 1, 60_000)).map((j) => j.id)).toEqual([id]);
     await t.app.db.pool.query(`DELETE FROM jobs WHERE id = $1`, [id]);
   });
@@ -71,15 +72,17 @@ describe('claims', () => {
 
     const workers = await Promise.all([0, 1].map(() => startWorker(t, { worker: { concurrency: 8 } })));
     try {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const { rows: [r] } = await t.app.db.pool.query(
-          `SELECT count(*) FILTER (WHERE status = 'COMPLETED')::int AS done, count(*)::int AS n FROM jobs WHERE model = 'FACESWAP_V2'`,
-        );
-        if (r.done === r.n) break;
-        if (Date.now() > deadline) throw new Error(`only ${r.done}/${r.n} completed`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      let r = { done: 0, n: 0 };
+      await waitUntil(
+        async () => {
+          [r] = (await t.app.db.pool.query(
+            `SELECT count(*) FILTER (WHERE status = 'COMPLETED')::int AS done, count(*)::int AS n FROM jobs WHERE model = 'FACESWAP_V2'`,
+          )).rows;
+          return r.done === r.n;
+        },
+        () => `only ${r.done}/${r.n} completed`,
+        { everyMs: 100 },
+      );
     } finally {
       for (const w of workers) await w.stop();
     }
@@ -105,13 +108,15 @@ describe('claims', () => {
     const uuid = Buffer.from(job.id, 'base64').toString().split(':')[1];
     const running = await startWorker(t, { provider, worker: { retryBaseMs: 5, retryMaxMs: 20 } });
     try {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        const { rows: [r] } = await t.app.db.pool.query(`SELECT status, error_code, error_message FROM jobs WHERE id = $1`, [uuid]);
-        if (r.status === 'FAILED') return r;
-        if (Date.now() > deadline) throw new Error(`still ${r.status}`);
-        await new Promise((res) => setTimeout(res, 50));
-      }
+      let r: { status: string; error_code: string | null; error_message: string | null } | undefined;
+      return await waitUntil(
+        async () => {
+          [r] = (await t.app.db.pool.query(`SELECT status, error_code, error_message FROM jobs WHERE id = $1`, [uuid])).rows;
+          return r?.status === 'FAILED' && r;
+        },
+        () => `still ${r?.status}`,
+        { everyMs: 50 },
+      );
     } finally {
       await running.stop();
     }
@@ -182,7 +187,7 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
     const workers = await Promise.all([0, 1].map(() => startWorker(t, { worker: { concurrency: 4, idlePollMs: ASIDE_IDLE_POLL_MS } })));
     // One of them leads (a worker stopped by an earlier test may hold the lead until its session ends;
     // the others try again once per idle poll).
-    await until(() => workers.some((w) => w.worker.leads()), 3 * ASIDE_IDLE_POLL_MS);
+    await until(() => workers.some((w) => w.worker.leads()));
     const mutation = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
     const ids: string[] = [];
     const create = async (n: number, round: number) => {
@@ -220,8 +225,7 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
       provider: { name: 'broken', submit: async () => { calls++; throw new Error('boom'); }, poll: async () => { throw new Error('unused'); } },
     });
     try {
-      await until(() => worker.leads(), 3 * ASIDE_IDLE_POLL_MS);
-      await new Promise((r) => setTimeout(r, 100)); // its first claim has found nothing: the queue is empty
+      await until(() => worker.leads() && worker.idle()); // it leads, and its claims have found the queue empty
       const res = await t.gql(createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput'), { input: MODEL_CASES[0].input });
       const id = Buffer.from(res.data.result.id, 'base64').toString().split(':')[1]!;
       const row = await waitForStatus(id, 'FAILED');
@@ -279,23 +283,21 @@ describe('claim and mark SENDING in one statement (a new sync job named by its N
   });
 });
 
-/** Idle poll of the workers whose claims aside are counted: long beside a notice's delivery, short beside the test's timeouts. */
-const ASIDE_IDLE_POLL_MS = 2_000;
+/**
+ * Idle poll of the workers whose claims aside are counted: long beside a notice's delivery even on
+ * a loaded machine, and short beside the patience of the waits for a leader (one try per idle poll).
+ */
+const ASIDE_IDLE_POLL_MS = 5_000;
 
-async function until(test: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((res) => setTimeout(res, 10));
-  }
-}
+const until = (test: () => boolean | Promise<boolean>) => waitUntil(test, () => 'the condition never held', { everyMs: 10 });
 
-async function waitForStatus(id: string, status: string, timeoutMs = 15_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows: [r] } = await t.app.db.pool.query(`SELECT status, error_code FROM jobs WHERE id = $1`, [id]);
-    if (r?.status === status) return r;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${r?.status}, not ${status}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
+async function waitForStatus(id: string, status: string): Promise<any> {
+  let r: { status: string } | undefined;
+  return waitUntil(
+    async () => {
+      [r] = (await t.app.db.pool.query(`SELECT status, error_code FROM jobs WHERE id = $1`, [id])).rows;
+      return r?.status === status && r;
+    },
+    () => `job ${id} still ${r?.status}, not ${status}`,
+  );
 }

@@ -52,7 +52,7 @@ async function entry(file: string, compiled: boolean): Promise<string[]> {
   return [join('dist', file.replace(/\.ts$/, '.js'))];
 }
 
-export async function spawnTs(role: string, file: string, env: Record<string, string>, ready: RegExp, timeoutMs = 30_000, compiled = false): Promise<Proc & { match: RegExpMatchArray }> {
+export async function spawnTs(role: string, file: string, env: Record<string, string>, ready: RegExp, timeoutMs = 120_000, compiled = false): Promise<Proc & { match: RegExpMatchArray }> {
   const child = spawn(process.execPath, [...nodeArgs(role), ...(await entry(file, compiled))], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -62,7 +62,7 @@ export async function spawnTs(role: string, file: string, env: Record<string, st
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${role} did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
     const check = () => {
       const m = output.match(ready);
       if (m) {
@@ -150,7 +150,7 @@ export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: 
       ...opts.env,
     },
     /Swapyard GraphQL API: (http:\/\/\S+)\/graphql/,
-    30_000,
+    undefined,
     SERVICE_COMPILED,
   );
   const key = (await readFile(join(dataDir, 'api-key'), 'utf8')).trim();
@@ -181,7 +181,7 @@ export async function startWorkerProcess(opts: { databaseUrl: string; emulatorUr
       ...opts.env,
     },
     /Worker \S+ running/,
-    30_000,
+    undefined,
     SERVICE_COMPILED,
   );
 }

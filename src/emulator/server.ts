@@ -28,6 +28,14 @@ export interface EmulatorOptions {
   };
   /** How long async results and their media stay available; default one hour, like the vendor. */
   retentionMs?: number;
+  /**
+   * Async states also last until a status poll has reported them, so every
+   * QUEUED and PROCESSING is seen however late the client polls (tests that
+   * assert the whole sequence on a busy machine). Default off: the clock alone.
+   */
+  pacedByPolls?: boolean;
+  /** The clock async states and retention are read from; default Date.now (tests move a manual one). */
+  clock?: () => number;
   /** Request body limit; default 30 MB. */
   maxBodyBytes?: number;
   /** Base of the absolute URLs the emulator hands out, when clients reach it by another address. */
@@ -102,6 +110,8 @@ export interface Emulator {
   /** Returns an id (listed by GET /__emulator/faults). */
   injectFault(fault: Fault): string;
   clearFaults(): void;
+  /** Forgets every async request and its media, as the vendor does once their retention has passed. */
+  forgetRequests(): void;
   /** The account balance in micro-dollars (GET /v1/get-user-credits reports it in dollars). */
   creditsMicros(): number;
   setCreditsMicros(micros: number): void;
@@ -135,7 +145,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const queueStep = opts.latencyMs?.queueStep ?? 50;
   const workflowStep = opts.latencyMs?.workflowStep ?? 50;
   const maxBodyBytes = opts.maxBodyBytes ?? 30 * 1024 * 1024;
-  const store = new RequestStore(opts.retentionMs ?? 3_600_000);
+  const clock = opts.clock ?? Date.now;
+  const store = new RequestStore(opts.retentionMs ?? 3_600_000, clock, opts.pacedByPolls ?? false);
   const faults = new FaultBook(opts.faultSeed);
   const callLogLimit = opts.callLogLimit ?? 20_000;
   let stats = emptyStats();
@@ -264,7 +275,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       id,
       model: route.model,
       mode: route.mode,
-      createdAt: Date.now(),
+      createdAt: clock(),
       stepMs: route.mode === 'queue' ? queueStep : workflowStep,
       processingMs: outcome?.processingMs,
       image,
@@ -289,7 +300,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   function queueAnswer(res: ServerResponse, id: string, wantResult: boolean): void {
     const request = pollable(id, 'queue');
-    const status = store.status(request);
+    const status = store.poll(request);
     if (status === 'FAILED') return sendJson(res, 422, { status, error: request.failure });
     if (!wantResult) return sendJson(res, 200, { status });
     if (status !== 'COMPLETED') return sendJson(res, 202, { status });
@@ -299,7 +310,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   function workflowAnswer(res: ServerResponse, id: string): void {
     const request = pollable(id, 'workflow');
-    const status = store.status(request);
+    const status = store.poll(request);
     if (status === 'FAILED') return sendJson(res, 200, { status, error: request.failure });
     if (status !== 'COMPLETED') return sendJson(res, 200, { status });
     sendJson(res, 200, { status, output: JSON.stringify({ image: mediaUrl(request) }) });
@@ -409,6 +420,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     resetStats,
     injectFault: (fault) => faults.add(fault),
     clearFaults: () => faults.clear(),
+    forgetRequests: () => store.clear(),
     creditsMicros: () => creditsMicros,
     setCreditsMicros: (micros) => {
       creditsMicros = micros;

@@ -1,6 +1,8 @@
 // Async (queue and workflow) requests. Their state is a pure function of the
 // clock: QUEUED for one step, PROCESSING for the next, then done. No timers,
 // so nothing keeps the process alive and tests can't race a background tick.
+// Paced by polls (`pacedByPolls`), a state is also kept until a poll has
+// reported it, so a client on a slow machine sees every state, never skips one.
 
 import type { EmulatedModel } from './contract.js';
 import type { RenderedImage } from './image.js';
@@ -20,7 +22,11 @@ export interface AsyncRequest {
   base64: boolean;
   /** Set when an outcome fault made it fail. */
   failure?: string;
+  /** Paced by polls: the state reached (0 QUEUED, 1 PROCESSING, 2 done), since when, and whether a poll reported it. */
+  paced?: { state: 0 | 1 | 2; since: number; reported: boolean };
 }
+
+const STATES = ['QUEUED', 'PROCESSING'] as const;
 
 export class RequestStore {
   private readonly requests = new Map<string, AsyncRequest>();
@@ -29,9 +35,11 @@ export class RequestStore {
   constructor(
     private readonly retentionMs: number,
     private readonly now: () => number = Date.now,
+    private readonly pacedByPolls = false,
   ) {}
 
   add(request: AsyncRequest): void {
+    if (this.pacedByPolls) request.paced = { state: 0, since: request.createdAt, reported: false };
     this.requests.set(request.id, request);
   }
 
@@ -48,10 +56,28 @@ export class RequestStore {
   }
 
   status(request: AsyncRequest): AsyncStatus {
-    const elapsed = this.now() - request.createdAt;
-    if (elapsed < request.stepMs) return 'QUEUED';
-    if (elapsed < request.stepMs + processingTime(request)) return 'PROCESSING';
+    const paced = request.paced;
+    if (paced) {
+      // A state lasts its time and until a poll has reported it; the next one's time starts then.
+      for (let state = paced.state; state !== 2 && paced.reported && this.now() - paced.since >= stateTime(request, state); state = paced.state) {
+        paced.state = state === 0 ? 1 : 2;
+        paced.since = this.now();
+        paced.reported = false;
+      }
+      if (paced.state !== 2) return STATES[paced.state];
+    } else {
+      const elapsed = this.now() - request.createdAt;
+      if (elapsed < request.stepMs) return 'QUEUED';
+      if (elapsed < request.stepMs + processingTime(request)) return 'PROCESSING';
+    }
     return request.failure !== undefined ? 'FAILED' : 'COMPLETED';
+  }
+
+  /** The status a poll answers with: paced by polls, that poll has now reported it. */
+  poll(request: AsyncRequest): AsyncStatus {
+    const status = this.status(request);
+    if (request.paced) request.paced.reported = true;
+    return status;
   }
 
   /** Server-side compute time, in seconds, as the vendor reports it. */
@@ -64,6 +90,7 @@ export class RequestStore {
   }
 
   private expiresAt(request: AsyncRequest): number {
+    if (request.paced) return request.paced.state < 2 ? Infinity : request.paced.since + this.retentionMs;
     return request.createdAt + request.stepMs + processingTime(request) + this.retentionMs;
   }
 
@@ -79,4 +106,8 @@ export class RequestStore {
 
 function processingTime(request: AsyncRequest): number {
   return request.processingMs ?? request.stepMs;
+}
+
+function stateTime(request: AsyncRequest, state: 0 | 1): number {
+  return state === 0 ? request.stepMs : processingTime(request);
 }

@@ -2,6 +2,8 @@
 // of a real image. Checked here so a malformed field fails at the mutation,
 // not minutes later at the upstream after the job was paid for.
 
+import { credentialsViolation } from '../net/url-credentials.js';
+
 export type ImageCheck = { ok: true } | { ok: false; rule: string; message: string };
 
 const MAX_URL_LENGTH = 2048;
@@ -52,13 +54,14 @@ export function checkImage(value: string, maxBytes: number): ImageCheck {
     if (value.length > MAX_URL_LENGTH) {
       return { ok: false, rule: 'max-length', message: `URLs are limited to ${MAX_URL_LENGTH} characters` };
     }
+    let url: URL;
     try {
-      const url = new URL(value);
+      url = new URL(value);
       if (!url.hostname) throw new Error('no host');
     } catch {
       return { ok: false, rule: 'image-uri', message: 'is not a valid http(s) URL' };
     }
-    return { ok: true };
+    return checkUrlCredentials(url);
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(value) && !value.toLowerCase().startsWith('data:')) {
     return { ok: false, rule: 'image-uri', message: 'URLs must use http or https' };
@@ -68,4 +71,13 @@ export function checkImage(value: string, maxBytes: number): ImageCheck {
     return { ok: false, rule: 'image-uri', message: 'data URIs must look like data:image/<type>;base64,<data>' };
   }
   return checkBase64(dataUri ? dataUri[1]! : value, maxBytes);
+}
+
+/**
+ * user:pass@ in an image URL: refused (rule no-credentials), since the field
+ * is stored, shown back in the job's parameters and sent to the provider.
+ */
+function checkUrlCredentials(url: URL): ImageCheck {
+  const violation = credentialsViolation(url);
+  return violation ? { ok: false, ...violation } : { ok: true };
 }

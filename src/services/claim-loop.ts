@@ -79,6 +79,11 @@ export class ClaimLoop<T> {
     return this.leader;
   }
 
+  /** Waiting for a kick or its idle poll, with nothing in hand: its last claim found no work (tests wait for this). */
+  isIdle(): boolean {
+    return this.wake !== null && this.active.size === 0;
+  }
+
   /** Keys of the items being handled now (for lease heartbeats). */
   activeKeys(): string[] {
     return [...this.active.keys()];

@@ -12,16 +12,15 @@
 // The body is rebuilt from the event and its job on every try, from values
 // that never change, so every retry sends the identical bytes.
 import { createHmac, randomUUID } from 'node:crypto';
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { Agent, request } from 'undici';
 import type { WebhooksConfig } from '../config.js';
+import { GuardedClient, OutboundFetchError } from '../net/guarded-fetch.js';
 import { jobGlobalId } from '../schema/job-ids.js';
 import type { JobStatus } from './job-status.js';
 import { ClaimLoop } from './claim-loop.js';
 import { WEBHOOKS_CHANNEL } from './job-transitions.js';
-import { isNonPublicAddress, secretKey } from './webhooks.js';
+import { secretKey, webhookPolicy } from './webhooks.js';
 
 /** What is kept of a receiver's answer for the delivery log. */
 export const RESPONSE_BODY_LIMIT = 1024;
@@ -99,23 +98,6 @@ export function nextAttemptDelay(schedule: readonly number[], attempts: number, 
   return Math.max(0, Math.round(base * (1 - JITTER + 2 * JITTER * random())));
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/** dns.lookup that refuses names resolving to non-public addresses: checked on the connection actually made. */
-function publicOnlyLookup(host: string, options: LookupOptions, callback: LookupCallback): void {
-  dnsLookup(host, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, '');
-    const bad = addresses.find((a) => isNonPublicAddress(a.address));
-    if (bad) {
-      const refused = new Error(`refused: ${host} resolves to ${bad.address}, a loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE is off)`);
-      return callback(refused, '');
-    }
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0]!;
-    callback(null, first.address, first.family);
-  });
-}
-
 interface AttemptResult {
   status: number | null;
   body: string | null;
@@ -131,17 +113,13 @@ export interface WebhookDispatcherOptions {
 
 export class WebhookDispatcher {
   readonly id = `${hostname()}/${process.pid}/webhooks-${randomUUID().slice(0, 8)}`;
-  private readonly agent: Agent;
+  /** Keeps connections to receivers alive between deliveries; checks the address of each new one. */
+  private readonly client: GuardedClient;
   private readonly leaseMs: number;
   private readonly loop: ClaimLoop<ClaimedDelivery>;
 
   constructor(private readonly opts: WebhookDispatcherOptions) {
-    this.agent = new Agent({
-      connect: opts.config.allowPrivate ? {} : { lookup: publicOnlyLookup as never },
-      // The attempt's own deadline governs.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.client = new GuardedClient({ policy: webhookPolicy(opts.config.allowPrivate) });
     // Long enough that a live attempt never loses its lease: an attempt ends by its own deadline.
     this.leaseMs = opts.config.timeoutMs + 60_000;
     this.loop = new ClaimLoop({
@@ -172,7 +150,7 @@ export class WebhookDispatcher {
    */
   async stop(graceMs = 2000): Promise<void> {
     await this.loop.stop(graceMs);
-    await this.agent.close().catch(() => {});
+    await this.client.close();
   }
 
   private log(line: string): void {
@@ -211,30 +189,15 @@ export class WebhookDispatcher {
   }
 
   private async post(d: ClaimedDelivery, body: string, timestamp: number, stop: AbortSignal): Promise<AttemptResult> {
-    let url: URL;
     try {
-      url = new URL(d.url);
-    } catch {
-      return { status: null, body: null, error: 'the endpoint URL does not parse' };
-    }
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (!this.cfg.allowPrivate && isNonPublicAddress(host)) {
-      return { status: null, body: null, error: `refused: ${host} is a loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE is off)` };
-    }
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.cfg.timeoutMs);
-    const onStop = () => controller.abort();
-    stop.addEventListener('abort', onStop, { once: true });
-    try {
-      // No redirects: undici's request() does not follow them, so a 3xx is a failed attempt like any non-2xx.
-      const res = await request(url, {
+      // redirect 'manual': a 3xx is a failed attempt like any non-2xx, never followed.
+      const res = await this.client.fetch(d.url, {
         method: 'POST',
-        dispatcher: this.agent,
-        signal: controller.signal,
+        redirect: 'manual',
+        signal: stop,
+        timeoutMs: this.cfg.timeoutMs,
+        maxBytes: RESPONSE_BODY_LIMIT,
+        overflow: 'truncate',
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Swapyard-Webhooks/1',
@@ -244,36 +207,15 @@ export class WebhookDispatcher {
         },
         body,
       });
-      const text = await readStart(res.body, RESPONSE_BODY_LIMIT);
-      return { status: res.statusCode, body: text, error: null };
+      // NUL bytes dropped: PostgreSQL text cannot hold them.
+      return { status: res.status, body: res.body.toString('utf8').replace(/\u0000/g, ''), error: null };
     } catch (err) {
-      if (timedOut) return { status: null, body: null, error: `timeout: no answer within ${this.cfg.timeoutMs} ms` };
-      return { status: null, body: null, error: describeError(err) };
-    } finally {
-      clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
+      if (stop.aborted) return { status: null, body: null, error: 'stopped' }; // handed back untouched by attempt()
+      if (err instanceof OutboundFetchError) {
+        const message = err.rule === 'timeout' ? `timeout: no answer within ${this.cfg.timeoutMs} ms` : err.message;
+        return { status: null, body: null, error: message.slice(0, RESPONSE_BODY_LIMIT) };
+      }
+      return { status: null, body: null, error: String((err as Error)?.message ?? err).slice(0, RESPONSE_BODY_LIMIT) };
     }
   }
-}
-
-/** The first `limit` bytes of a body as text (NUL bytes dropped: PostgreSQL text cannot hold them). */
-async function readStart(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8').replace(/\u0000/g, '');
-}
-
-function describeError(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e?.cause?.code ?? e?.code;
-  const message = e?.cause?.message ?? e?.message ?? String(err);
-  return (code && !message.includes(code) ? `${code}: ${message}` : message).slice(0, RESPONSE_BODY_LIMIT);
 }

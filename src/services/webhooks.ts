@@ -8,13 +8,14 @@
 // is a request this server makes on a client's behalf, and without this rule
 // any API key could make it probe or call loopback services, the cloud
 // metadata address (169.254.169.254) or the private network behind it (SSRF).
-// The rule is checked here for a clear error at registration, and again by
-// the dispatcher on every connection (a name may resolve elsewhere later).
+// The rule (src/net/special-addresses.ts) is checked here for a clear error
+// at registration, and again by the dispatcher's guarded fetch on every
+// connection (a name may resolve elsewhere later).
 import { randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
 import type { PrismaClient, WebhookEndpoint } from '../generated/prisma/client.js';
 import type { Violation } from '../models/normalise.js';
+import { targetRefusal, type OutboundPolicy } from '../net/guarded-fetch.js';
+import { credentialsViolation } from '../net/url-credentials.js';
 import type { JobStatus } from './job-status.js';
 import { WEBHOOKS_CHANNEL } from './job-transitions.js';
 import { isUuid } from '../util/uuid.js';
@@ -36,61 +37,9 @@ export function secretKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
 }
 
-// Addresses a webhook may not reach unless WEBHOOK_ALLOW_PRIVATE is set:
-// loopback, private, shared (CGNAT), link-local (cloud metadata), benchmark,
-// multicast, reserved and unspecified ranges. IPv4-mapped IPv6 addresses are
-// checked against the IPv4 rules by BlockList itself.
-const NON_PUBLIC = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) NON_PUBLIC.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-] as const) NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
-
-/** True for an IP address a webhook may not reach by default. */
-export function isNonPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return false;
-  return NON_PUBLIC.check(address, family === 6 ? 'ipv6' : 'ipv4');
-}
-
-function bareHost(hostname: string): string {
-  return hostname.replace(/^\[|\]$/g, '').toLowerCase();
-}
-
-/** Names that mean this machine whatever DNS says. */
-function isLocalName(host: string): boolean {
-  return host === 'localhost' || host.endsWith('.localhost') || host === 'localhost.localdomain';
-}
-
-/**
- * The SSRF rule for one URL's host: a reason when it is (or resolves to) a
- * non-public address, else null. A name that does not resolve passes here;
- * the dispatcher checks the address it actually connects to.
- */
-export async function privateTargetReason(url: URL, resolve: (host: string) => Promise<string[]> = resolveAll): Promise<string | null> {
-  const host = bareHost(url.hostname);
-  if (isIP(host)) return isNonPublicAddress(host) ? `${host} is a loopback, private, link-local or reserved address` : null;
-  if (isLocalName(host)) return `${host} names this machine`;
-  let addresses: string[];
-  try {
-    addresses = await resolve(host);
-  } catch {
-    return null;
-  }
-  const bad = addresses.find(isNonPublicAddress);
-  return bad ? `${host} resolves to ${bad}, a loopback, private, link-local or reserved address` : null;
-}
-
-async function resolveAll(host: string): Promise<string[]> {
-  const found = await Promise.race([
-    lookup(host, { all: true, verbatim: true }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('dns timeout')), 2000).unref()),
-  ]);
-  return found.map((a) => a.address);
+/** What a webhook may reach: public addresses only, unless WEBHOOK_ALLOW_PRIVATE lifts the rule. */
+export function webhookPolicy(allowPrivate: boolean): OutboundPolicy {
+  return { anyAddress: allowPrivate, hint: 'WEBHOOK_ALLOW_PRIVATE is off' };
 }
 
 /** The URL rules, in order; violations are collected for `field`. */
@@ -107,11 +56,10 @@ export async function checkUrl(raw: string, field: string, allowPrivate: boolean
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     return [{ field, rule: 'url-scheme', message: `url must use http or https, not ${url.protocol.replace(/:$/, '')}` }];
   }
-  if (url.username || url.password) {
-    return [{ field, rule: 'url-credentials', message: 'url must not carry a user name or password' }];
-  }
+  const credentials = credentialsViolation(url);
+  if (credentials) return [{ field, rule: credentials.rule, message: `url ${credentials.message}` }];
   if (!allowPrivate) {
-    const reason = await privateTargetReason(url);
+    const reason = await targetRefusal(url, webhookPolicy(false));
     if (reason) {
       return [{
         field,

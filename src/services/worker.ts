@@ -61,6 +61,11 @@ export class Worker {
     return this.loop.isLeader();
   }
 
+  /** Waiting for work with none in hand (claim-loop.ts). */
+  idle(): boolean {
+    return this.loop.isIdle();
+  }
+
   private get cfg(): WorkerConfig {
     return this.opts.config;
   }

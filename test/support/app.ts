@@ -13,12 +13,14 @@ import { createApiKey } from '../../src/services/api-keys.js';
 import { providerFromConfig } from '../../src/services/providers/index.js';
 import { createTestDatabase } from './db.js';
 import { FAST_CADENCES } from './fast-env.js';
+import { PATIENCE_MS, waitUntil } from './wait.js';
 
 /**
- * Upstream step times for tests that assert PROCESSING: the window must be much
- * longer than the poll interval, or a busy machine polls straight past it.
+ * Upstream steps for tests that assert the whole QUEUED → PROCESSING → COMPLETED
+ * sequence: each state lasts until a poll has reported it, so a busy machine
+ * that polls late still sees every state.
  */
-export const OBSERVABLE_STEPS = { latencyMs: { sync: 5, queueStep: 250, workflowStep: 250 } };
+export const OBSERVABLE_STEPS: EmulatorOptions = { pacedByPolls: true, latencyMs: { sync: 5, queueStep: 60, workflowStep: 60 } };
 
 /** Fast cadences so a job runs end to end in tens of milliseconds. */
 export const FAST_ENV: Record<string, string> = {
@@ -112,15 +114,21 @@ export async function startTestApp(
 }
 
 /** Polls job(id) until it reaches a final status (the worker runs in the background). */
-export async function waitForFinal(t: TestApp, id: string, timeoutMs = 15_000, key?: string): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await t.gql(`query($id: ID!) { job(id: $id) { id status failure { code message } } }`, { id }, key);
-    const job = res.data?.job;
-    if (job && ['COMPLETED', 'FAILED', 'CANCELED'].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.status} after ${timeoutMs} ms: ${JSON.stringify(res)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+export async function waitForFinal(
+  t: TestApp,
+  id: string,
+  { key, timeoutMs = PATIENCE_MS }: { key?: string; timeoutMs?: number } = {},
+): Promise<any> {
+  let last: GqlResponse | undefined;
+  return waitUntil(
+    async () => {
+      last = await t.gql(`query($id: ID!) { job(id: $id) { id status failure { code message } } }`, { id }, key);
+      const job = last.data?.job;
+      return job && ['COMPLETED', 'FAILED', 'CANCELED'].includes(job.status) ? job : undefined;
+    },
+    () => `job ${id} not final: ${JSON.stringify(last)}`,
+    { timeoutMs, everyMs: 25 },
+  );
 }
 
 /** Runs a subscription and collects its events until `done` says so. */
@@ -129,7 +137,8 @@ export function collect<T = any>(
   query: string,
   variables: Record<string, unknown>,
   done: (events: T[]) => boolean,
-  timeoutMs = 15_000,
+  timeoutMs = PATIENCE_MS,
+  operationName?: string,
 ): { events: T[]; finished: Promise<T[]>; cancel(): void } {
   const events: T[] = [];
   let cancel = () => {};
@@ -139,7 +148,7 @@ export function collect<T = any>(
       reject(new Error(`subscription timed out with ${events.length} events: ${JSON.stringify(events)}`));
     }, timeoutMs);
     cancel = client.subscribe<T>(
-      { query, variables },
+      { query, variables, operationName },
       {
         next: (msg) => {
           if (msg.errors) {

@@ -11,19 +11,20 @@ import type { UpstreamProvider } from '../../src/services/providers/types.js';
 import { Worker } from '../../src/services/worker.js';
 import { FAST_ENV, type TestApp } from './app.js';
 import { createMutation, inputTypeOf } from './fixtures.js';
+import { PATIENCE_MS, PROCESS_START_MS, waitUntil } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export type SpawnedProcess = ChildProcess & { output: () => string; ready: RegExpMatchArray };
 
 /** Node with `args` in the repository root; resolves once its stdout matches `ready`, rejects if it exits first. */
-export async function spawnNode(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<SpawnedProcess> {
+export async function spawnNode(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = PROCESS_START_MS): Promise<SpawnedProcess> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
     child.stdout!.on('data', () => {
       const m = ready.exec(output);
       if (m) {
@@ -58,22 +59,6 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
 }
 
 // ---- helpers for tests that drive workers and watch jobs in the database ----
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` with `what()`. */
-export async function waitUntil<T>(
-  check: () => Promise<T | undefined | false>,
-  timeoutMs: number,
-  what: () => string | Promise<string>,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${await what()}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** The database id of a job from its global id (base64 of "<Type>:<uuid>"). */
 export function jobUuid(globalId: string): string {
@@ -127,19 +112,18 @@ export async function jobRows(pool: pg.Pool, ids: string[]): Promise<JobRow[]> {
 }
 
 /** Waits until every job is COMPLETED, FAILED or CANCELED; returns their rows. */
-export async function waitForFinalRows(pool: pg.Pool, ids: string[], timeoutMs: number): Promise<JobRow[]> {
+export async function waitForFinalRows(pool: pg.Pool, ids: string[], timeoutMs = PATIENCE_MS): Promise<JobRow[]> {
   let last: JobRow[] = [];
   return waitUntil(
     async () => {
       last = await jobRows(pool, ids);
       return last.every((r) => ['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status)) ? last : undefined;
     },
-    timeoutMs,
     () => {
       const live = last.filter((r) => !['COMPLETED', 'FAILED', 'CANCELED'].includes(r.status));
       return `${live.length}/${ids.length} jobs not final, e.g. ${JSON.stringify(live.slice(0, 3).map((r) => ({ ...r, params: undefined, result: undefined })))}`;
     },
-    100,
+    { timeoutMs, everyMs: 100 },
   );
 }
 

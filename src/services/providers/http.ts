@@ -2,6 +2,8 @@
 // body cap, and the mapping of upstream HTTP statuses onto job outcomes.
 
 import { request, type Dispatcher } from 'undici';
+import { describeNetworkError } from '../../net/guarded-fetch.js';
+import { deadline } from '../../util/deadline.js';
 import type { FailureCode } from './types.js';
 
 export type FailedOutcome = { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown };
@@ -35,18 +37,8 @@ export const ERROR_BODY_LIMIT = 2048;
 
 export async function httpCall(call: HttpCall): Promise<HttpResult> {
   call.signal.throwIfAborted();
-  // One controller for both the caller's signal and our deadline, with the
-  // listener removed afterwards: a long-lived worker signal must not collect
-  // one listener per request.
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException(`no answer within ${call.timeoutMs} ms`, 'TimeoutError'));
-  }, call.timeoutMs);
-  const onAbort = () => controller.abort(call.signal.reason);
-  call.signal.addEventListener('abort', onAbort, { once: true });
-  const signal = controller.signal;
+  const limit = deadline(call.timeoutMs, call.signal);
+  const signal = limit.signal;
   try {
     const res = await request(call.url, {
       method: call.method,
@@ -62,11 +54,10 @@ export async function httpCall(call: HttpCall): Promise<HttpResult> {
     return { kind: 'response', status: res.statusCode, headers: res.headers, body, truncated };
   } catch (err) {
     if (call.signal.aborted) throw call.signal.reason ?? err;
-    if (timedOut) return { kind: 'network', reason: `no answer within ${call.timeoutMs} ms`, timedOut: true, maySent: true };
+    if (limit.timedOut) return { kind: 'network', reason: `no answer within ${call.timeoutMs} ms`, timedOut: true, maySent: true };
     return { kind: 'network', reason: describeNetworkError(err), timedOut: false, maySent: !neverSent(err) };
   } finally {
-    clearTimeout(timer);
-    call.signal.removeEventListener('abort', onAbort);
+    limit.dispose();
   }
 }
 
@@ -94,12 +85,6 @@ function neverSent(err: unknown): boolean {
   return NOT_SENT_CODES.has(e?.code ?? '') || NOT_SENT_CODES.has(e?.cause?.code ?? '');
 }
 
-function describeNetworkError(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e?.code ?? e?.cause?.code;
-  const message = e?.cause?.message ?? e?.message ?? String(err);
-  return code ? `${code}: ${message}` : message;
-}
 
 export function header(headers: Headers, name: string): string | undefined {
   const value = headers[name.toLowerCase()];

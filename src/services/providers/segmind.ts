@@ -5,6 +5,8 @@
 import type { Dispatcher } from 'undici';
 import { modelSpec } from '../../models/registry.js';
 import type { ModelSpec } from '../../models/types.js';
+import { allowEntryOf } from '../../net/allow-list.js';
+import { GuardedClient, OutboundFetchError, type GuardedResponse } from '../../net/guarded-fetch.js';
 import {
   generationFailed,
   header,
@@ -74,6 +76,15 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
   const requestTimeoutMs = opts.requestTimeoutMs ?? 120_000;
   const pollTimeoutMs = opts.pollTimeoutMs ?? 30_000;
   const maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
+  // Output URLs come from the upstream's answers and may name any host, so they
+  // are fetched under the outbound rules (src/net/guarded-fetch.ts). The
+  // upstream's own origin (host:port of the base URL) is allowed whatever its
+  // address: the operator chose it, it already receives the key and every job,
+  // and the emulator serves its outputs there on loopback. Any other origin,
+  // another port of the same host included, must be public.
+  const downloads = new GuardedClient({
+    policy: { allow: [allowEntryOf(new URL(baseUrl))], hint: 'only the upstream base URL\'s own host:port may be private' },
+  });
   const keyHeader = { 'x-api-key': opts.apiKey };
   const bearerHeader = { authorization: `Bearer ${opts.apiKey}` };
 
@@ -224,22 +235,19 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
 
   /** GETs the output image. No credentials: media URLs are public and may live on another host. */
   async function download(url: string, signal: AbortSignal, upstream: Record<string, unknown>): Promise<Completed | Failed | RetryOutcome> {
-    let target = url;
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await call('GET', target, {}, signal, { timeoutMs: requestTimeoutMs, maxBytes: maxOutputBytes + 1 });
-      if (res.kind === 'network') return networkRetry(res, 'download');
-      const location = header(res.headers, 'location');
-      if (res.status >= 300 && res.status < 400 && location) {
-        target = new URL(location, target).toString();
-        continue;
-      }
-      if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'download');
-      if (res.body.length > maxOutputBytes) return tooLarge();
-      const mimeType = imageMimeType(res.body, header(res.headers, 'content-type'));
-      if (!mimeType) return notAnImage(res.body, res.status);
-      return completed(res.body, mimeType, { ...upstream, outputUrl: url });
+    let res: GuardedResponse;
+    try {
+      res = await downloads.fetch(url, { signal, timeoutMs: requestTimeoutMs, maxBytes: maxOutputBytes, maxRedirects: MAX_REDIRECTS });
+    } catch (err) {
+      if (!(err instanceof OutboundFetchError)) throw err;
+      if (err.rule === 'timeout' || err.rule === 'network') return { kind: 'retry', reason: `${err.rule === 'timeout' ? 'timeout' : 'network error'} during download: ${err.message}` };
+      if (err.rule === 'too-large') return tooLarge();
+      return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `refused to download the output from ${safeOrigin(url)}: ${err.message}`, detail: { rule: err.rule } };
     }
-    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `too many redirects fetching the output ${safeOrigin(url)}` };
+    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'download');
+    const mimeType = imageMimeType(res.body, header(res.headers, 'content-type'));
+    if (!mimeType) return notAnImage(res.body, res.status);
+    return completed(res.body, mimeType, { ...upstream, outputUrl: url });
   }
 
   function trustedHost(url: string): boolean {
