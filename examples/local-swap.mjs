@@ -42,12 +42,16 @@ if (!job.id) process.exit(1);
 let done;
 for (;;) {
   ({ job: done } = await gql(
-    `query($id: ID!) { job(id: $id) { status failure { code message } output { url sha256 width height } notApplied { option note } } }`,
+    `query($id: ID!) { job(id: $id) {
+       status failure { code message } output { url sha256 width height } notApplied { option note }
+       ... on FaceswapV3MultiJob { sourceImage { source sha256 bytes width height url } targetImage { source sha256 bytes url } }
+     } }`,
     { id: job.id },
   ));
   if (['COMPLETED', 'FAILED', 'CANCELED'].includes(done.status)) break;
   await new Promise((r) => setTimeout(r, 200));
 }
+// The inline photos were stored once, by sha256: the job shows them as links, not as base64.
 console.log('finished:', JSON.stringify(done, null, 2));
 if (done.status !== 'COMPLETED') process.exit(1);
 

@@ -23,7 +23,7 @@ const { createFaceswapV2Job: created } = await gql(
   `mutation($input: CreateFaceswapV2JobInput!) {
      createFaceswapV2Job(input: $input) {
        __typename
-       ... on FaceswapV2Job { id status faceRestore parameters }
+       ... on FaceswapV2Job { id status faceRestore sourceImage { source url } targetImage { source url } parameters }
        ... on InvalidInputError { field rule message }
      }
    }`,

@@ -7,8 +7,9 @@ import { connectDb, warmUp, type Db } from './db/client.js';
 import { prepareDatabase } from './db/migrations.js';
 import { schema } from './schema/index.js';
 import { startHttpServer } from './server/http-server.js';
-import { LocalArtifactStore } from './services/artifacts.js';
+import { LocalArtifactStore, type ArtifactStore } from './services/artifacts.js';
 import { EventHub } from './services/event-hub.js';
+import { moveInlineInputs } from './services/input-migration.js';
 import { workerProvider } from './services/providers/index.js';
 import type { UpstreamProvider } from './services/providers/types.js';
 import { Worker } from './services/worker.js';
@@ -29,6 +30,18 @@ export interface AppOptions {
   /** Segmind or its emulator; the worker adds the local engine for jobs that name it. */
   provider: UpstreamProvider;
   log?: (line: string) => void;
+  /** Sees the SQL text of every statement the service's pool sends (tests of what a read loads). */
+  onQuery?: (sql: string) => void;
+}
+
+/**
+ * Creates and migrates the database, then moves inline inputs of jobs written
+ * before they were kept in the artifact store (input-migration.ts). Run by the
+ * service and by workers as they start.
+ */
+export async function prepareServiceDatabase(databaseUrl: string, artifacts: ArtifactStore, log?: (line: string) => void): Promise<void> {
+  await prepareDatabase(databaseUrl, log);
+  await moveInlineInputs(databaseUrl, artifacts, log);
 }
 
 export function artifactStore(config: Config): LocalArtifactStore {
@@ -37,12 +50,12 @@ export function artifactStore(config: Config): LocalArtifactStore {
 
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  await prepareDatabase(opts.databaseUrl, opts.log);
-  const db = connectDb(opts.databaseUrl);
+  const artifacts = artifactStore(config);
+  await prepareServiceDatabase(opts.databaseUrl, artifacts, opts.log);
+  const db = connectDb(opts.databaseUrl, { onQuery: opts.onQuery });
   await warmUp(db);
   const events = new EventHub(opts.databaseUrl, db.pool);
   await events.start();
-  const artifacts = artifactStore(config);
   const providers = config.embeddedWorker ? workerProvider(config, db.pool, opts.log, opts.provider) : null;
   const worker = providers
     ? new Worker({

@@ -1,7 +1,6 @@
 // `npm run worker`: a worker in its own process. Run as many as you like,
 // against the same DATABASE_URL as the API; they never take the same job.
-import { artifactStore } from './app.js';
-import { prepareDatabase } from './db/migrations.js';
+import { artifactStore, prepareServiceDatabase } from './app.js';
 import { loadConfig } from './config.js';
 import { connectDb } from './db/client.js';
 import { workerProvider } from './services/providers/index.js';
@@ -16,7 +15,8 @@ if (!config.segmind.apiKey && !process.env.SEGMIND_BASE_URL) {
   config.segmind.baseUrl = `http://127.0.0.1:${process.env.EMULATOR_PORT ?? 8787}`;
 }
 
-await prepareDatabase(databaseUrl);
+const artifacts = artifactStore(config);
+await prepareServiceDatabase(databaseUrl, artifacts);
 const db = connectDb(databaseUrl, { max: config.worker.concurrency + 2 });
 const providers = workerProvider(config, db.pool);
 const worker = new Worker({
@@ -24,7 +24,7 @@ const worker = new Worker({
   pool: db.pool,
   readCredits: config.upstream.creditReadings,
   provider: providers.provider,
-  artifacts: artifactStore(config),
+  artifacts,
   config: config.worker,
 });
 await worker.start();

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl } from './support/db-names.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCHES = ['submissions', 'overhead', 'fanout', 'history'] as const;
+const BENCHES = ['submissions', 'overhead', 'fanout', 'history', 'inputs'] as const;
 
 function runSmoke(name: string): Promise<{ code: number | null; output: string; json: any }> {
   return new Promise((resolve) => {
@@ -89,6 +89,13 @@ describe('bench smoke modes', () => {
     expectLatency(json.fanout.latencyMs, json.fanout.expectedSamples);
     expect(json.memory.atIdleMb).toBeGreaterThan(0);
     expect(json.memory.baselineMb).toBeGreaterThan(0);
+  });
+
+  it('inputs: the read answered with references, every depth of the nested query answered', () => {
+    const { json } = results.get('inputs')!;
+    expect(json.imagesAsObjects).toBe(true);
+    expect(json.read['response bytes']).toBeGreaterThan(0);
+    expect(json.nested.map((r: any) => [r.depth, r.outcome])).toEqual([[1, 'ok'], [2, 'ok']]);
   });
 
   it('history: pages timed, creditSpend answers what the ledger says', () => {

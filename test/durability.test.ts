@@ -5,12 +5,13 @@
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fingerprint, startEmulator, type Emulator } from '../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { TARGET_URL, TINY_PNG_BASE64 } from './support/fixtures.js';
 import {
   createJobs,
   jobRows,
+  sentFingerprints,
   spawnWorker,
   startWorker,
   stopProcess,
@@ -67,7 +68,7 @@ async function emulator(opts: Parameters<typeof startEmulator>[0]): Promise<Emul
   return e;
 }
 
-// Inputs that differ per job, so each job's submissions can be counted by the fingerprint of its parameters.
+// Inputs that differ per job, so each job's submissions can be counted by the fingerprint of what was sent (sentFingerprints).
 const url = (kind: string, i: number) => `https://example.com/${kind}/${i}-${Math.random().toString(36).slice(2)}.jpg`;
 const JOB = {
   v4: (i: number) => ({ mutation: 'createFaceswapV4Job', input: { sourceImage: url('face', i), targetImage: TARGET_URL } }),
@@ -125,7 +126,8 @@ describe('a worker killed with SIGKILL', () => {
     expect(Object.values(stats.requests).every((r) => r.submissions === 1)).toBe(true);
     // The request each job finished with is the one it was submitted with, and no two jobs share one.
     expect(new Set(rows.map((r) => r.upstream_request_id))).toEqual(new Set(Object.keys(stats.requests)));
-    for (const r of rows) expect(stats.submissionsByFingerprint[fingerprint(r.params)]).toBe(1);
+    const sent = await sentFingerprints(t, rows);
+    for (const r of rows) expect(stats.submissionsByFingerprint[sent.get(r.id)!]).toBe(1);
     // The second worker resumed by polling: it sent no submission at all.
     expect(stats.calls.filter((c) => c.kind === 'submit')).toHaveLength(n);
   });
@@ -158,7 +160,8 @@ describe('a worker killed with SIGKILL', () => {
     await stopProcess(second);
     const stats = t.emulator.stats();
     expect(stats.attempts.byModel).toEqual({ 'faceswap-v4': 1, 'faceswap-v2': 1 });
-    for (const r of rows) expect(stats.submissionsByFingerprint[fingerprint(r.params)]).toBe(1);
+    const sent = await sentFingerprints(t, rows);
+    for (const r of rows) expect(stats.submissionsByFingerprint[sent.get(r.id)!]).toBe(1);
     // Through the API: the typed code.
     const job = await t.gql(`query($id: ID!) { job(id: $id) { status failure { code message } } }`, { id: ids.globalIds[1] });
     expect(job.data.job).toMatchObject({ status: 'FAILED', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN' } });
@@ -194,11 +197,12 @@ describe('a worker killed with SIGKILL', () => {
 
     const stats = upstream.stats();
     const outcomes: Record<string, number> = {};
+    const sent = await sentFingerprints(t, rows);
     for (const r of rows) {
       const key = r.status === 'COMPLETED' ? 'COMPLETED' : `${r.status}/${r.error_code}`;
       outcomes[key] = (outcomes[key] ?? 0) + 1;
       expect(key).toMatch(/^(COMPLETED|FAILED\/UPSTREAM_OUTCOME_UNKNOWN)$/);
-      const fp = fingerprint(r.params);
+      const fp = sent.get(r.id)!;
       const attempts = stats.calls.filter((c) => c.kind === 'submit' && c.fingerprint === fp).length;
       expect(attempts, `job ${r.id} (${r.model}, ${key}) was sent ${attempts} times`).toBeLessThanOrEqual(1);
       const submissions = stats.submissionsByFingerprint[fp] ?? 0;

@@ -6,11 +6,11 @@ import { backoffDelay } from '../src/services/worker.js';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fingerprint, startEmulator, type Emulator, type EmulatorCall, type Fault } from '../src/emulator/index.js';
+import { startEmulator, type Emulator, type EmulatorCall, type Fault } from '../src/emulator/index.js';
 import { Semaphore, SubmissionRateLimiter } from '../src/services/providers/limits.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { TARGET_URL, TINY_PNG_BASE64 } from './support/fixtures.js';
-import { createJobs, spawnWorker, startWorker, stopProcess, waitForFinalRows, type JobRow } from './support/processes.js';
+import { createJobs, sentFingerprints, spawnWorker, startWorker, stopProcess, waitForFinalRows, type JobRow } from './support/processes.js';
 
 let t: TestApp;
 const children: ChildProcess[] = [];
@@ -58,8 +58,7 @@ function tally(rows: JobRow[]): Record<string, Record<string, number>> {
 }
 
 /** The calls that concern one job: its submissions (by fingerprint) and its polls (by request id). */
-function callsOf(calls: EmulatorCall[], r: JobRow): EmulatorCall[] {
-  const fp = fingerprint(r.params);
+function callsOf(calls: EmulatorCall[], r: JobRow, fp: string): EmulatorCall[] {
   return calls.filter((c) => c.fingerprint === fp || (r.upstream_request_id !== null && c.requestId === r.upstream_request_id));
 }
 
@@ -150,15 +149,16 @@ describe('a mix of injected faults', () => {
     const stats = t.emulator.stats();
     expect(stats.calls.filter((c) => c.fault === 'drop').length).toBe(5);
     expect(stats.calls.filter((c) => c.fault === 'delay').length).toBe(2);
+    const sent = await sentFingerprints(t, rows);
     for (const r of rows) {
       // A faulted request was never processed upstream, so it cost nothing: a job that completed, or that
       // the upstream accepted and then failed (an async content block), was accepted exactly once; a job
       // refused at submission never was.
       const acceptedUpstream = r.status === 'COMPLETED' || (r.error_code === 'CONTENT_BLOCKED' && r.upstream_request_id !== null);
-      const submissions = stats.submissionsByFingerprint[fingerprint(r.params)] ?? 0;
+      const submissions = stats.submissionsByFingerprint[sent.get(r.id)!] ?? 0;
       expect(submissions, `${r.model} ${outcome(r)}`).toBe(acceptedUpstream ? 1 : 0);
       // Retry-After honoured: after a 429, this job's next call came no sooner than the upstream asked.
-      const calls = callsOf(stats.calls, r);
+      const calls = callsOf(stats.calls, r, sent.get(r.id)!);
       calls.forEach((c, i) => {
         if (c.status !== 429) return;
         const next = calls[i + 1];

@@ -22,6 +22,17 @@ describe('normaliseInput', () => {
     expect(r.value.seed).toBeLessThanOrEqual(SEED_MAX);
   });
 
+  it('takes a stored image reference only on a rerun (storedImages), never from a create', () => {
+    const ref = { artifact: { key: `${'a'.repeat(64)}.png`, sha256: 'a'.repeat(64), contentType: 'image/png', bytes: 68, width: 1, height: 1 } };
+    const created = normaliseInput(v4, { ...images, sourceImage: ref }, opts);
+    expect(created).toEqual({ ok: false, violations: [{ field: 'input.sourceImage', rule: 'type', message: 'sourceImage must be a string' }] });
+    const rerun = normaliseInput(v4, { ...images, sourceImage: ref }, { ...opts, storedImages: true });
+    expect(rerun.ok && rerun.value.params.source_image).toEqual(ref);
+    // Something merely shaped like one is still refused.
+    const forged = normaliseInput(v4, { ...images, sourceImage: { artifact: { key: '../../etc/passwd' } } }, { ...opts, storedImages: true });
+    expect(forged.ok).toBe(false);
+  });
+
   it('fills the body swap vendor sample images when left out', () => {
     const r = normaliseInput(modelSpec('BODY_SWAP'), {}, opts);
     expect(r.ok && r.value.params.reference_character_image).toMatch(/^https:\/\/segmind-inference-inputs/);

@@ -11,10 +11,11 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export function connectDb(url: string, opts: { max?: number } = {}): Db {
+export function connectDb(url: string, opts: { max?: number; onQuery?: (sql: string) => void } = {}): Db {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', (err) => console.error('[db] idle client error:', err.message));
+  if (opts.onQuery) watchQueries(pool, opts.onQuery);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     url,
@@ -35,4 +36,19 @@ export function connectDb(url: string, opts: { max?: number } = {}): Db {
  */
 export async function warmUp(db: Db): Promise<void> {
   await db.prisma.job.findFirst({ select: { id: true } });
+}
+
+/**
+ * Reports the text of every statement sent on the pool's connections (Prisma's
+ * through its adapter, and the hand-written SQL), for tests that check what a
+ * read loads, at the driver rather than in one of its callers.
+ */
+function watchQueries(pool: pg.Pool, onQuery: (sql: string) => void): void {
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+      onQuery(typeof config === 'string' ? config : String((config as { text?: unknown } | null)?.text ?? ''));
+      return query(config, ...rest);
+    };
+  });
 }

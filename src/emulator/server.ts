@@ -63,6 +63,8 @@ export interface EmulatorCall {
   requestId?: string;
   /** For a submission: `fingerprint()` of its JSON body, to tell one job's submissions from another's. */
   fingerprint?: string;
+  /** For a valid submission: the sha256 of the bytes of each image field sent inline (base64 or a data: URI), by field. */
+  inlineImages?: Record<string, string>;
   /** The status answered; null when the connection closed without an answer (dropped, or the client left). */
   status?: number | null;
   /** The kind of RequestFault that shaped it, if any. */
@@ -248,6 +250,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const checked = validateBody(route.model, body);
     if (!checked.ok) throw new HttpError(400, { error: checked.message, field: checked.field });
 
+    call.inlineImages = inlineImageDigests(route.model, checked.params);
     const price = route.model.priceMicros(checked.params);
     if (creditsMicros < price) throw new HttpError(406, { error: STATUS_TEXT[406] });
     const slug = route.model.slug;
@@ -475,6 +478,18 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/** sha256 of the decoded bytes of each inline image field of valid params (validateBody checked their form). */
+function inlineImageDigests(model: Route['model'], params: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, def] of Object.entries(model.fields)) {
+    const value = params[name];
+    if (def.type !== 'image' || typeof value !== 'string' || /^https?:\/\//i.test(value)) continue;
+    const payload = /^data:/i.test(value) ? value.slice(value.indexOf(',') + 1) : value;
+    out[name] = createHash('sha256').update(Buffer.from(payload.replace(/\s+/g, ''), 'base64')).digest('hex');
+  }
+  return out;
 }
 
 /** The fingerprint of a submission body: of its JSON when it parses, else of its bytes. */

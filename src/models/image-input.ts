@@ -10,16 +10,27 @@ const MAX_URL_LENGTH = 2048;
 const DATA_URI = /^data:image\/[a-z0-9.+-]+;base64,(.*)$/is;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Magic numbers of the formats the upstream accepts. */
-function looksLikeImage(bytes: Buffer): boolean {
+/** The MIME type of an image of a format the upstream accepts, from its magic number; null for anything else. */
+export function imageContentType(bytes: Buffer): string | null {
   const startsWith = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
-  return (
-    startsWith(0x89, 0x50, 0x4e, 0x47) || // PNG
-    startsWith(0xff, 0xd8, 0xff) || // JPEG
-    startsWith(0x47, 0x49, 0x46, 0x38) || // GIF
-    startsWith(0x42, 0x4d) || // BMP
-    (startsWith(0x52, 0x49, 0x46, 0x46) && bytes.subarray(8, 12).toString('latin1') === 'WEBP')
-  );
+  if (startsWith(0x89, 0x50, 0x4e, 0x47)) return 'image/png';
+  if (startsWith(0xff, 0xd8, 0xff)) return 'image/jpeg';
+  if (startsWith(0x47, 0x49, 0x46, 0x38)) return 'image/gif';
+  if (startsWith(0x42, 0x4d)) return 'image/bmp';
+  if (startsWith(0x52, 0x49, 0x46, 0x46) && bytes.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  return null;
+}
+
+/** An http(s) URL, as opposed to an inline image (a data: URI or base64). */
+export function isImageUrl(value: string): boolean {
+  return /^https?:\/\//i.test(value);
+}
+
+/** The bytes of an inline image field that checkImage accepted: a data: URI's payload or plain base64. */
+export function inlineImageBytes(value: string): Buffer {
+  const trimmed = value.trim();
+  const payload = /^data:/i.test(trimmed) ? trimmed.slice(trimmed.indexOf(',') + 1) : trimmed;
+  return Buffer.from(payload.replace(/\s+/g, ''), 'base64');
 }
 
 function checkBase64(payload: string, maxBytes: number): ImageCheck {
@@ -31,7 +42,7 @@ function checkBase64(payload: string, maxBytes: number): ImageCheck {
   if (decodedBytes > maxBytes) {
     return { ok: false, rule: 'max-bytes', message: `decodes to ${decodedBytes} bytes; the limit is ${maxBytes}` };
   }
-  if (!looksLikeImage(Buffer.from(compact.slice(0, 24), 'base64'))) {
+  if (!imageContentType(Buffer.from(compact.slice(0, 24), 'base64'))) {
     return { ok: false, rule: 'image-format', message: 'is base64 but not of a PNG, JPEG, WebP, GIF or BMP image' };
   }
   return { ok: true };
@@ -39,7 +50,7 @@ function checkBase64(payload: string, maxBytes: number): ImageCheck {
 
 export function checkImage(value: string, maxBytes: number): ImageCheck {
   if (value.trim() === '') return { ok: false, rule: 'not-empty', message: 'must not be empty' };
-  if (/^https?:\/\//i.test(value)) {
+  if (isImageUrl(value)) {
     if (value.length > MAX_URL_LENGTH) {
       return { ok: false, rule: 'max-length', message: `URLs are limited to ${MAX_URL_LENGTH} characters` };
     }

@@ -5,6 +5,7 @@
 // of them at once.
 import { randomInt } from 'node:crypto';
 import { checkImage } from './image-input.js';
+import { isImageRef } from './image-ref.js';
 import { SEED_MAX, SEED_MIN, type ModelSpec, type ParamSpec } from './types.js';
 
 export interface Violation {
@@ -34,7 +35,7 @@ function describeRange(p: { min?: number; max?: number }): string {
 function normaliseParam(
   p: ParamSpec,
   raw: unknown,
-  maxImageBytes: number,
+  opts: NormaliseOptions,
 ): { value: unknown } | { rule: string; message: string } {
   const given = raw !== undefined && raw !== null;
   switch (p.kind) {
@@ -43,8 +44,10 @@ function normaliseParam(
         if (p.required) return { rule: 'required', message: 'is required' };
         return { value: p.default };
       }
+      // A rerun passes the original's stored images on as they are.
+      if (opts.storedImages && isImageRef(raw)) return { value: raw };
       if (typeof raw !== 'string') return { rule: 'type', message: 'must be a string' };
-      const check = checkImage(raw, maxImageBytes);
+      const check = checkImage(raw, opts.maxImageBytes);
       return check.ok ? { value: raw } : check;
     }
     case 'enum': {
@@ -101,17 +104,21 @@ function normaliseParam(
   }
 }
 
-export function normaliseInput(
-  spec: ModelSpec,
-  input: Record<string, unknown>,
-  opts: { maxImageBytes: number; path?: string },
-): NormaliseResult {
+export interface NormaliseOptions {
+  maxImageBytes: number;
+  /** Path of the input in error messages; default "input". */
+  path?: string;
+  /** Image fields may hold stored images (ImageRef) as well as strings: a rerun's, copied from its original. */
+  storedImages?: boolean;
+}
+
+export function normaliseInput(spec: ModelSpec, input: Record<string, unknown>, opts: NormaliseOptions): NormaliseResult {
   const path = opts.path ?? 'input';
   const params: Record<string, unknown> = {};
   const violations: Violation[] = [];
   let seed: number | null = null;
   for (const p of spec.params) {
-    const outcome = normaliseParam(p, input[p.name], opts.maxImageBytes);
+    const outcome = normaliseParam(p, input[p.name], opts);
     if ('rule' in outcome) {
       violations.push({ field: `${path}.${p.name}`, rule: outcome.rule, message: `${p.name} ${outcome.message}` });
       continue;

@@ -7,6 +7,7 @@ import type { ProviderName } from '../config.js';
 import { BudgetExceeded, IdempotencyConflict, InvalidInput, UnsupportedOption } from '../schema/errors.js';
 import { unsupportedBy } from '../services/providers/index.js';
 import { estimateCost } from '../services/pricing.js';
+import { storeInlineImages } from '../services/input-artifacts.js';
 import { createJob } from '../services/jobs.js';
 
 export const IDEMPOTENCY_KEY_MAX = 255;
@@ -49,15 +50,19 @@ export async function submitJob(
       field: opts.idempotencyKeyField, rule: 'length', message: `idempotencyKey must be 1 to ${IDEMPOTENCY_KEY_MAX} characters`,
     }]);
   }
-  const normalised = normaliseInput(spec, input, { maxImageBytes: ctx.config.limits.maxImageBytes, path: opts.path });
+  const normalised = normaliseInput(spec, input, {
+    maxImageBytes: ctx.config.limits.maxImageBytes, path: opts.path, storedImages: opts.rerunOfId !== undefined,
+  });
   if (!normalised.ok) return new InvalidInput(normalised.violations);
   const provider = opts.provider ?? ctx.config.providers.default;
   const unsupported = unsupportedBy(provider, spec.key, normalised.value.params);
   if (unsupported.length > 0) return new UnsupportedOption(provider, unsupported);
+  // Only now, when nothing refused the input: the job row keeps references, not the bytes.
+  const params = await storeInlineImages(spec, normalised.value.params, ctx.artifacts);
   const outcome = await createJob(ctx.db, {
     apiKeyId: ctx.apiKey.id,
     spec,
-    normalised: normalised.value,
+    normalised: { ...normalised.value, params },
     provider,
     idempotency: typeof key === 'string' ? { key, requestHash: requestHash(spec, opts.request) } : undefined,
     rerunOfId: opts.rerunOfId,

@@ -7,6 +7,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { Context } from '../schema/context.js';
 import { badInput, notFoundError } from '../schema/errors.js';
 import { decodeJobId } from '../schema/job-ids.js';
+import { JOB_ROW_SELECT } from '../schema/job-rows-select.js';
 import type { EventFilter } from '../services/event-hub.js';
 import type { EventWithJob } from '../services/job-rows.js';
 import { findJob } from '../services/jobs.js';
@@ -39,8 +40,9 @@ async function* replayThenLive(
         where: { ...where, id: { gt: last } },
         orderBy: { id: 'asc' },
         take: REPLAY_BATCH,
-        include: { job: true },
-      });
+        // Without params and result, as every job read (job-rows-select.ts): a field that needs them loads them.
+        include: { job: { select: JOB_ROW_SELECT } },
+      }) as EventWithJob[];
       for (const e of batch) {
         last = e.id;
         yield e;
@@ -66,7 +68,7 @@ export async function subscribeToJob(
 ): Promise<AsyncIterable<EventWithJob>> {
   const cursor = parseEventCursor(since, 'since');
   const { id: jobId, model } = decodeJobId(globalId, 'id');
-  const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId, model);
+  const job = await findJob(ctx.db.prisma, ctx.apiKey.id, jobId, model, { select: { id: true } });
   if (!job) throw notFoundError('id', globalId);
   return replayThenLive(ctx, { apiKeyId: ctx.apiKey.id, jobId }, cursor);
 }

@@ -1,6 +1,7 @@
 import type { Context } from '../schema/context.js';
 import { badInput } from '../schema/errors.js';
 import { decodeCursor, encodeCursor, listJobs, type JobFilter, type Page } from '../services/job-history.js';
+import type { JobQuery } from '../services/jobs.js';
 import { DEFAULT_PAGE_SIZE, pageSize } from './page-size.js';
 
 export interface ConnectionArgs {
@@ -37,6 +38,8 @@ export function toPage(args: ConnectionArgs, newestFirst: boolean): Page {
 
 export async function resolveJobsConnection(
   ctx: Context,
+  /** What to load of each job: the query's selection under edges.node. */
+  query: JobQuery,
   filter: JobFilter,
   args: ConnectionArgs,
   newestFirst: boolean,
@@ -45,7 +48,7 @@ export async function resolveJobsConnection(
     throw badInput('filter.createdBefore', 'after-created-after', 'must be later than createdAfter');
   }
   const page = toPage(args, newestFirst);
-  const { jobs, hasMore } = await listJobs(ctx.db.prisma, ctx.apiKey.id, filter, page);
+  const { jobs, hasMore } = await listJobs(ctx.db.prisma, ctx.apiKey.id, filter, page, query);
   const edges = jobs.map((job) => ({ cursor: encodeCursor(job), node: job }));
   return {
     edges,

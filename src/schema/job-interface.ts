@@ -7,6 +7,7 @@ import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js'
 import { builder } from './builder.js';
 import { ProviderEnum } from './providers.js';
 import { jobGlobalId, jobTypeName } from './job-ids.js';
+import { jobColumn, jobParams, JOB_ROW_SELECT } from './job-rows-select.js';
 
 export const JobStatusEnum = builder.enumType('JobStatus', {
   description: 'QUEUED → SUBMITTED → PROCESSING → COMPLETED | FAILED | CANCELED.',
@@ -73,6 +74,8 @@ const NotAppliedOption = builder.objectRef<NotAppliedShape>('NotAppliedOption').
 export const SwapJob = builder.prismaInterface('Job', {
   name: 'SwapJob',
   interfaces: [builder.nodeInterfaceRef()],
+  // Rows are loaded without params and result (job-rows-select.ts); the variants select the same.
+  select: JOB_ROW_SELECT,
   description: 'A swap job of any model. Each model has its own type with its typed parameters.',
   resolveType: (job) => jobTypeName(job.model),
   fields: (t) => ({
@@ -83,15 +86,17 @@ export const SwapJob = builder.prismaInterface('Job', {
     seed: t.exposeInt('seed', { nullable: true, description: 'The seed sent upstream (models with a seed only).' }),
     parameters: t.field({
       type: 'JSON',
-      description: 'The full normalised parameters as sent upstream (wire names, defaults filled in).',
-      resolve: (job) => job.params,
+      description: 'The full normalised parameters (wire names, defaults filled in). An inline image is shown as the '
+        + 'reference to its stored bytes, { "artifact": { sha256, contentType, bytes, width, height, key } }, '
+        + 'and is sent upstream as base64 of those bytes.',
+      resolve: (job, _args, ctx) => jobParams(ctx, job),
     }),
     upstreamRequestId: t.exposeString('upstreamRequestId', { nullable: true }),
     notApplied: t.field({
       type: [NotAppliedOption],
       description: 'Options the provider ran the job without (the local engine has no face restore, no diffusion steps, …); empty for Segmind.',
-      resolve: (job) => {
-        const list = (job.result as { notApplied?: unknown } | null)?.notApplied;
+      resolve: async (job, _args, ctx) => {
+        const list = ((await jobColumn(ctx, job, 'result')) as { notApplied?: unknown } | null)?.notApplied;
         return Array.isArray(list) ? (list as NotAppliedShape[]) : [];
       },
     }),
@@ -103,10 +108,10 @@ export const SwapJob = builder.prismaInterface('Job', {
     output: t.field({
       type: JobOutput,
       nullable: true,
-      resolve: (job) =>
+      resolve: async (job, _args, ctx) =>
         job.outputSha256 && job.outputMimeType && job.outputKey
           ? {
-              jobId: jobGlobalId(job), key: job.outputKey, inline: (job.params as { base64?: unknown }).base64 === true,
+              jobId: jobGlobalId(job), key: job.outputKey, inline: (await jobParams(ctx, job)).base64 === true,
               sha256: job.outputSha256, bytes: job.outputBytes ?? 0,
               mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,
             }
@@ -133,13 +138,17 @@ export const JobEventType = builder.prismaObject('JobEvent', {
     status: t.field({ type: JobStatusEnum, description: 'The status the job moved to.', resolve: (e) => e.status }),
     detail: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.detail }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    job: t.field({
-      type: SwapJob,
+    job: t.relation('job', {
       description: 'The job: as this event left it when the event is pushed live (its status is the event\'s); '
         + 'as it is now when the event is read later or replayed.',
-      // Events pushed live carry their job, written by the statement that made the event (event-hub.ts).
-      resolve: (e, _args, ctx) =>
-        (e as { job?: Job }).job ?? ctx.db.prisma.job.findUniqueOrThrow({ where: { id: e.jobId } }),
+      // Loaded with the event when the query that read the event planned it (a page of
+      // jobs with their events). Otherwise: events pushed live or replayed carry their
+      // job (event-hub.ts, job-events.ts); any other is read with the columns this
+      // query selects, the jobs of one tick in one query (Prisma batches findUnique).
+      resolve: async (query, e, _args, ctx) =>
+        (e as { job?: Job }).job
+          ?? (await ctx.db.prisma.job.findUnique({ ...query, where: { id: e.jobId } }))
+          ?? Promise.reject(new Error(`event ${e.id} has no job`)),
     }),
   }),
 });

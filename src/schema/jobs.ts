@@ -1,4 +1,5 @@
 // Queries, mutations and subscriptions over jobs of every model.
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveJobsConnection } from '../resolvers/jobs-connection.js';
 import { subscribeToJob, subscribeToJobs } from '../resolvers/job-events.js';
 import { cancelJob, findJob } from '../services/jobs.js';
@@ -57,9 +58,10 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One of your jobs by its global id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const { id, model } = decodeJobId(args.id, 'id');
-      const job = await findJob(ctx.db.prisma, ctx.apiKey.id, id, model);
+      // Only the columns and relations the query selects (job-rows-select.ts).
+      const job = await findJob(ctx.db.prisma, ctx.apiKey.id, id, model, queryFromInfo({ context: ctx, info }));
       if (!job) throw notFoundError('id', args.id);
       return job;
     },
@@ -72,9 +74,10 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: JobFilter, required: false }),
         orderBy: t.arg({ type: JobOrder, required: true, defaultValue: 'CREATED_AT_DESC' }),
       },
-      resolve: (_root, args, ctx) =>
+      resolve: (_root, args, ctx, info) =>
         resolveJobsConnection(
           ctx,
+          queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
           {
             models: args.filter?.model,
             statuses: args.filter?.status as JobStatus[] | null | undefined,

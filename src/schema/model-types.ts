@@ -11,7 +11,10 @@ import {
   UnsupportedOption, UnsupportedOptionError,
 } from './errors.js';
 import { ProviderEnum } from './providers.js';
+import type { Context } from './context.js';
+import { imageInput, ImageInputType } from './image-inputs.js';
 import { SwapJob } from './job-interface.js';
+import { jobParams, JOB_ROW_SELECT } from './job-rows-select.js';
 
 // Enums shared by several models (ImageFormat, GenderFilter) are built once.
 const enumRefs = new Map<string, ReturnType<typeof buildEnum>>();
@@ -92,11 +95,17 @@ function overrideField(t: any, p: ParamSpec): InputFieldRef<any, 'InputObject'> 
 }
 
 function outputField(t: any, p: ParamSpec) {
-  const resolve = (job: { params: unknown }) => (job.params as Record<string, unknown>)[p.wire] ?? null;
+  const resolve = async (job: { id: string }, _args: unknown, ctx: Context) => (await jobParams(ctx, job))[p.wire] ?? null;
   const description = `${p.description} Upstream field: ${p.wire}.`;
   switch (p.kind) {
     case 'image':
-      return t.string({ nullable: !p.required && p.default === undefined, description, resolve });
+      return t.field({
+        type: ImageInputType,
+        nullable: !p.required && p.default === undefined,
+        description,
+        resolve: async (job: { id: string; model: string }, _args: unknown, ctx: Context) =>
+          imageInput(await resolve(job, _args, ctx), p, job, ctx.publicUrl),
+      });
     case 'enum':
       return t.field({ type: enumRef(p), description, resolve });
     case 'int':
@@ -121,6 +130,7 @@ export function defineModelSchema(spec: ModelSpec) {
     variant: `${spec.graphqlName}Job`,
     description: `A job of model ${spec.slug}. ${spec.description}`,
     interfaces: [SwapJob],
+    select: JOB_ROW_SELECT,
     id: { field: 'id' },
     nullable: true,
     // node(id) sees only the caller's jobs, and only of this model.

@@ -9,6 +9,7 @@ import {
 } from './errors.js';
 import { ProviderEnum } from './providers.js';
 import { SwapJob } from './job-interface.js';
+import { jobParams } from './job-rows-select.js';
 import type { defineModelSchema } from './model-types.js';
 
 type ModelSchema = ReturnType<typeof defineModelSchema>;
@@ -19,7 +20,12 @@ export type Reproducibility = 'REPRODUCED' | 'NOT_REPRODUCED' | 'UNKNOWN';
  * For a rerun with the original's exact parameters: whether both outputs have
  * the same sha256, UNKNOWN until both exist; null for any other job.
  */
-export async function reproducibility(job: Job, loadOriginal: () => Promise<Job | null>): Promise<Reproducibility | null> {
+type Compared = Pick<Job, 'params' | 'outputSha256'>;
+
+export async function reproducibility(
+  job: Compared & Pick<Job, 'rerunOfId'>,
+  loadOriginal: () => Promise<Compared | null>,
+): Promise<Reproducibility | null> {
   if (!job.rerunOfId) return null;
   const original = await loadOriginal();
   if (!original || canonicalJson(original.params) !== canonicalJson(job.params)) return null;
@@ -79,8 +85,12 @@ export function defineRerunSchema(models: ModelSchema[]): void {
       description:
         "For a rerun with the original's exact parameters (no overrides): whether its output's sha256 equals the original's. "
         + 'Null for jobs that are not such a rerun.',
-      resolve: (job, _args, ctx) =>
-        reproducibility(job, () => (job.rerunOfId ? ctx.db.prisma.job.findUnique({ where: { id: job.rerunOfId } }) : Promise.resolve(null))),
+      resolve: async (job, _args, ctx) => {
+        if (!job.rerunOfId) return null;
+        const compared = { params: await jobParams(ctx, job) as Job['params'], outputSha256: job.outputSha256, rerunOfId: job.rerunOfId };
+        return reproducibility(compared, () =>
+          ctx.db.prisma.job.findUnique({ where: { id: job.rerunOfId! }, select: { params: true, outputSha256: true } }));
+      },
     }),
   }));
 }

@@ -1,9 +1,10 @@
 // One node:http server: GraphQL over HTTP at /graphql (Apollo Server),
-// GraphQL subscriptions over WebSocket on the same path (graphql-ws), and
-// stored outputs at /outputs/<job id>. Apollo runs without a framework: the
-// handler below is the whole integration. What makes it safe to expose to any key
-// lives in modules of its own: the operation limits, error masking, the response
-// bound, authentication from the headers before the body, and CORS.
+// GraphQL subscriptions over WebSocket on the same path (graphql-ws), stored
+// outputs at /outputs/<job id> and inline inputs at /inputs/<job id>/<field>.
+// Apollo runs without a framework: the handler below is the whole integration.
+// What makes it safe to expose to any key lives in modules of its own: the
+// operation limits, error masking, the response bound, authentication from the
+// headers before the body, per-key limits and revocation, and CORS.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
@@ -27,7 +28,7 @@ import { KeyLimits, rateLimitedError } from './key-limits.js';
 import { closeConnectionsOfDeadKeys, type NoticeSource } from './key-revocations.js';
 import type { KeyLimitsConfig } from '../config.js';
 import type { ArtifactStore } from '../services/artifacts.js';
-import { serveOutput } from './outputs.js';
+import { serveInput, serveOutput } from './outputs.js';
 import { BodyTooLarge, readBody } from './read-body.js';
 
 export interface HttpServerOptions {
@@ -234,6 +235,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       ? handleGraphQL(req, res, url)
       : url.pathname.startsWith('/outputs/')
         ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
+        : url.pathname.startsWith('/inputs/')
+          ? serveInput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, path: decodeURIComponent(url.pathname.slice('/inputs/'.length)) })
         : url.pathname === '/healthz'
           ? Promise.resolve(sendJson(res, 200, { ok: true }))
           : Promise.resolve(sendJson(res, 404, { error: 'not found; GraphQL is served at /graphql' }));

@@ -1,49 +1,69 @@
-// GET /outputs/<job id>: a job's stored output, to its own API key only.
+// A job's stored images, to its own API key only:
+//   GET /outputs/<job id>          its output;
+//   GET /inputs/<job id>/<field>   an input image sent inline (ImageInput.url).
+// Another key's job is answered exactly like an unknown one (404).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/client.js';
+import { isImageRef } from '../models/image-ref.js';
+import { modelSpec } from '../models/registry.js';
 import { decodeJobId } from '../schema/job-ids.js';
 import { authenticateApiKey, bearerToken } from '../services/api-keys.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { findJob } from '../services/jobs.js';
 import type { KeyLimits } from './key-limits.js';
 
+interface FileOptions { db: Db; artifacts: ArtifactStore; limits: KeyLimits }
+
 function fail(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify({ error: message }));
 }
 
-export async function serveOutput(
-  req: IncomingMessage,
-  res: ServerResponse,
-  opts: { db: Db; artifacts: ArtifactStore; limits: KeyLimits; id: string },
-): Promise<void> {
+/** The caller's job named by `rawId`, with `select`; null (and the answer sent) when there is none to serve. */
+async function ownJob<S extends object>(
+  req: IncomingMessage, res: ServerResponse, opts: FileOptions, rawId: string, select: S, what: string,
+): Promise<Record<string, unknown> | null> {
   const token = bearerToken(req.headers.authorization);
   const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
-  if (!apiKey) return fail(res, 401, 'Send your API key as "Authorization: Bearer <key>".');
+  if (!apiKey) {
+    fail(res, 401, 'Send your API key as "Authorization: Bearer <key>".');
+    return null;
+  }
+  // Downloads count against the key's request rate, like GraphQL requests.
   const refusal = await opts.limits.admit(apiKey.id);
   if (refusal) {
     res.setHeader('retry-after', String(refusal.retryAfterSeconds));
-    return fail(res, 429, refusal.message);
+    fail(res, 429, refusal.message);
+    return null;
   }
   let decoded: ReturnType<typeof decodeJobId>;
   try {
-    decoded = decodeJobId(opts.id, 'id');
+    decoded = decodeJobId(rawId, 'id');
   } catch {
-    return fail(res, 404, 'No such output.');
+    fail(res, 404, `No such ${what}.`);
+    return null;
   }
-  const job = await findJob(opts.db.prisma, apiKey.id, decoded.id, decoded.model);
-  if (!job?.outputKey || !job.outputMimeType) return fail(res, 404, 'No such output.');
-  if (req.headers['if-none-match'] === `"${job.outputSha256}"`) {
+  const job = await findJob(opts.db.prisma, apiKey.id, decoded.id, decoded.model, { select: { model: true, ...select } });
+  if (!job) fail(res, 404, `No such ${what}.`);
+  return job as Record<string, unknown> | null;
+}
+
+/** Streams one artifact, with its sha256 as the ETag. */
+async function sendArtifact(
+  req: IncomingMessage, res: ServerResponse, artifacts: ArtifactStore,
+  file: { key: string; sha256: string; contentType: string; bytes: number | null }, what: string,
+): Promise<void> {
+  if (req.headers['if-none-match'] === `"${file.sha256}"`) {
     res.writeHead(304);
     res.end();
     return;
   }
-  const stream = await opts.artifacts.open(job.outputKey);
-  if (!stream) return fail(res, 404, 'The output file is missing from the artifact store.');
+  const stream = await artifacts.open(file.key);
+  if (!stream) return fail(res, 404, `The ${what} file is missing from the artifact store.`);
   res.writeHead(200, {
-    'content-type': job.outputMimeType,
-    'content-length': String(job.outputBytes ?? ''),
-    etag: `"${job.outputSha256}"`,
+    'content-type': file.contentType,
+    'content-length': String(file.bytes ?? ''),
+    etag: `"${file.sha256}"`,
     'cache-control': 'private, max-age=31536000, immutable',
   });
   stream.pipe(res);
@@ -51,4 +71,29 @@ export async function serveOutput(
     stream.once('end', resolve);
     stream.once('error', reject);
   });
+}
+
+export async function serveOutput(req: IncomingMessage, res: ServerResponse, opts: FileOptions & { id: string }): Promise<void> {
+  const select = { outputKey: true, outputSha256: true, outputMimeType: true, outputBytes: true };
+  const job = await ownJob(req, res, opts, opts.id, select, 'output');
+  if (!job) return;
+  const { outputKey, outputSha256, outputMimeType, outputBytes } = job as Record<string, string | number | null>;
+  if (!outputKey || !outputMimeType || !outputSha256) return fail(res, 404, 'No such output.');
+  await sendArtifact(req, res, opts.artifacts, {
+    key: String(outputKey), sha256: String(outputSha256), contentType: String(outputMimeType), bytes: outputBytes as number | null,
+  }, 'output');
+}
+
+/** `path` is what follows /inputs/: "<job id>/<field>", the field by its GraphQL name (sourceImage). */
+export async function serveInput(req: IncomingMessage, res: ServerResponse, opts: FileOptions & { path: string }): Promise<void> {
+  const slash = opts.path.lastIndexOf('/');
+  const job = await ownJob(req, res, opts, slash > 0 ? opts.path.slice(0, slash) : opts.path, { params: true }, 'input');
+  if (!job) return;
+  const field = slash > 0 ? opts.path.slice(slash + 1) : '';
+  const param = modelSpec(job.model as string).params.find((p) => p.kind === 'image' && p.name === field);
+  const value = param && (job.params as Record<string, unknown>)[param.wire];
+  // URL inputs are not kept here: their URL is where they are.
+  if (!isImageRef(value)) return fail(res, 404, 'No such input: the job has no stored image by that name.');
+  const a = value.artifact;
+  await sendArtifact(req, res, opts.artifacts, { key: a.key, sha256: a.sha256, contentType: a.contentType, bytes: a.bytes }, 'input');
 }

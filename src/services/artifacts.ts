@@ -1,6 +1,8 @@
-// Where finished images live. The upstream deletes outputs after an hour, so
-// the worker copies every output here the moment a job completes. Content-
-// addressed by sha256: identical outputs (an exact rerun) share one file.
+// Where images live: outputs and inline inputs. The upstream deletes outputs
+// after an hour, so the worker copies every output here the moment a job
+// completes; a create stores each inline input image here (input-artifacts.ts)
+// instead of in the job row. Content-addressed by sha256: identical images (an
+// exact rerun's output, one photo sent with many jobs) share one file.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -28,6 +30,7 @@ const EXTENSIONS: Record<string, string> = {
   'image/jpeg': 'jpg',
   'image/webp': 'webp',
   'image/gif': 'gif',
+  'image/bmp': 'bmp',
 };
 
 /** Width and height from a PNG's IHDR or a JPEG's SOF marker; null for anything else. */

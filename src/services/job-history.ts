@@ -3,6 +3,7 @@
 // on jobs(api_key_id, created_at, id) however deep it is.
 import type { Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { JobStatus } from './job-status.js';
+import type { JobQuery } from './jobs.js';
 
 export interface JobFilter {
   models?: readonly string[] | null;
@@ -43,11 +44,16 @@ export function decodeCursor(text: string): Cursor | null {
   return { createdAt, id };
 }
 
+/**
+ * A page of the key's jobs, loaded with `query` (the GraphQL query's select,
+ * which always holds id and createdAt, the cursor's columns); every column without.
+ */
 export async function listJobs(
   prisma: PrismaClient,
   apiKeyId: string,
   filter: JobFilter,
   page: Page,
+  query: JobQuery = {},
 ): Promise<{ jobs: Job[]; hasMore: boolean }> {
   const where: Prisma.JobWhereInput = { apiKeyId };
   if (filter.models?.length) where.model = { in: [...filter.models] };
@@ -84,7 +90,8 @@ export async function listJobs(
         ],
       }
     : null;
-  const rows = await prisma.job.findMany({
+  const rows: Job[] = await prisma.job.findMany({
+    ...(query as object),
     where: keyset ? { AND: [where, keyset] } : where,
     orderBy: [{ createdAt: dir }, { id: dir }],
     take: page.size + 1,

@@ -204,9 +204,12 @@ export async function createJob(db: Db, args: CreateJobArgs): Promise<CreateOutc
   };
 }
 
+/** What a read loads: a Prisma select or include (the GraphQL query's, from the schema's queryFromInfo); every column without. */
+export type JobQuery = { select?: object; include?: object };
+
 /** The key's job with this id (and model, when the caller's id names one). */
-export function findJob(prisma: PrismaClient, apiKeyId: string, id: string, model?: string): Promise<Job | null> {
-  return prisma.job.findFirst({ where: { id, apiKeyId, ...(model ? { model } : {}) } });
+export function findJob(prisma: PrismaClient, apiKeyId: string, id: string, model?: string, query: JobQuery = {}): Promise<Job | null> {
+  return prisma.job.findFirst({ ...(query as object), where: { id, apiKeyId, ...(model ? { model } : {}) } }) as Promise<Job | null>;
 }
 
 export type CancelOutcome =

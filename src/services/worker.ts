@@ -14,9 +14,10 @@ import type { ArtifactStore } from './artifacts.js';
 import { ClaimLoop } from './claim-loop.js';
 import { claimAndMarkSending, claimJobs, extendLeases, parseReadyNotice, releaseLease, type ClaimedJob } from './job-claims.js';
 import { recordCreditReading } from './credit-readings.js';
+import { loadInputImages, MissingInputImage } from './input-artifacts.js';
 import { LIVE_STATUSES, SENDING } from './job-status.js';
 import { JOBS_OVERFLOW_CHANNEL, JOBS_READY_CHANNEL, transition, updateHeldJob, type JobPatch } from './job-transitions.js';
-import { admitNow, type FailureCode, type ProviderJob, type ProviderOutput, type SubmitOutcome, type UpstreamProvider } from './providers/types.js';
+import { admitNow, type FailureCode, type InputImage, type ProviderJob, type ProviderOutput, type SubmitOutcome, type UpstreamProvider } from './providers/types.js';
 
 const MAX_TRANSIENT_FAILURES = 10;
 const CREDIT_READING_TIMEOUT_MS = 5_000;
@@ -187,7 +188,16 @@ export class Worker {
     }
     let outcome: SubmitOutcome | null;
     try {
-      outcome = await this.send(job, sync, signal);
+      // Read before the job is marked SENDING: a missing input fails it without anything sent.
+      const images = await loadInputImages(job.params, this.opts.artifacts).catch((err) => {
+        if (err instanceof MissingInputImage) return err;
+        throw err;
+      });
+      if (images instanceof MissingInputImage) {
+        await this.fail(job, 'INVALID_INPUT', `${images.message}; rerun the job with the image`);
+        return;
+      }
+      outcome = await this.send(job, sync, images, signal);
     } finally {
       // Released before the outcome is recorded: recording may make an upstream call of its own (a credit reading).
       admission?.release();
@@ -195,10 +205,10 @@ export class Worker {
     if (outcome) await this.submitted(job, sync, outcome);
   }
 
-  /** Marks the job SENDING (unless its claim did) and sends it; null when the job was no longer ours to send. */
-  private async send(job: ClaimedJob, sync: boolean, signal: AbortSignal): Promise<SubmitOutcome | null> {
+  /** Marks the job SENDING (unless its claim did) and sends it with its stored images; null when the job was no longer ours to send. */
+  private async send(job: ClaimedJob, sync: boolean, images: Record<string, InputImage>, signal: AbortSignal): Promise<SubmitOutcome | null> {
     if (!job.admitted && !(await this.markSending(job, sync))) return null;
-    return this.opts.provider.submit(providerJob(job), signal);
+    return this.opts.provider.submit({ ...providerJob(job), images }, signal);
   }
 
   /** Records that the job's request may leave now; false when the job is no longer ours. */

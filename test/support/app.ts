@@ -52,7 +52,11 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  opts: { worker?: boolean; env?: Record<string, string>; emulator?: EmulatorOptions; databaseUrl?: string } = {},
+  opts: {
+    worker?: boolean; env?: Record<string, string>; emulator?: EmulatorOptions; databaseUrl?: string;
+    /** Sees the SQL text of every statement the app's pool sends. */
+    onQuery?: (sql: string) => void;
+  } = {},
 ): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'swapyard-test-'));
   const databaseUrl = opts.databaseUrl ?? (await createTestDatabase());
@@ -64,7 +68,7 @@ export async function startTestApp(
     SEGMIND_BASE_URL: emulator.url,
     ...opts.env,
   });
-  const app = await startApp({ config, databaseUrl, provider: providerFromConfig(config), log: () => {} });
+  const app = await startApp({ config, databaseUrl, provider: providerFromConfig(config), log: () => {}, onQuery: opts.onQuery });
   const { secret } = await createApiKey(app.db.pool, 'test');
   const wsUrl = `${app.url.replace('http', 'ws')}/graphql`;
   const clients: Client[] = [];

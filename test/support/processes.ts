@@ -6,7 +6,9 @@ import type { UpstreamConfig, WorkerConfig } from '../../src/config.js';
 import { connectDb } from '../../src/db/client.js';
 import { LocalArtifactStore } from '../../src/services/artifacts.js';
 import { limitedProvider } from '../../src/services/providers/index.js';
-import { createSegmindProvider } from '../../src/services/providers/segmind.js';
+import { fingerprint } from '../../src/emulator/index.js';
+import { loadInputImages } from '../../src/services/input-artifacts.js';
+import { createSegmindProvider, wireBody } from '../../src/services/providers/segmind.js';
 import type { UpstreamProvider } from '../../src/services/providers/types.js';
 import { Worker } from '../../src/services/worker.js';
 import { FAST_ENV, type TestApp } from './app.js';
@@ -109,6 +111,19 @@ export async function jobRows(pool: pg.Pool, ids: string[]): Promise<JobRow[]> {
     [ids],
   );
   return rows;
+}
+
+/**
+ * The emulator's fingerprint of what the Segmind provider sends for each row:
+ * its params with every stored image as base64 of its bytes (the artifact
+ * store of `t`), by job id.
+ */
+export async function sentFingerprints(t: TestApp, rows: Array<Pick<JobRow, 'id' | 'params'>>): Promise<Map<string, string>> {
+  const store = new LocalArtifactStore(join(t.config.dataDir, 'artifacts'));
+  return new Map(await Promise.all(rows.map(async (r) => {
+    const images = await loadInputImages(r.params, store);
+    return [r.id, fingerprint(wireBody({ params: r.params, images } as never))] as const;
+  })));
 }
 
 /** Waits until every job is COMPLETED, FAILED or CANCELED; returns their rows. */

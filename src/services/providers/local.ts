@@ -178,10 +178,10 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): LocalProvi
       const model = LOCAL_MODELS[job.model]!;
       let source: Buffer, target: Buffer;
       try {
-        [source, target] = await Promise.all([
-          fetchImageInput(String(job.params[model.source] ?? ''), { ...opts.fetch, signal }),
-          fetchImageInput(String(job.params[model.target] ?? ''), { ...opts.fetch, signal }),
-        ]);
+        // A stored inline image comes with the job (ProviderJob.images); a URL is fetched here.
+        const bytesOf = (wire: string) => job.images?.[wire]?.bytes
+          ?? fetchImageInput(String(job.params[wire] ?? ''), { ...opts.fetch, signal });
+        [source, target] = await Promise.all([bytesOf(model.source), bytesOf(model.target)]);
       } catch (err) {
         if (err instanceof InputFetchError) return { kind: 'failed', code: 'INVALID_INPUT', message: err.message, detail: { rule: err.rule } };
         throw err;

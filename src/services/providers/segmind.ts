@@ -29,6 +29,7 @@ import {
   withoutLargeValues,
 } from './segmind-output.js';
 import type { PollOutcome, ProviderJob, ProviderOutput, SubmitOutcome, UpstreamProvider } from './types.js';
+import { isImageRef } from '../../models/image-ref.js';
 
 export interface SegmindProviderOptions {
   /** e.g. https://api.segmind.com, or the emulator's URL. */
@@ -50,6 +51,25 @@ type Pending = { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' };
 /** JSON answers (handles, statuses, errors) are small; images are capped separately. */
 const JSON_LIMIT = 1024 * 1024;
 const MAX_REDIRECTS = 5;
+
+/**
+ * The request body: the job's params with each stored image as base64 of its
+ * bytes, the form Segmind documents for inline images ("URL or base64").
+ */
+export function wireBody(job: ProviderJob): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [wire, value] of Object.entries(job.params)) {
+    if (!isImageRef(value)) {
+      body[wire] = value;
+      continue;
+    }
+    const image = job.images?.[wire];
+    // The worker loads every stored image before a submit (services/input-artifacts.ts).
+    if (!image) throw new Error(`the bytes of the input image ${wire} were not loaded`);
+    body[wire] = image.bytes.toString('base64');
+  }
+  return body;
+}
 
 export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamProvider {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -90,7 +110,7 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
 
   async function submitSync(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
     const res = await call('POST', baseUrl + spec.endpoint, keyHeader, signal, {
-      body: job.params,
+      body: wireBody(job),
       timeoutMs: requestTimeoutMs,
       maxBytes: maxOutputBytes + 1,
     });
@@ -124,7 +144,7 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
     auth: Record<string, string>,
     signal: AbortSignal,
   ): Promise<{ body: Record<string, unknown> | undefined; raw: Buffer } | { outcome: SubmitOutcome }> {
-    const res = await call('POST', baseUrl + spec.endpoint, auth, signal, { body: job.params });
+    const res = await call('POST', baseUrl + spec.endpoint, auth, signal, { body: wireBody(job) });
     if (res.kind === 'network') return { outcome: networkRetry(res, 'submit') };
     if (res.status < 200 || res.status >= 300) return { outcome: outcomeForStatus(res.status, res.headers, res.body, 'submit') };
     return { body: asRecord(parseJson(res.body)), raw: res.body };

@@ -23,14 +23,25 @@ export const FAILURE_CODES = [
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
+/** The bytes of an inline image input, read from the artifact store. */
+export interface InputImage {
+  bytes: Buffer;
+  contentType: string;
+}
+
 /** What the provider needs to know about a job. */
 export interface ProviderJob {
   id: string;
   /** The provider recorded on the job ("segmind", "local"). */
   provider: string;
   model: ModelKey;
-  /** Normalised wire parameters, exactly as they go upstream. */
+  /**
+   * Normalised wire parameters; an inline image field holds a reference to
+   * its stored bytes (models/image-ref.ts), which `images` carries for a submit.
+   */
   params: Record<string, unknown>;
+  /** For a submit: the bytes of each stored image field of `params`, by wire name. */
+  images?: Readonly<Record<string, InputImage>>;
   upstreamRequestId: string | null;
   upstreamPollUrl: string | null;
 }
