@@ -115,7 +115,8 @@ describe('an unexpected error', () => {
       const error = res.errors![0]!;
       expect(error.extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR', errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
       expect(error.message).toBe(`Internal server error (error id ${error.extensions!.errorId}).`);
-      expect((error as any).path).toEqual(['job', 'events']);
+      // The job and its events are one read (a relation load), so the error is the job field's.
+      expect((error as any).path).toEqual(['job']);
       expectNoInternals(JSON.stringify(res));
       const line = logged.mock.calls.find((call) => String(call[0]).includes(error.extensions!.errorId));
       expect(line, 'the log line with the error id').toBeDefined();
