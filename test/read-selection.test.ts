@@ -19,8 +19,8 @@ const reads = () => sql.filter((s) => !/api_keys/.test(s));
 
 beforeAll(async () => {
   // The worker runs on its own pool, so the app's pool carries the API's statements only.
-  // The depth-5 query below (depth 14, cost 13,000) is past the default operation limits, which this file does not test.
-  t = await startTestApp({ worker: false, onQuery: (s) => sql.push(s), env: { MAX_QUERY_COST: '100000', MAX_QUERY_DEPTH: '20' } });
+  // The depth-5 query below (depth 14, cost 1,300,000) is past the default operation limits, which this file does not test.
+  t = await startTestApp({ worker: false, onQuery: (s) => sql.push(s), env: { MAX_QUERY_COST: '10000000', MAX_QUERY_DEPTH: '20' } });
   worker = await startWorker(t);
   const create = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
   for (const input of [
