@@ -53,6 +53,17 @@ function overWs(client: Client, query: string, variables: Record<string, unknown
 }
 
 describe('over HTTP', () => {
+  it('a text that passed is not checked again, unless its variables can change its measure (first/last)', async () => {
+    // Same text, new variables each time, as clients send creates: the pass is remembered.
+    const create = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
+    for (let i = 0; i < 3; i++) expect((await t.gql(create, { input: MODEL_CASES[0].input })).errors).toBeUndefined();
+    // A page size from a variable: passing with 1 says nothing of 100 (cost 22,301).
+    const paged = `query($n: Int) { jobs(first: $n) { edges { node { events { job { events { job { id } } } } } } } }`;
+    expect((await t.gql(paged, { n: 1 })).errors).toBeUndefined();
+    expectLimit(await t.gql(paged, { n: 100 }), 'cost', 10_000, 22_301);
+    expect((await t.gql(paged, { n: 1 })).errors).toBeUndefined();
+  });
+
   it('the 143-byte nested query is refused at once by its depth, and the service keeps answering', async () => {
     expect(Buffer.byteLength(NESTED_143)).toBe(143);
     const started = performance.now();
