@@ -7,10 +7,10 @@ import type { Db } from '../db/client.js';
 import { isImageRef } from '../models/image-ref.js';
 import { modelSpec } from '../models/registry.js';
 import { decodeJobId } from '../schema/job-ids.js';
-import { authenticateApiKey, bearerToken } from '../services/api-keys.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { findJob } from '../services/jobs.js';
 import type { KeyLimits } from './key-limits.js';
+import { authenticateHeaders } from './request-auth.js';
 
 interface FileOptions { db: Db; artifacts: ArtifactStore; limits: KeyLimits }
 
@@ -23,12 +23,13 @@ function fail(res: ServerResponse, status: number, message: string): void {
 async function ownJob<S extends object>(
   req: IncomingMessage, res: ServerResponse, opts: FileOptions, rawId: string, select: S, what: string,
 ): Promise<Record<string, unknown> | null> {
-  const token = bearerToken(req.headers.authorization);
-  const apiKey = token ? await authenticateApiKey(opts.db.pool, token) : null;
-  if (!apiKey) {
-    fail(res, 401, 'Send your API key as "Authorization: Bearer <key>".');
+  const auth = await authenticateHeaders(opts.db.pool, req.headers.authorization);
+  if ('refusal' in auth) {
+    for (const [name, value] of Object.entries(auth.refusal.headers)) res.setHeader(name, value);
+    fail(res, auth.refusal.status, auth.refusal.error.message);
     return null;
   }
+  const { apiKey } = auth;
   // Downloads count against the key's request rate, like GraphQL requests.
   const refusal = await opts.limits.admit(apiKey.id);
   if (refusal) {
