@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, startEmulator, type Emulator } from '../src/emulator/index.js';
-import { waitUntil } from './support/wait.js';
+import { manualClock, waitUntil } from './support/wait.js';
 
 const WORKFLOW = '/workflows/678b67a76426baad7e539337-v4';
 const IMG_A = 'https://example.com/a.jpg';
@@ -58,12 +58,6 @@ async function waitFor(path: string, opts: { bearer?: boolean }, done: (a: Answe
     () => `${path} never finished; last answer ${last?.status} ${last?.bytes.toString('utf8').slice(0, 200)}`,
     { everyMs: 10 },
   );
-}
-
-/** A clock that moves only when a test moves it: async states and retention read it. */
-function manualClock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
 }
 
 /** A second emulator on a manual clock, closed after `body`. */

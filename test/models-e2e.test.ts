@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, OBSERVABLE_STEPS, startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, inputTypeOf, MODEL_CASES, sha256, SWAP_JOB_FIELDS } from './support/fixtures.js';
 import { jobUuid } from './support/processes.js';
-import { waitUntil } from './support/wait.js';
+import { manualClock, waitUntil } from './support/wait.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -163,8 +163,8 @@ describe('upstream failures and cancellation', () => {
 
   it('cancelJob stops a running job, records CANCELED, and a second cancel is a typed error', async () => {
     // The upstream's clock moves only when the test says: the job stays QUEUED upstream until the cancel is in.
-    let upstreamNow = Date.now();
-    const slow = await startTestApp({ emulator: { latencyMs: { queueStep: 400 }, clock: () => upstreamNow } });
+    const upstream = manualClock(Date.now());
+    const slow = await startTestApp({ emulator: { latencyMs: { queueStep: 400 }, clock: upstream.now } });
     try {
       const job = (await slow.gql(createMutation('createFaceswapV2Job', 'CreateFaceswapV2JobInput'), { input: MODEL_CASES[2].input })).data.result;
       const seen = collect(slow.wsClient(), `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, { id: job.id },
@@ -175,7 +175,7 @@ describe('upstream failures and cancellation', () => {
       expect(first.data.cancelJob).toEqual({ __typename: 'JobCanceled', job: { status: 'CANCELED' } });
       // Then the upstream finishes the request, and no worker step on the job is left in flight:
       // a late completion, had it come, would have revived the job by now.
-      upstreamNow += 1_000;
+      upstream.advance(1_000);
       const { rows: [row] } = await slow.app.db.pool.query(`SELECT upstream_request_id FROM jobs WHERE id = $1`, [jobUuid(job.id)]);
       await waitUntil(async () => {
         const res = await fetch(`${slow.emulator.url}/v2/requests/${row.upstream_request_id}/status`, { headers: { 'x-api-key': slow.emulator.apiKey } });

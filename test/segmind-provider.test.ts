@@ -8,7 +8,7 @@ import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { parseRetryAfter } from '../src/services/providers/http.js';
 import { createSegmindProvider } from '../src/services/providers/segmind.js';
 import type { PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from '../src/services/providers/types.js';
-import { waitUntil } from './support/wait.js';
+import { manualClock, waitUntil } from './support/wait.js';
 
 const IMG_A = 'https://example.com/a.jpg';
 const IMG_B = 'https://example.com/b.png';
@@ -235,13 +235,13 @@ describe('status mapping', () => {
 
   it('results past their retention are EXPIRED', async () => {
     // The emulator's clock moves only when the test moves it.
-    let now = 1_000_000;
-    const short = await startEmulator({ retentionMs: 20, latencyMs: { queueStep: 5 }, clock: () => now });
+    const clock = manualClock();
+    const short = await startEmulator({ retentionMs: 20, latencyMs: { queueStep: 5 }, clock: clock.now });
     try {
       const p = createSegmindProvider({ baseUrl: short.url, apiKey: short.apiKey });
       const submitted = await p.submit(job('FACESWAP_V2'), never());
       if (submitted.kind !== 'accepted') throw new Error(submitted.kind);
-      now += 30; // the 10 ms of its two steps and the 20 ms of its retention have passed
+      clock.advance(30); // the 10 ms of its two steps and the 20 ms of its retention have passed
       const outcome = await p.poll({ ...job('FACESWAP_V2'), upstreamRequestId: submitted.requestId, upstreamPollUrl: submitted.pollUrl }, never());
       expect(outcome).toMatchObject({ kind: 'failed', code: 'EXPIRED' });
     } finally {

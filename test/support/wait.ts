@@ -1,4 +1,4 @@
-// Waiting in tests. A test waits for a condition, never for a fixed time: the
+// Waiting and time in tests. A test waits for a condition, never for a fixed time: the
 // deadline is only how long to keep trying before failing, so it is generous
 // (a machine ten times slower than a quiet one still passes) and a failure says
 // what was seen so far.
@@ -34,4 +34,10 @@ export async function waitUntil<T>(
  */
 export function pause(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A clock that moves only when a test moves it (the emulator's `clock` option reads it). */
+export function manualClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => void (now += ms) };
 }
