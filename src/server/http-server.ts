@@ -24,7 +24,7 @@ import { httpRequestLimitError, persistedOperationLimitsPlugin, type OperationLi
 import { authenticateHeaders, unauthenticated, type Refusal } from './request-auth.js';
 import { boundedStringify, boundedWsResults } from './response-limit.js';
 import { KeyContexts, type ConnectionState } from './key-contexts.js';
-import { KeyLimits, rateLimitedError } from './key-limits.js';
+import { KeyLimits, rateLimitedRefusal } from './key-limits.js';
 import { closeConnectionsOfDeadKeys, type NoticeSource } from './key-revocations.js';
 import type { KeyLimitsConfig } from '../config.js';
 import type { ArtifactStore } from '../services/artifacts.js';
@@ -166,6 +166,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const auth = await authenticateHeaders(opts.db.pool, req.headers.authorization);
     const refusal = 'refusal' in auth ? auth.refusal : null;
     if (refusal && (req.method !== 'GET' || refusal.status !== 401)) return refuse(req, res, refusal, opts.maxBodyBytes);
+    // Over its rate, a key's request is refused from its headers too: no body read, nothing parsed.
+    if (!refusal) {
+      const limited = await limits.admit((auth as { apiKey: ApiKeyIdentity }).apiKey.id);
+      if (limited) return refuse(req, res, rateLimitedRefusal(limited), opts.maxBodyBytes);
+    }
     if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
     let body: unknown = undefined;
     if (req.method === 'POST') {
@@ -208,10 +213,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => {
         if (refusal) throw unauthenticated(refusal.error.message);
-        const apiKey = (auth as { apiKey: ApiKeyIdentity }).apiKey;
-        const limited = await limits.admit(apiKey.id);
-        if (limited) throw rateLimitedError(limited, 'http');
-        return opts.context(apiKey, publicUrl);
+        return opts.context((auth as { apiKey: ApiKeyIdentity }).apiKey, publicUrl);
       },
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);

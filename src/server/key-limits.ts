@@ -4,7 +4,7 @@
 // Each refusal is typed: HTTP 429 with Retry-After, a graphql-ws `error`
 // message for the refused subscription (its socket stays open), and a close
 // with 1013 for a socket beyond the key's cap (see socketLimitClose).
-import { HeaderMap } from '@apollo/server';
+import type { Refusal } from './request-auth.js';
 import { GraphQLError } from 'graphql';
 import type pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -86,7 +86,7 @@ export class KeyLimits {
     const beyondCap = this.subscriptionRefusal(running);
     if (beyondCap) return [beyondCap];
     const refusal = await this.admit(apiKeyId);
-    return refusal ? [rateLimitedError(refusal, 'ws')] : null;
+    return refusal ? [rateLimitedError(refusal)] : null;
   }
 
   private subscriptionRefusal(running: Readonly<Record<string, unknown>>): GraphQLError | null {
@@ -110,17 +110,24 @@ export class KeyLimits {
   }
 }
 
-/** A refused request as GraphQL error: over HTTP it carries status 429 and Retry-After (Apollo reads extensions.http). */
-export function rateLimitedError(refusal: RateRefusal, transport: 'http' | 'ws'): GraphQLError {
-  const extensions: Record<string, unknown> = {
-    code: 'RATE_LIMITED',
-    field: 'Authorization',
-    rule: 'requests-per-second',
-    limit: refusal.limit,
-    retryAfterSeconds: refusal.retryAfterSeconds,
+/** A refused request as a GraphQL error (a graphql-ws `error` message for the refused subscribe). */
+export function rateLimitedError(refusal: RateRefusal): GraphQLError {
+  return new GraphQLError(refusal.message, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      field: 'Authorization',
+      rule: 'requests-per-second',
+      limit: refusal.limit,
+      retryAfterSeconds: refusal.retryAfterSeconds,
+    },
+  });
+}
+
+/** A refused HTTP request: 429 with Retry-After, answered from its headers (http-server.ts). */
+export function rateLimitedRefusal(refusal: RateRefusal): Refusal {
+  return {
+    status: 429,
+    headers: { 'retry-after': String(refusal.retryAfterSeconds) },
+    error: rateLimitedError(refusal).toJSON(),
   };
-  if (transport === 'http') {
-    extensions.http = { status: 429, headers: new HeaderMap([['retry-after', String(refusal.retryAfterSeconds)]]) };
-  }
-  return new GraphQLError(refusal.message, { extensions });
 }
