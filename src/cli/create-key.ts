@@ -1,7 +1,7 @@
 // npm run keys:create -- <name> [--admin] [--expires <when>]: prints a new API key
 // once; only its hash is stored. Admin keys see every key's spend, set budgets
 // and revoke keys. <when> is an ISO 8601 time or a duration from now: 90m, 12h, 30d.
-import { createApiKey } from '../services/api-keys.js';
+import { createApiKey, keyNameProblem } from '../services/api-keys.js';
 import { withCliDb } from './cli-db.js';
 import { parseExpiry } from './key-options.js';
 
@@ -28,6 +28,8 @@ for (let i = 0; i < args.length; i++) {
 }
 const [name, ...rest] = names;
 if (!name || rest.length > 0 || name.startsWith('-')) fail(USAGE);
+const nameProblem = keyNameProblem(name);
+if (nameProblem) fail(`<name> ${nameProblem.message}\n${USAGE}`);
 
 const { id, secret } = await withCliDb((pool) => createApiKey(pool, name, { admin, expiresAt }));
 const until = expiresAt ? `, expires ${expiresAt.toISOString()}` : '';

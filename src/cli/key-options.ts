@@ -1,6 +1,6 @@
 // Arguments of the key commands (keys:create, keys:list, keys:revoke).
 import type pg from 'pg';
-import { uuidOfGlobalId } from '../schema/global-ids.js';
+import { uuidOfGlobalId } from '../util/global-ids.js';
 import { findApiKey, findApiKeysByName, type ApiKeyRow } from '../services/api-keys.js';
 
 /** An ISO 8601 time, or a duration from `now` (90m, 12h, 30d); null when it is neither. */

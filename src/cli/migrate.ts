@@ -7,12 +7,12 @@ import {
   ensureDatabase,
   migrationStatus,
 } from '../db/migrations.js';
+import { withCliDatabaseUrl } from './cli-db.js';
 
 const USAGE = 'usage: tsx src/cli/migrate.ts deploy | new <name> | status';
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], databaseUrl: string): Promise<number> {
   const [command, ...rest] = argv;
-  const databaseUrl = process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/swapyard';
   const log = (line: string) => console.error(line);
 
   if (command !== 'deploy' && command !== 'new' && command !== 'status') {
@@ -62,7 +62,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+// The same database as `npm start`, the worker and the key commands (cli-db.ts).
+withCliDatabaseUrl((url) => main(process.argv.slice(2), url)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     // Engine errors carry Prisma's code (P3009 ...), which its docs are indexed by.

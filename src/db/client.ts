@@ -1,8 +1,12 @@
-// One pg pool per process, shared by Prisma (GraphQL reads and job creation)
-// and by the hand-written SQL of the worker and the event hub.
+// One pg pool per process, shared by Prisma (GraphQL reads, job history and
+// webhook endpoints) and by the hand-written SQL of job creation, the job
+// steps, the event hub and everything else.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { componentLogger } from '../util/logger.js';
+
+const log = componentLogger('db');
 
 export interface Db {
   url: string;
@@ -14,7 +18,7 @@ export interface Db {
 export function connectDb(url: string, opts: { max?: number; onQuery?: (sql: string) => void } = {}): Db {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
   // An idle client losing its connection (a database restart) must not crash the process.
-  pool.on('error', (err) => console.error('[db] idle client error:', err.message));
+  pool.on('error', (err) => log.warn({ err }, 'idle client error'));
   if (opts.onQuery) watchQueries(pool, opts.onQuery);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {

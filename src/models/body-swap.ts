@@ -1,5 +1,9 @@
 import type { ModelSpec } from './types.js';
 
+declare module './types.js' {
+  interface ModelKeys { BODY_SWAP: true }
+}
+
 export const BODY_SWAP_WORKFLOW_ID = '678b67a76426baad7e539337-v4';
 
 export const bodySwap: ModelSpec = {
@@ -22,4 +26,6 @@ export const bodySwap: ModelSpec = {
     },
     { kind: 'string', wire: 'select_character', name: 'selectCharacter', default: 'woman', maxLength: 200, description: 'Which subject to select.' },
   ],
+  price: { price: '0.2687', source: 'vendor page: about $0.2687 per run' },
+  local: { runs: false, reason: 'body swap needs a generative model; the local provider swaps faces only' },
 };

@@ -1,6 +1,10 @@
 import { base64Param, imageFormatParam } from './shared-params.js';
 import type { ModelSpec } from './types.js';
 
+declare module './types.js' {
+  interface ModelKeys { FACESWAP_COMIC: true }
+}
+
 export const faceswapComic: ModelSpec = {
   key: 'FACESWAP_COMIC',
   slug: 'faceswap-comic',
@@ -26,4 +30,6 @@ export const faceswapComic: ModelSpec = {
     { kind: 'int', wire: 'output_quality', name: 'outputQuality', default: 95, min: 1, max: 100, description: 'Output image quality.' },
     base64Param,
   ],
+  price: { price: '0.065', source: 'vendor page: $0.065 per generation' },
+  local: { runs: false, reason: 'turning a real face into an illustration needs a diffusion model; the local provider only warps and blends real faces' },
 };

@@ -1,5 +1,9 @@
-import { base64Param } from './shared-params.js';
+import { base64Param, NO_LOCAL_RESTORE, notAppliedIf } from './shared-params.js';
 import type { ModelSpec } from './types.js';
+
+declare module './types.js' {
+  interface ModelKeys { FACESWAP_V2: true }
+}
 
 export const faceswapV2: ModelSpec = {
   key: 'FACESWAP_V2',
@@ -21,4 +25,13 @@ export const faceswapV2: ModelSpec = {
     },
     base64Param,
   ],
+  price: { price: '0.01', source: 'placeholder' },
+  local: {
+    runs: true, source: 'source_img', target: 'target_img', format: 'jpeg', quality: 95,
+    // face_restore has no "disable" value and defaults to CodeFormer: refused only when the client chose it.
+    refuse: (params, explicit) => (explicit?.has('face_restore') && params.face_restore !== undefined
+      ? [{ option: 'face_restore', value: params.face_restore, reason: NO_LOCAL_RESTORE }]
+      : []),
+    notApplied: (params) => notAppliedIf(params, 'face_restore', 'defaulted restore model not applied: the local provider has no face restoration'),
+  },
 };

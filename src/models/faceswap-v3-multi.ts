@@ -1,5 +1,9 @@
-import { base64Param, genderParam, imageFormatParam } from './shared-params.js';
+import { base64Param, genderParam, imageFormatParam, NO_LOCAL_RESTORE, notAppliedIf } from './shared-params.js';
 import type { ModelSpec } from './types.js';
+
+declare module './types.js' {
+  interface ModelKeys { FACESWAP_V3_MULTI: true }
+}
 
 export const faceswapV3Multi: ModelSpec = {
   key: 'FACESWAP_V3_MULTI',
@@ -53,4 +57,20 @@ export const faceswapV3Multi: ModelSpec = {
     { kind: 'int', wire: 'image_quality', name: 'imageQuality', default: 95, min: 10, max: 100, description: 'Output image quality.' },
     base64Param,
   ],
+  price: { price: '0.01', source: 'placeholder' },
+  local: {
+    runs: true, source: 'source_img', target: 'target_img', format: 'jpeg', quality: 95, faceOrderParam: 'detection_face_order',
+    refuse: (params) => [
+      ...(params.face_restore !== undefined && params.face_restore !== 'disable'
+        ? [{ option: 'face_restore', value: params.face_restore, reason: NO_LOCAL_RESTORE }]
+        : []),
+      ...['detect_gender_input', 'detect_gender_source']
+        .filter((key) => params[key] !== undefined && params[key] !== 'no')
+        .map((key) => ({ option: key, value: params[key], reason: 'the local provider does not filter faces by gender' })),
+    ],
+    notApplied: (params) => [
+      ...notAppliedIf(params, 'facedetection', 'best effort: the local provider always detects with BlazeFace and the 468-point face mesh'),
+      ...(params.face_restore === 'disable' ? notAppliedIf(params, 'face_restore_weight', 'no effect: face restore is disabled') : []),
+    ],
+  },
 };

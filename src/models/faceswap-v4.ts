@@ -1,5 +1,9 @@
-import { base64Param, imageFormatParam } from './shared-params.js';
+import { base64Param, imageFormatParam, notAppliedIf } from './shared-params.js';
 import type { ModelSpec } from './types.js';
+
+declare module './types.js' {
+  interface ModelKeys { FACESWAP_V4: true }
+}
 
 export const faceswapV4: ModelSpec = {
   key: 'FACESWAP_V4',
@@ -39,4 +43,16 @@ export const faceswapV4: ModelSpec = {
     },
     base64Param,
   ],
+  price: { price: '0.04', options: { hardware: { fast: '0.04', cost: '0.02' } }, source: 'placeholder' },
+  local: {
+    runs: true, source: 'source_image', target: 'target_image', format: 'png', quality: 90, summary: 'faceswap-v4 with swapType FACE',
+    refuse: (params) => (params.swap_type !== 'face'
+      ? [{ option: 'swap_type', value: params.swap_type ?? 'head', reason: 'the local provider swaps faces only; head swap (hair and head shape) needs the vendor diffusion model' }]
+      : []),
+    notApplied: (params) => [
+      ...notAppliedIf(params, 'model_type', 'no diffusion steps locally: the swap is a mesh warp with colour transfer'),
+      ...notAppliedIf(params, 'style_type', 'not applied: the face is always colour-matched to the target'),
+      ...notAppliedIf(params, 'hardware', 'the local provider runs on this machine\'s CPU'),
+    ],
+  },
 };

@@ -34,3 +34,11 @@ export function genderParam(wire: string, name: string, whose: string): EnumPara
     description: `Only swap ${whose} faces of this gender; NO swaps any.`,
   };
 }
+
+/** The local engine's answer to a face-restore option. */
+export const NO_LOCAL_RESTORE = 'the local provider has no face restoration model (CodeFormer/GFPGAN do not run here)';
+
+/** The option's value as not applied, when the params hold it. */
+export function notAppliedIf(params: Record<string, unknown>, option: string, note: string): Array<{ option: string; value: unknown; note: string }> {
+  return params[option] !== undefined ? [{ option, value: params[option], note }] : [];
+}

@@ -5,8 +5,14 @@
 // src/models/normalise.ts), so adding a model is one spec module plus one line
 // in registry.ts.
 
+/**
+ * The key of every registered model: each spec module adds its own to this
+ * interface (declaration merging), so ModelKey is a union the compiler checks.
+ */
+export interface ModelKeys {}
+
 /** e.g. "FACESWAP_V4"; stored in jobs.model and exposed as the JobModel enum. */
-export type ModelKey = string;
+export type ModelKey = keyof ModelKeys & string;
 
 /**
  * How the upstream runs the model:
@@ -81,6 +87,52 @@ export type ParamSpec =
   | StringParam
   | FaceIndexListParam;
 
+/** What a model costs upstream by default, in US dollars per run (PRICES overrides it; models/prices.ts). */
+export interface PriceSource {
+  price: string;
+  failurePrice?: string;
+  /** Prices that replace `price` for one value of an enum parameter: wire name → wire value → dollars. */
+  options?: Record<string, Record<string, string>>;
+  /** Where the figure comes from; documentation only. */
+  source: string;
+}
+
+/** An option the local engine cannot honour: the job is refused with it. */
+export interface UnsupportedOption {
+  /** The wire name, or "model" when the whole model is out of reach. */
+  option: string;
+  value: unknown;
+  reason: string;
+}
+
+/** An option the local engine accepts without an equivalent: recorded on the output. */
+export interface NotAppliedOption {
+  option: string;
+  value: unknown;
+  note: string;
+}
+
+/** How the local engine (services/providers/local.ts) runs a model, or why it cannot. */
+export type LocalMapping =
+  | { runs: false; reason: string }
+  | {
+    runs: true;
+    /** Wire names of the face image and of the image that receives it. */
+    source: string;
+    target: string;
+    /** Output format and quality when the params name none. */
+    format: 'jpeg' | 'png' | 'webp';
+    quality: number;
+    /** The wire param that orders detected faces; without one, faces are numbered large to small. */
+    faceOrderParam?: string;
+    /** How the Provider enum's description names what runs locally; default: the slug. */
+    summary?: string;
+    /** Options refused for these normalised params; `explicit`: the wire fields the client set itself. */
+    refuse?: (params: Record<string, unknown>, explicit?: ReadonlySet<string>) => UnsupportedOption[];
+    /** Options accepted without a local equivalent. */
+    notApplied?: (params: Record<string, unknown>) => NotAppliedOption[];
+  };
+
 export interface ModelSpec {
   key: ModelKey;
   /** The vendor's model name, e.g. "faceswap-v4". */
@@ -92,6 +144,10 @@ export interface ModelSpec {
   /** Path of the submit request on the upstream, e.g. "/v1/faceswap-v4". */
   endpoint: string;
   params: ParamSpec[];
+  /** The default price (models/prices.ts). */
+  price: PriceSource;
+  /** The local engine's mapping. */
+  local: LocalMapping;
 }
 
 export const SEED_MIN = 0;

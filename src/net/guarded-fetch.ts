@@ -1,20 +1,8 @@
-// The one way this service makes an HTTP request to a URL it did not choose
-// itself: image inputs of the local engine, webhook deliveries and upstream
-// output downloads. Without these rules any API key could make the server
-// call loopback services, the cloud metadata address or the network behind
-// it (SSRF).
-//
-// - The address is checked where it is used: a connector refuses, at connect
-//   time, an IP literal or any address a name resolves to that is in the
-//   special-purpose registries (special-addresses.ts). A name that resolved
-//   to a public address when it was registered and to 127.0.0.1 now (DNS
-//   rebinding) is refused at the connection.
-// - Redirects are followed by hand, at most `maxRedirects` hops; each hop is a
-//   new URL checked again (scheme, credentials, and its own connection).
-// - The policy's allow-list exempts origins, host AND port, from the address
-//   rule; a connection to any other port of an allowed host is checked.
-// - One deadline covers the whole fetch, redirects and body included; the
-//   caller's signal aborts it too; the body is read up to a byte limit.
+// The one way this service requests a URL it did not choose itself (local
+// image inputs, webhook deliveries, upstream output downloads), so no API key
+// can make it call loopback, metadata or private addresses (SSRF). Addresses
+// are checked at connect time (which defeats DNS rebinding), redirects hop by
+// hop, with one deadline and a byte cap (docs/ARCHITECTURE.md, "Outbound requests").
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
