@@ -50,10 +50,27 @@ export interface RequestFault extends FaultBase {
   };
 }
 
+/** Bodies a broken CDN or gateway serves under an image Content-Type (`corruptOutput`). */
+export const CORRUPT_OUTPUTS = ['json', 'html', 'xml', 'empty', 'truncated'] as const;
+export type CorruptOutput = (typeof CORRUPT_OUTPUTS)[number];
+
 /**
- * Changes how the next matching async submission (queue or workflow) runs:
- * `outcome: 'FAILED'` makes it end FAILED (422 on the v2 queue), `processingMs`
- * makes its PROCESSING phase last that long (a slow upstream). Either or both.
+ * Changes how the next matching submission runs (all but `corruptOutput` are
+ * for async ones, queue or workflow). Any combination:
+ * - `outcome: 'FAILED'` makes it end FAILED (422 on the v2 queue);
+ * - `processingMs` makes its PROCESSING phase last that long (a slow upstream);
+ * - `corruptOutput`: the run is accepted and billed, but its image is replaced
+ *   by a JSON, HTML or XML error, an empty body, or the image cut in half,
+ *   served under the image's Content-Type (the v1 answer; the async output's media URL);
+ * - `namedUrls` (v2 queue): the submit answer names the request's status and
+ *   result URLs on another path, `/v2/elsewhere/<id>/status` and
+ *   `/v2/elsewhere/<id>`, under `statusKey` (`status_url`, the default, or
+ *   `poll_url`) and `response_url`. Without `origin` the documented paths
+ *   answer 404 for that request, so only a client that follows the named URLs
+ *   finds it; with `origin` (e.g. a test's own server) the named URLs are on
+ *   that origin instead and the documented paths serve as usual;
+ * - `visibleAfterPolls`: the request answers 404 to its first N polls, as a
+ *   queue whose read side lags its write side does.
  */
 export interface OutcomeFault extends FaultBase {
   outcome?: 'FAILED';
@@ -61,6 +78,9 @@ export interface OutcomeFault extends FaultBase {
   error?: string;
   /** How long the request stays PROCESSING; default the emulator's step time. */
   processingMs?: number;
+  corruptOutput?: CorruptOutput;
+  namedUrls?: { origin?: string; statusKey?: 'status_url' | 'poll_url' };
+  visibleAfterPolls?: number;
 }
 
 export type Fault = RequestFault | OutcomeFault;
@@ -118,15 +138,16 @@ export class FaultBook {
     return take(this.requestFaults, req);
   }
 
-  takeOutcomeFault(req: RequestInfo): OutcomeFault | undefined {
-    return take(this.outcomeFaults, req);
+  /** `only`: take only an outcome fault that passes it (a sync submission has no use for the async kinds). */
+  takeOutcomeFault(req: RequestInfo, only?: (fault: OutcomeFault) => boolean): OutcomeFault | undefined {
+    return take(this.outcomeFaults, req, only);
   }
 }
 
 /** The first armed fault that matches and, if probabilistic, wins its draw; used up after `times`. */
-function take<F extends Fault>(list: Armed<F>[], req: RequestInfo): F | undefined {
+function take<F extends Fault>(list: Armed<F>[], req: RequestInfo, only?: (fault: F) => boolean): F | undefined {
   const index = list.findIndex(
-    (a) => matches(a.fault.match, req) && (a.random === undefined || a.random() < a.fault.probability!),
+    (a) => matches(a.fault.match, req) && (!only || only(a.fault)) && (a.random === undefined || a.random() < a.fault.probability!),
   );
   if (index < 0) return undefined;
   const armed = list[index]!;
@@ -149,8 +170,10 @@ function matches(match: FaultMatch | undefined, req: RequestInfo): boolean {
   return true;
 }
 
+const OUTCOME_KEYS = ['outcome', 'processingMs', 'corruptOutput', 'namedUrls', 'visibleAfterPolls'] as const;
+
 export function isOutcomeFault(fault: Fault): fault is OutcomeFault {
-  return 'outcome' in fault || 'processingMs' in fault;
+  return OUTCOME_KEYS.some((key) => key in fault);
 }
 
 /** Throws on a fault that could never do anything, so a typo in a test fails loudly. */
@@ -166,9 +189,25 @@ export function checkFault(fault: unknown): asserts fault is Fault {
     throw new TypeError('probability must be a number in (0, 1]');
   }
   if (f.seed !== undefined && !Number.isInteger(f.seed)) throw new TypeError('seed must be an integer');
-  if ('outcome' in f || 'processingMs' in f) {
+  if (OUTCOME_KEYS.some((key) => key in f)) {
     if ('response' in f || 'delayMs' in f || 'drop' in f) {
-      throw new TypeError('a fault is either about the answer (response, delayMs, drop) or the async outcome (outcome, processingMs)');
+      throw new TypeError('a fault is either about the answer (response, delayMs, drop) or the outcome (outcome, processingMs, corruptOutput, namedUrls, visibleAfterPolls)');
+    }
+    if (f.corruptOutput !== undefined && !CORRUPT_OUTPUTS.includes(f.corruptOutput as CorruptOutput)) {
+      throw new TypeError(`corruptOutput must be one of ${CORRUPT_OUTPUTS.join(', ')}`);
+    }
+    if (f.visibleAfterPolls !== undefined && !(Number.isInteger(f.visibleAfterPolls) && (f.visibleAfterPolls as number) >= 1)) {
+      throw new TypeError('visibleAfterPolls must be an integer >= 1');
+    }
+    if (f.namedUrls !== undefined) {
+      const named = f.namedUrls as Record<string, unknown>;
+      if (typeof named !== 'object' || named === null) throw new TypeError('namedUrls must be an object');
+      if (named.statusKey !== undefined && named.statusKey !== 'status_url' && named.statusKey !== 'poll_url') {
+        throw new TypeError('namedUrls.statusKey must be "status_url" or "poll_url"');
+      }
+      if (named.origin !== undefined && !(typeof named.origin === 'string' && /^https?:\/\/[^/]+$/.test(named.origin))) {
+        throw new TypeError('namedUrls.origin must be an origin such as "http://127.0.0.1:9000"');
+      }
     }
     if (f.outcome !== undefined && f.outcome !== 'FAILED') throw new TypeError('outcome must be "FAILED"');
     if (f.processingMs !== undefined && !(Number.isInteger(f.processingMs) && (f.processingMs as number) >= 0)) {

@@ -6,8 +6,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ROUTES, STATUS_TEXT, type Route } from './contract.js';
-import { checkFault, FaultBook, isOutcomeFault, type Fault, type RequestFault } from './faults.js';
-import { canonicalJson, renderImage } from './image.js';
+import { checkFault, FaultBook, isOutcomeFault, type CorruptOutput, type Fault, type RequestFault } from './faults.js';
+import { canonicalJson, renderImage, type RenderedImage } from './image.js';
 import { RequestStore, type AsyncRequest } from './store.js';
 import { validateBody } from './validate.js';
 
@@ -121,8 +121,9 @@ const JSON_TYPE = 'application/json';
 
 type Target =
   | { kind: 'submit'; route: Route }
-  | { kind: 'queueStatus'; id: string }
-  | { kind: 'queueResult'; id: string }
+  /** `elsewhere`: reached at /v2/elsewhere/…, the URLs a namedUrls fault's submit answer names. */
+  | { kind: 'queueStatus'; id: string; elsewhere: boolean }
+  | { kind: 'queueResult'; id: string; elsewhere: boolean }
   | { kind: 'workflowPoll'; id: string }
   | { kind: 'media'; id: string; ext: string }
   | { kind: 'credits' }
@@ -202,7 +203,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       case 'queueStatus':
       case 'queueResult':
         checkAuth(req, 'x-api-key');
-        return queueAnswer(res, target.id, target.kind === 'queueResult');
+        return queueAnswer(res, target.id, target.kind === 'queueResult', target.elsewhere);
       case 'workflowPoll':
         checkAuth(req, 'bearer');
         return workflowAnswer(res, target.id);
@@ -260,8 +261,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const base64 = checked.params.base64 === true;
 
     if (route.mode === 'sync') {
+      const corrupt = faults.takeOutcomeFault({ method: 'POST', path: route.path, model: slug }, (f) => f.corruptOutput !== undefined);
       if (syncLatency > 0) await sleep(syncLatency);
       creditsMicros -= price;
+      if (corrupt?.corruptOutput) return sendCorrupt(res, corrupt.corruptOutput, image);
       if (base64) return sendJson(res, 200, { image: image.bytes.toString('base64') });
       if (res.destroyed) return; // the client gave up while we were "computing"
       res.writeHead(200, { 'Content-Type': image.mimeType, 'Content-Length': image.bytes.length });
@@ -281,6 +284,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       image,
       base64,
       failure: outcome?.outcome === 'FAILED' ? (outcome.error ?? 'content blocked by RAI policy') : undefined,
+      corruptOutput: outcome?.corruptOutput,
+      elsewhere: route.mode === 'queue' && outcome?.namedUrls !== undefined && outcome.namedUrls.origin === undefined,
+      hiddenPolls: outcome?.visibleAfterPolls,
     };
     store.add(request);
     // Billed on acceptance, except runs the upstream itself refuses (content blocks).
@@ -289,6 +295,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     stats.requests[id] = { model: slug, mode: route.mode, submissions: 1, polls: 0 };
 
     if (route.mode === 'queue') {
+      const named = outcome?.namedUrls;
+      if (named) {
+        const origin = named.origin ?? baseUrl;
+        return sendJson(res, 200, {
+          request_id: id,
+          [named.statusKey ?? 'status_url']: `${origin}/v2/elsewhere/${id}/status`,
+          response_url: `${origin}/v2/elsewhere/${id}`,
+        });
+      }
       return sendJson(res, 200, {
         request_id: id,
         status_url: `${baseUrl}/v2/requests/${id}/status`,
@@ -298,8 +313,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     return sendJson(res, 200, { poll_url: `${baseUrl}/workflows/request/${id}`, request_id: id, status: 'QUEUED' });
   }
 
-  function queueAnswer(res: ServerResponse, id: string, wantResult: boolean): void {
-    const request = pollable(id, 'queue');
+  function queueAnswer(res: ServerResponse, id: string, wantResult: boolean, elsewhere: boolean): void {
+    const request = pollable(id, 'queue', elsewhere);
     const status = store.poll(request);
     if (status === 'FAILED') return sendJson(res, 422, { status, error: request.failure });
     if (!wantResult) return sendJson(res, 200, { status });
@@ -316,11 +331,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     sendJson(res, 200, { status, output: JSON.stringify({ image: mediaUrl(request) }) });
   }
 
-  function pollable(id: string, mode: 'queue' | 'workflow'): AsyncRequest {
+  function pollable(id: string, mode: 'queue' | 'workflow', elsewhere = false): AsyncRequest {
     const request = store.get(id);
-    if (!request || request.mode !== mode) throw new HttpError(404, { error: `request ${id} not found or expired` });
+    const notFound = () => new HttpError(404, { error: `request ${id} not found or expired` });
+    if (!request || request.mode !== mode || (request.elsewhere ?? false) !== elsewhere) throw notFound();
     const entry = stats.requests[id];
     if (entry) entry.polls += 1;
+    if (request.hiddenPolls) {
+      request.hiddenPolls -= 1;
+      throw notFound(); // not visible yet
+    }
     return request;
   }
 
@@ -329,6 +349,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (!request || store.status(request) !== 'COMPLETED' || ext !== request.image.format) {
       throw new HttpError(404, { error: 'media not found or expired' });
     }
+    if (request.corruptOutput) return sendCorrupt(res, request.corruptOutput, request.image);
     res.writeHead(200, { 'Content-Type': request.image.mimeType, 'Content-Length': request.image.bytes.length });
     res.end(request.image.bytes);
   }
@@ -435,8 +456,12 @@ function resolve(method: string, path: string): Target {
     return route ? { kind: 'submit', route } : { kind: 'wrongMethod', allow: 'POST' };
   }
   let m: RegExpExecArray | null;
-  if ((m = /^\/v2\/requests\/([^/]+)\/status$/.exec(path))) return onlyGet(method, { kind: 'queueStatus', id: m[1]! });
-  if ((m = /^\/v2\/requests\/([^/]+)$/.exec(path))) return onlyGet(method, { kind: 'queueResult', id: m[1]! });
+  if ((m = /^\/v2\/(requests|elsewhere)\/([^/]+)\/status$/.exec(path))) {
+    return onlyGet(method, { kind: 'queueStatus', id: m[2]!, elsewhere: m[1] === 'elsewhere' });
+  }
+  if ((m = /^\/v2\/(requests|elsewhere)\/([^/]+)$/.exec(path))) {
+    return onlyGet(method, { kind: 'queueResult', id: m[2]!, elsewhere: m[1] === 'elsewhere' });
+  }
   if ((m = /^\/workflows\/request\/([^/]+)$/.exec(path))) return onlyGet(method, { kind: 'workflowPoll', id: m[1]! });
   if (path === '/v1/get-user-credits') return onlyGet(method, { kind: 'credits' });
   if ((m = /^\/outputs\/([^/.]+)\.([a-z]+)$/.exec(path))) return onlyGet(method, { kind: 'media', id: m[1]!, ext: m[2]! });
@@ -452,6 +477,29 @@ function sendFault(res: ServerResponse, response: NonNullable<RequestFault['resp
   for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
   const body = response.body ?? { error: STATUS_TEXT[response.status] ?? `HTTP ${response.status}` };
   sendJson(res, response.status, body);
+}
+
+/** What a broken CDN or gateway serves under an image Content-Type (a corruptOutput fault). */
+export function corruptBody(kind: CorruptOutput, image: RenderedImage): Buffer {
+  switch (kind) {
+    case 'json':
+      return Buffer.from(JSON.stringify({ error: 'Internal error while rendering the output', code: 500 }));
+    case 'html':
+      return Buffer.from('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cdn-edge</center></body></html>');
+    case 'xml':
+      return Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>4Q2V1M7X</RequestId></Error>');
+    case 'empty':
+      return Buffer.alloc(0);
+    case 'truncated':
+      return image.bytes.subarray(0, Math.floor(image.bytes.length / 2));
+  }
+}
+
+function sendCorrupt(res: ServerResponse, kind: CorruptOutput, image: RenderedImage): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = corruptBody(kind, image);
+  res.writeHead(200, { 'Content-Type': image.mimeType, 'Content-Length': body.length });
+  res.end(body);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

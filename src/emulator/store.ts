@@ -5,6 +5,7 @@
 // reported it, so a client on a slow machine sees every state, never skips one.
 
 import type { EmulatedModel } from './contract.js';
+import type { CorruptOutput } from './faults.js';
 import type { RenderedImage } from './image.js';
 
 export type AsyncStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
@@ -22,6 +23,12 @@ export interface AsyncRequest {
   base64: boolean;
   /** Set when an outcome fault made it fail. */
   failure?: string;
+  /** An outcome fault replaced its output media by this kind of non-image body (faults.ts). */
+  corruptOutput?: CorruptOutput;
+  /** Polled only at the URLs its submit answer named (/v2/elsewhere/…); the documented paths answer 404. */
+  elsewhere?: boolean;
+  /** Polls still to answer 404 (an outcome fault's visibleAfterPolls). */
+  hiddenPolls?: number;
   /** Paced by polls: the state reached (0 QUEUED, 1 PROCESSING, 2 done), since when, and whether a poll reported it. */
   paced?: { state: 0 | 1 | 2; since: number; reported: boolean };
 }

@@ -54,12 +54,16 @@ export type ColourOutcome = 'full' | 'mean-only' | 'skipped';
 /**
  * Recolour `warped` (float RGB over `roi`) in place towards the target's
  * pixels under the same region. Statistics come from pixels whose alpha
- * exceeds 0.5.
+ * exceeds 0.5, or, with `stats`, from the pixels it marks (skin only: eyes,
+ * brows, mouth and teeth differ between people and are not tone);
+ * `meanOnly` keeps the source's own spread (its contrast) and moves only the
+ * means.
  */
-export function transferColour(warped: Float32Array, alpha: Float32Array, target: RgbImage, roi: Roi): ColourOutcome {
+export function transferColour(warped: Float32Array, alpha: Float32Array, target: RgbImage, roi: Roi, stats?: Uint8Array, meanOnly = false): ColourOutcome {
   const n = roi.w * roi.h;
+  const pick = stats ? (k: number) => stats[k] === 1 && alpha[k]! > 0 : (k: number) => alpha[k]! > 0.5;
   let count = 0;
-  for (let i = 0; i < n; i++) if (alpha[i]! > 0.5) count++;
+  for (let i = 0; i < n; i++) if (pick(i)) count++;
   if (count < MIN_PIXELS_FOR_COLOUR) return 'skipped';
   const labS = new Float64Array(n * 3);
   const sumS = [0, 0, 0], sqS = [0, 0, 0], sumT = [0, 0, 0], sqT = [0, 0, 0];
@@ -67,7 +71,7 @@ export function transferColour(warped: Float32Array, alpha: Float32Array, target
   for (let k = 0; k < n; k++) {
     if (alpha[k]! <= 0) continue;
     rgbToLab(toLinear(warped[3 * k]!), toLinear(warped[3 * k + 1]!), toLinear(warped[3 * k + 2]!), labS, 3 * k);
-    if (alpha[k]! <= 0.5) continue;
+    if (!pick(k)) continue;
     const x = roi.x + (k % roi.w), y = roi.y + Math.floor(k / roi.w);
     const p = (y * target.width + x) * 3;
     rgbToLab(SRGB_TO_LINEAR[target.data[p]!]!, SRGB_TO_LINEAR[target.data[p + 1]!]!, SRGB_TO_LINEAR[target.data[p + 2]!]!, tmp, 0);
@@ -76,7 +80,7 @@ export function transferColour(warped: Float32Array, alpha: Float32Array, target
       sumS[c]! += s; sqS[c]! += s * s; sumT[c]! += t; sqT[c]! += t * t;
     }
   }
-  const scaleAllowed = count >= MIN_PIXELS_FOR_SCALE;
+  const scaleAllowed = count >= MIN_PIXELS_FOR_SCALE && !meanOnly;
   const meanS = [0, 0, 0], meanT = [0, 0, 0], ratio = [1, 1, 1];
   for (let c = 0; c < 3; c++) {
     meanS[c] = sumS[c]! / count;

@@ -1,7 +1,7 @@
 // One thread's engine: Human with its models loaded, the mesh topology, and
 // swapFaces bound to them. Create once per thread (pool.ts does, per worker).
 import { detectFaces, orderFaces, type FaceOrder } from './detect.js';
-import { embedFace } from './embed.js';
+import { describeFace, embedFace, type FaceDescription } from './embed.js';
 import { loadHuman, type HumanOptions } from './human-loader.js';
 import { decodeImage } from './image-io.js';
 import { swapFaces, type EngineContext, type SwapRequest, type SwapResult } from './swap.js';
@@ -21,6 +21,8 @@ export interface Engine {
   detect(image: Buffer, order: FaceOrder): Promise<DetectSummary>;
   /** Identity embedding of the face in `box` (needs `description: true`); null when no face is there. */
   embed(image: Buffer, box: [number, number, number, number]): Promise<number[] | null>;
+  /** Embedding and mesh of the face in `box` from one detection (needs `description: true`); null when no face is there. */
+  describe(image: Buffer, box: [number, number, number, number]): Promise<FaceDescription | null>;
 }
 
 export interface EngineOptions extends HumanOptions {
@@ -51,6 +53,9 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     },
     async embed(image, box) {
       return embedFace(human, await decodeImage(image), box);
+    },
+    async describe(image, box) {
+      return describeFace(human, await decodeImage(image), box);
     },
   };
 }

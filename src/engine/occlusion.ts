@@ -9,6 +9,7 @@
 import { blurPlane } from './blur.js';
 import { rgbToLab, toLinear } from './colour.js';
 import type { RgbImage } from './image-io.js';
+import { robustSkinModel, type SkinModel } from './skin-model.js';
 import type { FaceTopology } from './topology.js';
 import type { Roi, Warped } from './warp.js';
 
@@ -33,28 +34,13 @@ export function triangleRegions(topo: FaceTopology): Region[] {
   return out;
 }
 
-interface SkinModel { median: number[]; scale: number[] }
 
 const SCALE_FLOOR = [6, 3, 3];
 /** A pixel this many robust deviations from skin (combined over L, a, b) counts as an occluder. */
 const LIMIT = 4;
 
 function skinModel(lab: Float64Array, skin: Uint8Array, n: number): SkinModel | null {
-  const idx: number[] = [];
-  for (let k = 0; k < n; k++) if (skin[k]) idx.push(k);
-  if (idx.length < 100) return null;
-  const step = Math.max(1, Math.floor(idx.length / 4000));
-  const median: number[] = [], scale: number[] = [];
-  for (let c = 0; c < 3; c++) {
-    const vals: number[] = [];
-    for (let i = 0; i < idx.length; i += step) vals.push(lab[3 * idx[i]! + c]!);
-    vals.sort((a, b) => a - b);
-    const med = vals[vals.length >> 1]!;
-    const dev = vals.map((x) => Math.abs(x - med)).sort((a, b) => a - b);
-    median.push(med);
-    scale.push(Math.max(SCALE_FLOOR[c]!, 1.4826 * dev[dev.length >> 1]!));
-  }
-  return { median, scale };
+  return robustSkinModel(lab, (k) => skin[k] !== 0, n, { maxSamples: 4000, scaleFloor: SCALE_FLOOR });
 }
 
 function distance(lab: Float64Array, k: number, m: SkinModel): number {

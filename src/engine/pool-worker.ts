@@ -18,6 +18,9 @@ port.on('message', async (msg: PoolRequest) => {
     if (msg.op === 'swap') {
       const result = await engine.swap({ ...msg.req, source: asBuffer(msg.req.source), target: asBuffer(msg.req.target) });
       port.postMessage({ kind: 'done', id: msg.id, result } satisfies PoolResponse);
+    } else if (msg.op === 'describe') {
+      const result = await engine.describe(asBuffer(msg.image), msg.box);
+      port.postMessage({ kind: 'done', id: msg.id, result } satisfies PoolResponse);
     } else if (msg.op === 'embed') {
       const result = await engine.embed(asBuffer(msg.image), msg.box);
       port.postMessage({ kind: 'done', id: msg.id, result } satisfies PoolResponse);

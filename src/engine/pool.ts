@@ -7,13 +7,15 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FaceOrder } from './detect.js';
+import type { FaceDescription } from './embed.js';
 import type { DetectSummary } from './engine.js';
 import type { SwapRequest, SwapResult } from './swap.js';
 
 export type PoolRequest =
   | { op: 'swap'; id: number; req: SwapRequest }
   | { op: 'detect'; id: number; image: Buffer; order: FaceOrder }
-  | { op: 'embed'; id: number; image: Buffer; box: [number, number, number, number] };
+  | { op: 'embed'; id: number; image: Buffer; box: [number, number, number, number] }
+  | { op: 'describe'; id: number; image: Buffer; box: [number, number, number, number] };
 
 export type PoolResponse =
   | { kind: 'ready' }
@@ -59,6 +61,8 @@ export interface SwapPool {
   detect(image: Buffer, order: FaceOrder): Promise<DetectSummary>;
   /** Needs the pool created with `description: true`. */
   embed(image: Buffer, box: [number, number, number, number]): Promise<number[] | null>;
+  /** Embedding and mesh of one face (the bench's quality figures); needs `description: true`. */
+  describe(image: Buffer, box: [number, number, number, number]): Promise<FaceDescription | null>;
   close(): Promise<void>;
 }
 
@@ -164,6 +168,7 @@ export function createSwapPool(opts: SwapPoolOptions = {}): SwapPool {
     swap: (req) => run<SwapResult>({ op: 'swap', req } as Omit<PoolRequest, 'id'>),
     detect: (image, order) => run<DetectSummary>({ op: 'detect', image, order } as Omit<PoolRequest, 'id'>),
     embed: (image, box) => run<number[] | null>({ op: 'embed', image, box } as Omit<PoolRequest, 'id'>),
+    describe: (image, box) => run<FaceDescription | null>({ op: 'describe', image, box } as Omit<PoolRequest, 'id'>),
     async close() {
       if (closed) return;
       closed = true;

@@ -4,29 +4,48 @@
 import { createHash } from 'node:crypto';
 import type { Human } from '@vladmandic/human';
 import { seededRandom } from '../util/seeded-random.js';
-import { compositeInto, membraneCorrect, type BlendMode } from './blend.js';
+import { compositeInto, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
 import { decodeImage, encodeImage, ImageDecodeError, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';
 import { featherMask, featherRadius } from './mask.js';
 import { samplerFor } from './sampling.js';
 import type { FaceTopology } from './topology.js';
+import { hairlineRegion, triangleZones } from './hairline.js';
 import { rejectOccluders, triangleRegions } from './occlusion.js';
-import { mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape } from './warp.js';
+import { poissonBlend } from './poisson.js';
+import { morphTowardsSource } from './shape.js';
+import { mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape, type Roi } from './warp.js';
 
 export interface SwapStrategy {
-  mask: MaskShape;
-  blend: BlendMode;
-  /** Lab mean/std colour transfer before blending. */
-  colour: boolean;
+  /** oval/inner: the kept triangles (warp.ts); hairline: oval minus hair and occluders of either face (hairline.ts). */
+  mask: MaskShape | 'hairline';
+  /**
+   * feather/membrane: blend.ts; poisson: gradient-domain (poisson.ts);
+   * membrane+edge: the smooth membrane, then the exact Poisson correction of
+   * what is left on the edge, fading out over the feather width.
+   */
+  blend: BlendMode | 'poisson' | 'membrane+edge';
+  /** Feather width as a fraction of the face width; 0 or absent = the blend's own (feather 0.08, membrane 0.04, poisson 0.02). */
+  feather?: number;
+  /** Composite in two bands: fine texture fades in twice as far inside as tone (blend.ts#compositeTwoBand). */
+  twoBand?: boolean;
+  /** Move the target's inner landmarks this far (0..1) towards the source's own face shape (identity vs pose fidelity). */
+  shape?: number;
+  /**
+   * Lab colour transfer before blending: true = mean/std over the face,
+   * 'skin' = mean/std over skin only (no eyes, brows, mouth, hair),
+   * 'skin-mean' = means only over skin (the source keeps its contrast).
+   */
+  colour: boolean | 'skin' | 'skin-mean';
   /** Mirror the source face when that matches the target's head turn better. */
   poseMatch: boolean;
   /** Leave pixels that are not skin-like (hair, hands, glasses) in either face as the target shows them. */
   occluders: boolean;
 }
 
-/** The default, chosen with the identity figure of bench/local-engine.ts (docs/LOCAL-ENGINE.md). */
-export const DEFAULT_STRATEGY: SwapStrategy = { mask: 'oval', blend: 'membrane', colour: true, poseMatch: true, occluders: false };
+/** The default, chosen with the identity, landmark and seam figures of bench/local-engine.ts (docs/LOCAL-ENGINE.md). */
+export const DEFAULT_STRATEGY: SwapStrategy = { mask: 'oval', blend: 'membrane+edge', feather: 0.06, colour: true, poseMatch: true, occluders: false, shape: 0.5 };
 
 export interface SwapRequest {
   source: Buffer;
@@ -72,6 +91,8 @@ export interface EngineContext {
   topology: FaceTopology;
   /** Each triangle's role for occluder rejection (occlusion.ts). */
   regions?: ReturnType<typeof triangleRegions>;
+  /** Each triangle's zone for the hairline mask (hairline.ts). */
+  zones?: ReturnType<typeof triangleZones>;
   /**
    * Optional memo of decoded images and their faces, keyed by the input bytes'
    * hash. Off in production (a job's images are new); the benchmark's
@@ -119,6 +140,23 @@ export function shouldMirror(sourceYaw: number, targetYaw: number): boolean {
   return Math.abs(-sourceYaw - targetYaw) + 0.15 < Math.abs(sourceYaw - targetYaw);
 }
 
+/** 1 on the region's edge, fading to 0 about `width` pixels inside (1 − a feather mask). */
+function edgeFade(region: Uint8Array, roi: Roi, width: number): Float32Array {
+  const inner = featherMask(region, roi.w, roi.h, width);
+  for (let k = 0; k < inner.length; k++) inner[k] = 1 - inner[k]!;
+  return inner;
+}
+
+/** Pixels for tone statistics: pasted, and on plain skin (not eyes, brows, nostrils, mouth). */
+function skinPixels(triangle: Int16Array, region: Uint8Array, regions: ReturnType<typeof triangleRegions>): Uint8Array {
+  const out = new Uint8Array(region.length);
+  for (let k = 0; k < region.length; k++) {
+    const t = triangle[k]!;
+    if (t >= 0 && region[k] && regions[t] !== 'feature') out[k] = 1;
+  }
+  return out;
+}
+
 export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<SwapResult> {
   const timings: Record<string, number> = {};
   let t = performance.now();
@@ -164,26 +202,47 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     let p0 = performance.now();
     const mirrored = strategy.poseMatch && shouldMirror(sf.yaw, tf.yaw);
     const srcMesh = mirrored ? mirroredMesh(sf.mesh, ctx.topology, source.width) : sf.mesh;
-    const keep = selectTriangles(ctx.topology, srcMesh, tf.mesh, strategy.mask);
+    const keep = selectTriangles(ctx.topology, srcMesh, tf.mesh, strategy.mask === 'inner' ? 'inner' : 'oval');
     const radius = featherRadius(tf.box[2]);
     const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2);
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
       return;
     }
-    const warped = warpTriangles(source, srcMesh, tf.mesh, ctx.topology, keep, roi, sample, mirrored);
-    const alpha = featherMask(warped.cover, roi.w, roi.h, strategy.blend === 'membrane' ? radius / 2 : radius);
+    const dstMesh = strategy.shape ? morphTowardsSource(tf.mesh, srcMesh, ctx.topology, strategy.shape) : tf.mesh;
+    const warped = warpTriangles(source, srcMesh, dstMesh, ctx.topology, keep, roi, sample, mirrored);
+    let region = warped.cover;
+    if (strategy.mask === 'hairline') {
+      ctx.zones ??= triangleZones(ctx.topology);
+      region = hairlineRegion(warped, target, roi, ctx.zones, Math.max(2, tf.box[2] * 0.015)).region;
+    }
+    const featherWidth = strategy.feather ? Math.max(2, tf.box[2] * strategy.feather)
+      : strategy.blend === 'poisson' ? Math.max(2, tf.box[2] * 0.02) : strategy.blend === 'membrane' || strategy.blend === 'membrane+edge' ? radius / 2 : radius;
+    const alpha = featherMask(region, roi.w, roi.h, featherWidth);
     if (strategy.occluders) {
       ctx.regions ??= triangleRegions(ctx.topology);
       rejectOccluders(alpha, warped, target, roi, ctx.regions, Math.max(2, tf.box[2] * 0.02));
     }
     let p1 = performance.now();
     timings.warp! += p1 - p0; p0 = p1;
-    const colour = strategy.colour ? transferColour(warped.rgb, alpha, target, roi) : 'skipped';
+    let colour: ColourOutcome = 'skipped';
+    if (strategy.colour === true) colour = transferColour(warped.rgb, alpha, target, roi);
+    else if (strategy.colour) {
+      const skin = skinPixels(warped.triangle, region, ctx.regions ??= triangleRegions(ctx.topology));
+      const apply = new Float32Array(region.length);
+      for (let k = 0; k < region.length; k++) apply[k] = region[k]!;
+      colour = transferColour(warped.rgb, apply, target, roi, skin, strategy.colour === 'skin-mean');
+    }
     p1 = performance.now();
     timings.colour! += p1 - p0; p0 = p1;
-    if (strategy.blend === 'membrane') membraneCorrect(warped.rgb, warped.cover, target, roi, Math.max(4, tf.box[2] * 0.25));
-    compositeInto(out, warped.rgb, alpha, roi, seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0));
+    if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * 0.25));
+    if (strategy.blend === 'poisson') poissonBlend(warped.rgb, region, target, roi);
+    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, featherWidth * 1.5));
+    const random = seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
+    if (strategy.twoBand) {
+      const alphaHigh = featherMask(region, roi.w, roi.h, featherWidth * 2);
+      compositeTwoBand(out, warped.rgb, region, alpha, alphaHigh, roi, Math.max(1.5, tf.box[2] * 0.012), random);
+    } else compositeInto(out, warped.rgb, alpha, roi, random);
     timings.blend! += performance.now() - p0;
     pairs.push({ ...pair, mirrored, colour, pixels: warped.pixels });
   });

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { prepared } from '../db/prepared.js';
+import { Coalescer } from '../util/coalescer.js';
 
 export interface ApiKeyIdentity {
   id: string;
@@ -24,6 +25,18 @@ const KEY_PREFIX = 'sy_';
 
 export function hashApiKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Longest key name, in characters: a label for people, shown in lists. */
+export const MAX_KEY_NAME_LENGTH = 100;
+
+/** Why `name` cannot name a key (the rule and a message), or null: what keys:create and createApiKey both check. */
+export function keyNameProblem(name: string): { rule: string; message: string } | null {
+  if (name.trim() === '') return { rule: 'required', message: 'must not be empty or blank' };
+  if ([...name].length > MAX_KEY_NAME_LENGTH) return { rule: 'max-length', message: `must be at most ${MAX_KEY_NAME_LENGTH} characters` };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return { rule: 'printable', message: 'must not contain control characters (newlines, tabs, …)' };
+  return null;
 }
 
 export async function createApiKey(
@@ -59,14 +72,35 @@ const KEY_COLUMNS = `id, name, prefix, is_admin AS "isAdmin", created_at AS "cre
 /** A key that is neither revoked nor expired (SQL over api_keys' columns). */
 const KEY_IS_LIVE = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`;
 
-/** The key's owner, or null when the secret is unknown, revoked or expired. */
+type KeyLookup = ApiKeyIdentity & { hash: string };
+
+/** Looks up many hashes in one statement: each gets its live key's owner, or null. */
+async function lookUpHashes(pool: pg.Pool, hashes: string[]): Promise<Array<PromiseSettledResult<ApiKeyIdentity | null>>> {
+  const { rows } = await pool.query<KeyLookup>(prepared(
+    `SELECT hash, id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE hash = ANY($1::text[]) AND ${KEY_IS_LIVE}`,
+    [[...new Set(hashes)]],
+  ));
+  const byHash = new Map(rows.map(({ hash, ...identity }) => [hash, identity]));
+  return hashes.map((h) => ({ status: 'fulfilled', value: byHash.get(h) ?? null }));
+}
+
+const lookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>();
+
+/**
+ * The key's owner, or null when the secret is unknown, revoked or expired.
+ * Every request looks its key up (a revocation holds from its commit on), and
+ * lookups that arrive while others are in flight share the next statement:
+ * under load one query serves many requests instead of one each. Each lookup's
+ * statement still starts after its request arrived.
+ */
 export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise<ApiKeyIdentity | null> {
   if (!secret.startsWith(KEY_PREFIX)) return null;
-  const { rows } = await pool.query<ApiKeyIdentity>(prepared(
-    `SELECT id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE hash = $1 AND ${KEY_IS_LIVE}`,
-    [hashApiKey(secret)],
-  ));
-  return rows[0] ?? null;
+  let coalescer = lookups.get(pool);
+  if (!coalescer) {
+    coalescer = new Coalescer((hashes) => lookUpHashes(pool, hashes), { maxBatch: 200, maxInFlight: 2 });
+    lookups.set(pool, coalescer);
+  }
+  return coalescer.push(hashApiKey(secret));
 }
 
 /** Of `ids`, those no longer live, and why: what a process that may have missed notices must close. */

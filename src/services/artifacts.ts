@@ -5,10 +5,11 @@
 // exact rerun's output, one photo sent with many jobs) share one file.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
+import type { ArtifactStoreKind } from '../config.js';
 
 export interface StoredArtifact {
   key: string;
@@ -19,11 +20,45 @@ export interface StoredArtifact {
   height: number | null;
 }
 
+/**
+ * An output stored for a job whose completion is not recorded yet: the worker
+ * writes it before the COMPLETED transition and drops it after, so a worker
+ * that takes the job over after a database outage (or a crash) completes it
+ * from here instead of failing it (worker.ts).
+ */
+export interface OutputReceipt {
+  artifact: StoredArtifact;
+  /** The upstream's answer, for the job's `result`. */
+  upstream: unknown;
+}
+
+/**
+ * Where artifacts and receipts are kept (ARTIFACT_STORE, artifact-stores.ts):
+ * this folder, PostgreSQL (postgres-artifacts.ts) or an S3-compatible bucket
+ * (s3-artifacts.ts). Every store uses the same keys, so artifacts move between
+ * them unchanged (artifact-move.ts).
+ */
 export interface ArtifactStore {
+  readonly kind: ArtifactStoreKind;
   put(bytes: Buffer, mimeType: string): Promise<StoredArtifact>;
   open(key: string): Promise<Readable | null>;
   read(key: string): Promise<Buffer | null>;
+  /** Erases the artifact (job-erasure.ts decides when no job needs it any more); a missing one is not an error. */
+  remove(key: string): Promise<void>;
+  /** Every artifact key, each once (for moves between stores). */
+  keys(): AsyncIterable<string>;
+  putReceipt(jobId: string, receipt: OutputReceipt): Promise<void>;
+  /** The job's receipt, or null when there is none or its artifact is gone (nothing to complete the job with). */
+  readReceipt(jobId: string): Promise<OutputReceipt | null>;
+  dropReceipt(jobId: string): Promise<void>;
+  /** The job ids that hold a receipt (for moves between stores). */
+  receipts(): AsyncIterable<string>;
+  /** Releases the store's connections; the store is not used after. */
+  close(): Promise<void>;
 }
+
+/** A job id as receipts are named by: anything else must not become a path, an object name or a row. */
+export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const EXTENSIONS: Record<string, string> = {
   'image/png': 'png',
@@ -32,6 +67,21 @@ const EXTENSIONS: Record<string, string> = {
   'image/gif': 'gif',
   'image/bmp': 'bmp',
 };
+
+/** An artifact's key, `<sha256>.<ext>`: what every store accepts, so no other string becomes a path or an object name. */
+export const ARTIFACT_KEY = /^[0-9a-f]{64}\.[a-z]+$/;
+
+/** The key and sha256 that `bytes` of `mimeType` are stored under, in every store. */
+export function contentKey(bytes: Buffer, mimeType: string): { key: string; sha256: string } {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return { key: `${sha256}.${EXTENSIONS[mimeType] ?? 'bin'}`, sha256 };
+}
+
+/** The MIME type a key's extension stands for, so a copy of the bytes gets the same key. */
+export function mimeTypeOfKey(key: string): string {
+  const ext = key.slice(key.lastIndexOf('.') + 1);
+  return Object.entries(EXTENSIONS).find(([, e]) => e === ext)?.[0] ?? 'application/octet-stream';
+}
 
 /** Width and height from a PNG's IHDR or a JPEG's SOF marker; null for anything else. */
 export function headerDimensions(bytes: Buffer): { width: number; height: number } | null {
@@ -55,7 +105,7 @@ export function headerDimensions(bytes: Buffer): { width: number; height: number
 
 // Read from the header where the format allows: sharp answers the same but
 // through libvips' thread pool, a thread hop on every completed job.
-async function dimensions(bytes: Buffer): Promise<{ width: number | null; height: number | null }> {
+export async function dimensions(bytes: Buffer): Promise<{ width: number | null; height: number | null }> {
   const fromHeader = headerDimensions(bytes);
   if (fromHeader) return fromHeader;
   try {
@@ -68,14 +118,14 @@ async function dimensions(bytes: Buffer): Promise<{ width: number | null; height
 }
 
 export class LocalArtifactStore implements ArtifactStore {
+  readonly kind = 'local';
   /** Shard folders known to exist, so each is created once per process, not checked on every put. */
   private readonly folders = new Set<string>();
 
   constructor(private readonly dir: string) {}
 
   async put(bytes: Buffer, mimeType: string): Promise<StoredArtifact> {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const key = `${sha256}.${EXTENSIONS[mimeType] ?? 'bin'}`;
+    const { key, sha256 } = contentKey(bytes, mimeType);
     const folder = join(this.dir, key.slice(0, 2));
     if (!this.folders.has(folder)) {
       await mkdir(folder, { recursive: true });
@@ -98,7 +148,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   /** Keys are ours (sha256.ext); anything else must not become a path. */
   private pathOf(key: string): string | null {
-    return /^[0-9a-f]{64}\.[a-z]+$/.test(key) ? join(this.dir, key.slice(0, 2), key) : null;
+    return ARTIFACT_KEY.test(key) ? join(this.dir, key.slice(0, 2), key) : null;
   }
 
   async open(key: string): Promise<Readable | null> {
@@ -111,4 +161,56 @@ export class LocalArtifactStore implements ArtifactStore {
     const path = this.pathOf(key);
     return path ? readFile(path).catch(() => null) : null;
   }
+
+  /** Receipts live beside the artifacts (API and workers share the folder), one small JSON file per job. */
+  private receiptPath(jobId: string): string {
+    if (!JOB_ID.test(jobId)) throw new Error('not a job id');
+    return join(this.dir, 'receipts', `${jobId}.json`);
+  }
+
+  async putReceipt(jobId: string, receipt: OutputReceipt): Promise<void> {
+    const path = this.receiptPath(jobId);
+    await mkdir(join(this.dir, 'receipts'), { recursive: true });
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(receipt));
+    await rename(tmp, path);
+  }
+
+  async readReceipt(jobId: string): Promise<OutputReceipt | null> {
+    const text = await readFile(this.receiptPath(jobId), 'utf8').catch(() => null);
+    if (text === null) return null;
+    const receipt = JSON.parse(text) as OutputReceipt;
+    // The receipt names an artifact; without its bytes there is nothing to complete the job with.
+    const path = this.pathOf(receipt.artifact?.key ?? '');
+    const present = path !== null && (await stat(path).then(() => true, () => false));
+    return present ? receipt : null;
+  }
+
+  async dropReceipt(jobId: string): Promise<void> {
+    await rm(this.receiptPath(jobId), { force: true });
+  }
+
+  async *receipts(): AsyncIterable<string> {
+    const names = await readdir(join(this.dir, 'receipts')).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const id = name.slice(0, -'.json'.length);
+      if (name.endsWith('.json') && JOB_ID.test(id)) yield id;
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    if (path) await rm(path, { force: true });
+  }
+
+  /** Every stored key (not the temporary files of puts in flight). */
+  async *keys(): AsyncIterable<string> {
+    const shards = await readdir(this.dir).catch(() => [] as string[]);
+    for (const shard of shards.filter((s) => /^[0-9a-f]{2}$/.test(s)).sort()) {
+      const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
+      yield* names.filter((n) => ARTIFACT_KEY.test(n)).sort();
+    }
+  }
+
+  async close(): Promise<void> {}
 }

@@ -1,19 +1,13 @@
 // The loop shared by everything that takes work from PostgreSQL (the job
 // worker, the webhook dispatcher): claim as many items as there are free
-// slots, handle each with its own AbortSignal, then sleep until a NOTIFY on
-// the channel, a slot freeing up, a timer set for an item's next due time, or
-// the idle poll (which also covers a lost LISTEN connection).
-//
-// With an overflow channel, claimers of one channel in several processes take
-// turns answering its notifications instead of all waking for each: the one
-// holding a session advisory lock (the leader) answers them, and wakes the
-// others on the overflow channel only when it cannot take the work itself (no
-// free slot, or its claim took all it asked for). Every process that wakes for
-// a new job and races for it costs the others CPU at the moment the job should
-// move (on 2 cores, 1–2 ms of the sequential overhead in bench/overhead.ts).
-// A leader that dies releases the lock with its connection; the others try for
-// it at each idle poll.
-import pg from 'pg';
+// slots, then sleep until a NOTIFY, a freed slot, an item's due time or the
+// idle poll. With an overflow channel, claimers take turns: only the holder of
+// a session advisory lock answers notifications, and wakes the others when it
+// cannot take the work, so they do not all race for each new job
+// (docs/ARCHITECTURE.md, §2; the cost of racing is in docs/PERFORMANCE.md).
+import { ReconnectingListener } from '../db/listener.js';
+import { OutageLog } from '../util/outage-log.js';
+import type { Readiness } from './readiness.js';
 
 /** First key of the leaders' advisory locks (the second is the channel's hash); no other lock uses the two-key form. */
 const LEADER_LOCK_CLASS = 7002;
@@ -48,6 +42,9 @@ export interface ClaimLoopOptions<T> {
   onNotification?(payload: string): boolean;
   /** Where the leader wakes the other claimers when it cannot take the work; without it, every claimer answers every notification. */
   overflowChannel?: string;
+  /** Where the LISTEN connection reports up/down (for /readyz), under `listenerName`. */
+  readiness?: Readiness;
+  listenerName?: string;
 }
 
 export class ClaimLoop<T> {
@@ -61,7 +58,9 @@ export class ClaimLoop<T> {
   /** A kick came while the loop was claiming: that claim may have missed what it was for, so claim again. */
   private kicked = false;
   private loopDone: Promise<void> | null = null;
-  private listener: pg.Client | null = null;
+  private readonly listener: ReconnectingListener;
+  /** Claims failing (the database is down): logged once per outage, not once per idle poll. */
+  private readonly claims: OutageLog;
   /** The last claim took all it asked for, so due work may be waiting; it goes before anything claimed aside. */
   private backlog = true;
   /** Answers the channel's notifications: always without an overflow channel, else while holding the leader's lock. */
@@ -72,6 +71,41 @@ export class ClaimLoop<T> {
 
   constructor(private readonly opts: ClaimLoopOptions<T>) {
     this.leader = !opts.overflowChannel;
+    this.claims = new OutageLog(opts.log, 'claims');
+    const name = opts.listenerName ?? `${opts.channel} listener`;
+    this.listener = new ReconnectingListener({
+      databaseUrl: opts.databaseUrl,
+      name,
+      // The leader's lock and channel are taken in onConnected; followers wait on the overflow channel.
+      channels: [opts.overflowChannel ?? opts.channel],
+      onNotification: (msg) => this.notified(msg.channel, msg.payload ?? ''),
+      onConnected: async (_client, reconnected) => {
+        if (!reconnected) return;
+        // The lock went with the old session: lead again if nobody else took it, and claim what
+        // was notified while the connection was down.
+        this.lastLeaderTry = 0;
+        await this.tryToLead();
+        this.kick();
+      },
+      onLost: () => {
+        // Its lock went with the connection; another claimer may lead now. Back, this one follows until it wins the lock again.
+        if (!this.opts.overflowChannel) return;
+        this.leader = false;
+        this.listener.resetChannels([this.opts.overflowChannel]);
+      },
+      onState: (up) => opts.readiness?.report(name, up),
+      log: opts.log,
+    });
+  }
+
+  private notified(channel: string, payload: string): void {
+    if (channel === this.opts.overflowChannel) {
+      if (!this.leader) this.kick();
+      return;
+    }
+    if (!this.leader || this.opts.onNotification?.(payload)) return;
+    if (this.active.size >= this.opts.concurrency) this.overflow();
+    this.kick();
   }
 
   /** Whether this claimer answers the channel's notifications now (see the overflow channel). */
@@ -90,30 +124,8 @@ export class ClaimLoop<T> {
   }
 
   async start(): Promise<void> {
-    const listener = new pg.Client({ connectionString: this.opts.databaseUrl });
-    listener.on('notification', (msg) => {
-      if (msg.channel === this.opts.overflowChannel) {
-        if (!this.leader) this.kick();
-        return;
-      }
-      if (!this.leader || this.opts.onNotification?.(msg.payload ?? '')) return;
-      if (this.active.size >= this.opts.concurrency) this.overflow();
-      this.kick();
-    });
-    // Losing the wake-up channel only costs latency: the idle poll still finds due work.
-    listener.on('error', (err) => {
-      this.opts.log(`wake-up listener lost: ${err.message}`);
-      // Its lock went with the connection; another claimer will lead.
-      if (this.opts.overflowChannel) this.leader = false;
-    });
-    await listener.connect();
-    this.listener = listener;
-    if (this.opts.overflowChannel) {
-      await listener.query(`LISTEN ${this.opts.overflowChannel}`);
-      await this.tryToLead();
-    } else {
-      await listener.query(`LISTEN ${this.opts.channel}`);
-    }
+    await this.listener.start();
+    await this.tryToLead();
     this.loopDone = this.loop();
   }
 
@@ -129,7 +141,8 @@ export class ClaimLoop<T> {
     await Promise.all(this.releasing);
     for (const t of this.timers) clearTimeout(t);
     if (this.overflowHeld) clearTimeout(this.overflowHeld);
-    await this.listener?.end().catch(() => {});
+    await this.listener.stop();
+    if (this.opts.readiness) this.opts.readiness.forget(this.opts.listenerName ?? `${this.opts.channel} listener`);
   }
 
   kick(): void {
@@ -156,16 +169,19 @@ export class ClaimLoop<T> {
    * before the LISTEN is found by the claim that follows.
    */
   private async tryToLead(): Promise<void> {
-    if (this.leader || !this.opts.overflowChannel || Date.now() - this.lastLeaderTry < this.opts.idlePollMs) return;
+    const overflow = this.opts.overflowChannel;
+    // Without a connection there is no lock to take: onConnected tries as soon as it is back.
+    if (this.leader || !overflow || !this.listener.isUp() || Date.now() - this.lastLeaderTry < this.opts.idlePollMs) return;
     this.lastLeaderTry = Date.now();
     try {
-      const { rows } = await this.listener!.query<{ won: boolean }>(
+      const { rows } = await this.listener.query<{ won: boolean }>(
         `SELECT pg_try_advisory_lock(${LEADER_LOCK_CLASS}, hashtext($1)) AS won`, [this.opts.channel]);
       if (!rows[0]!.won) return;
-      await this.listener!.query(`LISTEN ${this.opts.channel}; UNLISTEN ${this.opts.overflowChannel}`);
+      await this.listener.switchChannels(this.opts.channel, overflow);
       this.leader = true;
     } catch (err) {
-      this.opts.log(`could not try to lead: ${(err as Error).message}`);
+      // The connection broke meanwhile: the listener logs the outage, and onConnected tries again.
+      if (this.listener.isUp()) this.opts.log(`could not try to lead: ${(err as Error).message}`);
     }
   }
 
@@ -182,7 +198,9 @@ export class ClaimLoop<T> {
       return;
     }
     this.lastOverflow = Date.now();
-    this.listener!.query(`SELECT pg_notify($1, '')`, [channel]).catch((err: Error) => this.opts.log(`overflow wake-up failed: ${err.message}`));
+    this.listener.query(`SELECT pg_notify($1, '')`, [channel]).catch((err: Error) => {
+      if (this.listener.isUp()) this.opts.log(`overflow wake-up failed: ${err.message}`);
+    });
   }
 
   private async loop(): Promise<void> {
@@ -194,8 +212,9 @@ export class ClaimLoop<T> {
       if (free > 0) {
         try {
           claimed = await this.opts.claim(free);
+          this.claims.ok();
         } catch (err) {
-          this.opts.log(`claim failed: ${(err as Error).message}`);
+          this.claims.failed(err);
         }
         for (const item of claimed) {
           const key = this.opts.keyOf(item);

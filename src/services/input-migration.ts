@@ -13,6 +13,7 @@ import pg from 'pg';
 import { MODELS } from '../models/registry.js';
 import type { ArtifactStore } from './artifacts.js';
 import { isInlineImage, storeInlineImage } from './input-artifacts.js';
+import { componentLogger } from '../util/logger.js';
 
 const MOVE_LOCK_KEY = 0x53574149n; // "SWAI"
 
@@ -25,7 +26,7 @@ export const IMAGE_WIRE_NAMES: ReadonlySet<string> = new Set(
 export async function moveInlineInputs(
   databaseUrl: string,
   store: ArtifactStore,
-  log: (line: string) => void = (l) => console.log(l),
+  log: (line: string) => void = (l) => componentLogger('inputs').info(l),
 ): Promise<{ moved: number }> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();

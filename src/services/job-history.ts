@@ -8,6 +8,8 @@ import type { JobQuery } from './jobs.js';
 export interface JobFilter {
   models?: readonly string[] | null;
   statuses?: readonly JobStatus[] | null;
+  /** Provider names as stored ("segmind", "local"). */
+  providers?: readonly string[] | null;
   seed?: number | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
@@ -15,6 +17,8 @@ export interface JobFilter {
   /** Cost range in micro-dollars, inclusive: the charge of finished jobs, the estimate of the others. */
   costMinMicros?: bigint | null;
   costMaxMicros?: bigint | null;
+  /** true: tombstones only; false: jobs not deleted; left out: both. */
+  deleted?: boolean | null;
 }
 
 export interface Page {
@@ -58,8 +62,11 @@ export async function listJobs(
   const where: Prisma.JobWhereInput = { apiKeyId };
   if (filter.models?.length) where.model = { in: [...filter.models] };
   if (filter.statuses?.length) where.status = { in: [...filter.statuses] };
+  if (filter.providers?.length) where.provider = { in: [...filter.providers] };
   if (filter.seed !== undefined && filter.seed !== null) where.seed = filter.seed;
   if (filter.rerunOfId) where.rerunOfId = filter.rerunOfId;
+  if (filter.deleted === true) where.deletedAt = { not: null };
+  if (filter.deleted === false) where.deletedAt = null;
   if (filter.createdAfter || filter.createdBefore) {
     where.createdAt = {
       ...(filter.createdAfter ? { gte: filter.createdAfter } : {}),

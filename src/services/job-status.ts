@@ -1,5 +1,8 @@
-export const JOB_STATUSES = ['QUEUED', 'SUBMITTED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELED'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+// A job's statuses are the JobStatus enum of schema.prisma (and of the database).
+import { JobStatus } from '../generated/prisma/enums.js';
+
+export type { JobStatus };
+export const JOB_STATUSES: readonly JobStatus[] = Object.values(JobStatus);
 
 export const LIVE_STATUSES: readonly JobStatus[] = ['QUEUED', 'SUBMITTED', 'PROCESSING'];
 export const FINAL_STATUSES: readonly JobStatus[] = ['COMPLETED', 'FAILED', 'CANCELED'];

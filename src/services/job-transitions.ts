@@ -1,27 +1,16 @@
-// Every status change of a job goes through `transition`: one statement that
-// moves the row (only from the statuses the caller expects, and only while the
-// caller still holds the lease), appends the job_events row, queues the
-// event's webhook deliveries and notifies listeners. Being one statement makes
-// it atomic without an explicit transaction, and NOTIFY is delivered only when
-// it commits, so a subscriber never hears of a change that did not happen.
-//
-// A move to a final status also settles the job's charge (pricing.ts) and
-// appends it to the ledger in that same statement, so the ledger always
-// equals the sum of the jobs' charges, and each job is charged once.
-//
-// Events of one API key are written under a transaction-scoped advisory lock
-// on that key, so their ids are assigned and committed in the same order: an
-// event's id is then a resume cursor for that key's subscriptions (an event
-// with a smaller id can never commit after it). The lock is held until the
-// commit has been flushed, and every event commit of the database also queues
-// on NOTIFY's commit lock, so what runs under it is kept short: it is taken
-// after the job row has been written, and only the event, its deliveries, the
-// charge and the notifications come after it.
+// The statement behind every status change (the named steps of job-steps.ts):
+// it moves the row, appends the event, queues webhook deliveries, settles a
+// final status's charge and notifies, in one statement, so it is atomic and a
+// subscriber never hears of a change that did not commit. Events of one key
+// are written under that key's advisory lock, so their ids are a resume
+// cursor (docs/ARCHITECTURE.md, §4).
 import type pg from 'pg';
+import type { JobColumn } from '../db/job-columns.js';
 import { prepared } from '../db/prepared.js';
 import type { JobStatus } from './job-status.js';
 import { eventWithJobJson } from './job-rows.js';
-import { settlementSql } from './pricing.js';
+import { settlement } from './pricing.js';
+import { jobMoved } from './job-telemetry.js';
 
 export const EVENTS_CHANNEL = 'swapyard_job_events';
 export const JOBS_READY_CHANNEL = 'swapyard_jobs_ready';
@@ -41,16 +30,26 @@ export interface JobPatch {
   output_mime_type?: string;
   output_width?: number | null;
   output_height?: number | null;
+  /** The labelled output (served-outputs.ts); absent when labelling is off. */
+  served_output_key?: string;
+  served_output_sha256?: string;
+  served_output_bytes?: number;
+  served_output_label?: string | null;
   error_code?: string | null;
   error_message?: string | null;
   /** Consecutive transient upstream failures; drives the retry backoff. */
   attempts?: number;
   submitted_at?: 'now';
+  /** Set once: later marks keep the first time. */
+  first_sent_at?: 'now';
+  upstream_result_url?: string | null;
   finished_at?: 'now';
   run_at?: Date;
-  locked_by?: null;
-  locked_until?: null;
 }
+
+// Every key of JobPatch is a column of jobs: the compiler checks it against Prisma's model.
+type AssertColumns<K extends JobColumn> = K;
+export type JobPatchColumn = AssertColumns<keyof JobPatch>;
 
 const JSON_COLUMNS = new Set(['result']);
 
@@ -69,6 +68,17 @@ export interface EventNotice {
   event?: Record<string, unknown> | null;
 }
 
+/**
+ * The event id and key of a notice, from the head of its text as eventFanOut's
+ * json_build_object writes it ({"eventId" : "…", "jobId" : "…", "apiKeyId" : "…", …});
+ * null when the text does not start so (the caller then parses it whole).
+ */
+export function noticeHead(payload: string): { eventId: string; apiKeyId: string } | null {
+  const m = NOTICE_HEAD.exec(payload);
+  return m ? { eventId: m[1]!, apiKeyId: m[2]! } : null;
+}
+const NOTICE_HEAD = /^\{"eventId" : "(\d+)", "jobId" : "[0-9a-f-]{36}", "apiKeyId" : "([0-9a-f-]{36})"/;
+
 /** Larger and the event travels without its rows; well under NOTIFY's 8000-byte limit with the ids beside it. */
 const MAX_NOTICE_ROWS_BYTES = 7000;
 
@@ -80,6 +90,14 @@ export interface TransitionRequest {
   detail?: Record<string, unknown>;
   /** When set, the move happens only while this worker still holds the job's lease. */
   lockedBy?: string;
+  /** Hand the lease back in the same statement (job-steps.ts says which steps do). */
+  releaseLease?: boolean;
+  /** A failure after the upstream answered 2xx (the vendor billed it): charged its estimate (pricing.ts). */
+  billed?: boolean;
+  /** The status the caller knows the job is in (for the log line); else `from` is logged. */
+  was?: JobStatus;
+  /** Why, for the log line (a failure code is taken from the patch). */
+  reason?: string;
 }
 
 function setClauses(patch: JobPatch, params: unknown[]): string[] {
@@ -87,7 +105,7 @@ function setClauses(patch: JobPatch, params: unknown[]): string[] {
   for (const [column, value] of Object.entries(patch)) {
     if (value === undefined) continue;
     if (value === 'now') {
-      clauses.push(`${column} = now()`);
+      clauses.push(column === 'first_sent_at' ? 'first_sent_at = COALESCE(first_sent_at, now())' : `${column} = now()`);
       continue;
     }
     params.push(JSON_COLUMNS.has(column) && value !== null ? JSON.stringify(value) : value);
@@ -137,7 +155,8 @@ export function eventFanOut(detailParam: string): string {
        RETURNING 1
      ), event_notice AS (
      SELECT event.id::text AS "eventId", event.job_id AS "jobId", event.api_key_id AS "apiKeyId",
-            event.status, moved.model,
+            event.status, moved.model, moved.provider, moved.charged_micros::text AS "chargedMicros",
+            moved.created_at AS "jobCreatedAt",
             pg_notify('${EVENTS_CHANNEL}', json_build_object(
               'eventId', event.id::text, 'jobId', event.job_id, 'apiKeyId', event.api_key_id,
               'status', event.status, 'model', moved.model, 'event', fitted.json)::text),
@@ -147,43 +166,80 @@ export function eventFanOut(detailParam: string): string {
      CROSS JOIN LATERAL (SELECT CASE WHEN octet_length(built.json::text) <= ${MAX_NOTICE_ROWS_BYTES} THEN built.json END AS json) AS fitted)`;
 }
 
-/** Moves a job and records the event. Returns null when the job was not in an expected state (or the lease was lost). */
-export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<EventNotice | null> {
-  const params: unknown[] = [req.jobId, req.to, req.from, JSON.stringify(req.detail ?? {})];
-  const sets = ['status = $2::"JobStatus"', 'updated_at = now()', ...setClauses(req.patch ?? {}, params)];
-  const charge = settlementSql(req.to, req.patch?.error_code);
+/**
+ * The SQL of a move: CTE `moved` updates the job rows `target` (a CTE the
+ * caller puts before it, or the `where` condition on jobs alone) to `to` with
+ * `sets`, then the event fan-out and, for a final status, the charge. The
+ * statement's last CTE is event_notice.
+ */
+export function moveSql(opts: { to: JobStatus; sets: string[]; where: string; errorCode?: string | null; billed?: boolean; detailParam: string }): string {
+  const sets = [...opts.sets];
+  const charge = settlement(opts.to, opts.errorCode, opts.billed);
   let ledger = '';
   if (charge) {
-    sets.push(`charged_micros = ${charge}`);
+    sets.push(`charged_micros = ${charge.amountSql}`);
+    // The rule reads only columns a final move leaves as they were, so it can be taken from `moved`.
     ledger = `, charge AS (
-       INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros)
-       SELECT api_key_id, id, model, status, charged_micros FROM moved
+       INSERT INTO ledger_entries (api_key_id, job_id, model, status, amount_micros, charge_rule)
+       SELECT api_key_id, id, model, status, charged_micros, ${charge.ruleSql} FROM moved
        WHERE EXISTS (SELECT 1 FROM key_lock)
      )`;
   }
+  return `moved AS (
+       UPDATE jobs SET ${sets.join(', ')}
+       WHERE ${opts.where}
+       RETURNING jobs.*
+     ), ${eventFanOut(opts.detailParam)}${ledger}`;
+}
+
+/** The SET clauses of a move to `to` (parameter `toParam`) with `patch`, releasing the lease when asked. */
+export function moveSets(toParam: string, patch: JobPatch, params: unknown[], releaseLease = false): string[] {
+  return [`status = ${toParam}::"JobStatus"`, 'updated_at = now()', ...setClauses(patch, params), ...(releaseLease ? LEASE_RELEASE : [])];
+}
+
+/** What handing a lease back writes. */
+const LEASE_RELEASE = ['locked_by = NULL', 'locked_until = NULL'];
+
+/** Telemetry of a move that happened. */
+export function recordMove(row: { jobId: string; model: string; provider: string; status: JobStatus; chargedMicros: string | null; jobCreatedAt: Date }, from: JobStatus | readonly JobStatus[], reason: string | undefined): void {
+  jobMoved({
+    jobId: row.jobId, model: row.model, provider: row.provider, from, to: row.status,
+    reason, chargedMicros: row.chargedMicros, createdAt: row.jobCreatedAt,
+  });
+}
+
+/**
+ * Moves a job and records the event: the statement every named step of
+ * job-steps.ts runs. Returns null when the job was not in an expected state
+ * (or the lease was lost).
+ */
+export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<EventNotice | null> {
+  const params: unknown[] = [req.jobId, req.to, req.from, JSON.stringify(req.detail ?? {})];
+  const sets = moveSets('$2', req.patch ?? {}, params, req.releaseLease);
   let lockGuard = '';
   if (req.lockedBy !== undefined) {
     params.push(req.lockedBy);
     lockGuard = ` AND locked_by = $${params.length}`;
   }
-  const { rows } = await db.query<EventNotice>(prepared(
-    `WITH moved AS (
-       UPDATE jobs SET ${sets.join(', ')}
-       WHERE id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}
-       RETURNING *
-     ), ${eventFanOut('$4')}${ledger}
+  const sql = moveSql({
+    to: req.to, sets, errorCode: req.patch?.error_code, billed: req.billed, detailParam: '$4',
+    where: `id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}`,
+  });
+  const { rows } = await db.query<EventNotice & { provider: string; chargedMicros: string | null; jobCreatedAt: Date }>(prepared(
+    `WITH ${sql}
      SELECT * FROM event_notice`,
     params,
   ));
   const row = rows[0];
   if (!row) return null;
+  recordMove(row, req.was ?? req.from, req.patch?.error_code ?? req.reason);
   return { eventId: row.eventId, jobId: row.jobId, apiKeyId: row.apiKeyId, status: row.status, model: row.model };
 }
 
-/** Changes columns of a job the worker holds without changing its status (no event). */
-export async function updateHeldJob(pool: pg.Pool, jobId: string, workerId: string, patch: JobPatch): Promise<boolean> {
+/** Changes columns of a job the worker holds without changing its status (no event); hands the lease back when asked. */
+export async function updateHeldJob(pool: pg.Pool, jobId: string, workerId: string, patch: JobPatch, releaseLease = false): Promise<boolean> {
   const params: unknown[] = [jobId, workerId];
-  const sets = setClauses(patch, params);
+  const sets = [...setClauses(patch, params), ...(releaseLease ? LEASE_RELEASE : [])];
   if (sets.length === 0) return true;
   const { rowCount } = await pool.query(prepared(
     `UPDATE jobs SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 AND locked_by = $2`,

@@ -4,14 +4,21 @@
 import { randomUUID } from 'node:crypto';
 import type { BudgetPeriod, Job, PrismaClient } from '../generated/prisma/client.js';
 import type { Db } from '../db/client.js';
+import type { JobColumn } from '../db/job-columns.js';
 import { prepared } from '../db/prepared.js';
 import type { Normalised } from '../models/normalise.js';
 import type { ModelSpec } from '../models/types.js';
 import { readyNoticeSql } from './job-claims.js';
-import { eventFanOut, JOBS_READY_CHANNEL, keyLockCall, transition } from './job-transitions.js';
+import { cancel, type CancelOutcome } from './job-steps.js';
+import { eventFanOut, JOBS_READY_CHANNEL, keyLockCall } from './job-transitions.js';
 import { LIVE_STATUSES, type JobStatus } from './job-status.js';
 import type { Estimate } from './pricing.js';
 import { Coalescer } from '../util/coalescer.js';
+import { componentLogger } from '../util/logger.js';
+import { jobMoved } from './job-telemetry.js';
+import { currentTraceParent } from '../util/tracing.js';
+
+const log = componentLogger('jobs');
 
 export interface CreateJobArgs {
   apiKeyId: string;
@@ -35,6 +42,15 @@ export type CreateOutcome =
   /** A budget of the key has less left than the job's estimate: nothing created. */
   | { kind: 'over-budget'; period: BudgetPeriod; limitMicros: bigint; remainingMicros: bigint; requiredMicros: bigint };
 
+// The columns a create writes, in the order of its parameters (insertParams),
+// with their SQL types; the others take their defaults (status QUEUED).
+const INSERTED = [
+  ['id', 'uuid'], ['api_key_id', 'uuid'], ['model', 'text'], ['provider', 'text'], ['params', 'jsonb'], ['seed', 'int'],
+  ['idempotency_key', 'text'], ['request_hash', 'text'], ['rerun_of_id', 'uuid'], ['estimated_micros', 'bigint'],
+  ['failure_micros', 'bigint'], ['trace_parent', 'text'],
+] as const satisfies ReadonlyArray<readonly [JobColumn, string]>;
+const INSERTED_LIST = INSERTED.map(([column]) => column).join(', ');
+
 // One statement: the budget check, the job row, its QUEUED event, its webhook
 // deliveries and the notifications commit together. The key's ordering lock
 // (job-transitions.ts) is taken after the job row is written, keeping the
@@ -56,9 +72,8 @@ const CREATE_SQL = `
     WHERE EXISTS (SELECT 1 FROM budget_lock)
   ),
   moved AS (
-    INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
-                      estimated_micros, failure_micros)
-    SELECT $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11
+    INSERT INTO jobs (${INSERTED_LIST})
+    SELECT ${INSERTED.map(([, type], i) => (type === 'jsonb' ? `$${i + 1}::jsonb` : `$${i + 1}`)).join(', ')}
     WHERE NOT EXISTS (SELECT 1 FROM over_budget)
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
     RETURNING *
@@ -75,16 +90,11 @@ const CREATE_SQL = `
 // go through CREATE_SQL one by one.
 const CREATE_MANY_SQL = `
   WITH input AS MATERIALIZED (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::text[], $8::text[],
-                         $9::uuid[], $10::bigint[], $11::bigint[])
-      AS i(id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
-           estimated_micros, failure_micros)
+    SELECT * FROM unnest(${INSERTED.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}) AS i(${INSERTED_LIST})
   ),
   moved AS (
-    INSERT INTO jobs (id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
-                      estimated_micros, failure_micros)
-    SELECT id, api_key_id, model, provider, params, seed, idempotency_key, request_hash, rerun_of_id,
-           estimated_micros, failure_micros
+    INSERT INTO jobs (${INSERTED_LIST})
+    SELECT ${INSERTED_LIST}
     FROM input WHERE NOT EXISTS (SELECT 1 FROM budgets b WHERE b.api_key_id = input.api_key_id)
     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
     RETURNING *
@@ -99,17 +109,20 @@ interface CreateRow {
   overBudget: Array<{ period: BudgetPeriod; limitMicros: string; committedMicros: string }> | null;
 }
 
-function newJob(id: string, createdAt: Date, args: CreateJobArgs): Job {
+function newJob(id: string, createdAt: Date, args: CreateJobArgs, traceParent: string | null): Job {
   return {
     id, apiKeyId: args.apiKeyId, model: args.spec.key, status: 'QUEUED', provider: args.provider,
     params: args.normalised.params as Job['params'], seed: args.normalised.seed,
     upstreamRequestId: null, upstreamPollUrl: null, upstreamStatus: null, result: null,
     outputKey: null, outputSha256: null, outputBytes: null, outputMimeType: null, outputWidth: null, outputHeight: null,
+    servedOutputKey: null, servedOutputSha256: null, servedOutputBytes: null, servedOutputLabel: null,
     errorCode: null, errorMessage: null, attempts: 0, runAt: createdAt, lockedBy: null, lockedUntil: null,
     createdAt, updatedAt: createdAt, submittedAt: null, finishedAt: null,
     idempotencyKey: args.idempotency?.key ?? null, requestHash: args.idempotency?.requestHash ?? null,
     rerunOfId: args.rerunOfId ?? null,
     estimatedMicros: args.cost.estimatedMicros, failureMicros: args.cost.failureMicros, chargedMicros: null,
+    deletedAt: null, imagesErasedAt: null, firstSentAt: null, upstreamResultUrl: null,
+    traceParent,
   };
 }
 
@@ -132,11 +145,11 @@ async function insertOnce(db: Db, params: InsertParams): Promise<CreateRow> {
 
 type InsertParams = unknown[];
 
-function insertParams(id: string, args: CreateJobArgs): InsertParams {
+function insertParams(id: string, args: CreateJobArgs, traceParent: string | null): InsertParams {
   return [
     id, args.apiKeyId, args.spec.key, args.provider, JSON.stringify(args.normalised.params),
     args.normalised.seed, args.idempotency?.key ?? null, args.idempotency?.requestHash ?? null, args.rerunOfId ?? null,
-    args.cost.estimatedMicros.toString(), args.cost.failureMicros.toString(),
+    args.cost.estimatedMicros.toString(), args.cost.failureMicros.toString(), traceParent,
   ];
 }
 
@@ -151,7 +164,7 @@ async function insertBatch(db: Db, batch: InsertParams[]): Promise<Array<Promise
   } catch (err) {
     // Nothing of a failed statement was written; one by one, a row that
     // cannot be created fails alone.
-    console.warn('[jobs] batched create failed, creating one by one:', (err as Error).message);
+    log.warn({ err }, 'batched create failed, creating one by one');
   }
   return Promise.allSettled(batch.map((row) => {
     const createdAt = created.get(row[0] as string);
@@ -178,9 +191,14 @@ export function createBatcher(db: Db): Coalescer<InsertParams, CreateRow> {
 
 export async function createJob(db: Db, args: CreateJobArgs): Promise<CreateOutcome> {
   const id = randomUUID();
-  const row = await createBatcher(db).push(insertParams(id, args));
+  // The creating request's trace (null when tracing is off), so the worker's spans join it.
+  const traceParent = currentTraceParent();
+  const row = await createBatcher(db).push(insertParams(id, args, traceParent));
   // The job as created: re-reading it could already show a worker's first move.
-  if (row.createdAt) return { kind: 'created', job: newJob(id, row.createdAt, args) };
+  if (row.createdAt) {
+    jobMoved({ jobId: id, model: args.spec.key, provider: args.provider, from: null, to: 'QUEUED' });
+    return { kind: 'created', job: newJob(id, row.createdAt, args, traceParent) };
+  }
   // A retry of a request that already created its job is answered with that job, budget or not.
   const existing = args.idempotency
     ? await db.prisma.job.findFirst({ where: { apiKeyId: args.apiKeyId, idempotencyKey: args.idempotency.key } })
@@ -212,24 +230,17 @@ export function findJob(prisma: PrismaClient, apiKeyId: string, id: string, mode
   return prisma.job.findFirst({ ...(query as object), where: { id, apiKeyId, ...(model ? { model } : {}) } }) as Promise<Job | null>;
 }
 
-export type CancelOutcome =
-  | { kind: 'canceled'; job: Job }
-  | { kind: 'not-found' }
-  | { kind: 'already-final'; status: JobStatus };
+export type { CancelOutcome } from './job-steps.js';
 
-export async function cancelJob(db: Db, apiKeyId: string, id: string, model: string): Promise<CancelOutcome> {
-  const job = await findJob(db.prisma, apiKeyId, id, model);
-  if (!job) return { kind: 'not-found' };
-  // Guarded on the live statuses: a worker's concurrent completion and this
-  // cancel cannot both win, and whichever loses changes nothing.
-  const moved = await transition(db.pool, {
-    jobId: id,
-    from: LIVE_STATUSES,
-    to: 'CANCELED',
-    patch: { finished_at: 'now', locked_by: null, locked_until: null },
-    detail: { reason: 'canceled by client' },
-  });
-  const current = await db.prisma.job.findUniqueOrThrow({ where: { id } });
-  if (!moved) return { kind: 'already-final', status: current.status };
-  return { kind: 'canceled', job: current };
+/** Cancels the caller's job `id` of `model` (job-steps.ts#cancel). */
+export function cancelJob(db: Db, apiKeyId: string, id: string, model: string): Promise<CancelOutcome> {
+  return cancel(db.pool, apiKeyId, id, model);
+}
+
+/** Jobs not yet final, per status (the metrics' queue depth): one grouped count over the status index. */
+export async function countLiveJobs(pool: Db['pool']): Promise<Array<{ status: string; count: number }>> {
+  const { rows } = await pool.query<{ status: string; count: number }>(
+    `SELECT status::text, count(*)::int AS count FROM jobs WHERE status IN (${LIVE_STATUSES.map((s) => `'${s}'`).join(', ')}) GROUP BY status`,
+  );
+  return rows;
 }

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import type { JobStatus } from './job-status.js';
 
 export type SpendGrouping = 'MODEL' | 'DAY' | 'API_KEY' | 'STATUS';
-export type BudgetPeriod = 'MONTH' | 'TOTAL';
+export type { BudgetPeriod } from '../generated/prisma/enums.js';
+import type { BudgetPeriod } from '../generated/prisma/enums.js';
 
 /** Each grouping's SQL expression over the charges c (below); DAY is the UTC calendar day of the charge. */
 const GROUP_SQL: Record<SpendGrouping, string> = {

@@ -16,11 +16,23 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { WebhooksConfig } from '../config.js';
 import { GuardedClient, OutboundFetchError } from '../net/guarded-fetch.js';
-import { jobGlobalId } from '../schema/job-ids.js';
+import { jobGlobalId } from '../models/job-ids.js';
 import type { JobStatus } from './job-status.js';
 import { ClaimLoop } from './claim-loop.js';
+import type { Readiness } from './readiness.js';
 import { WEBHOOKS_CHANNEL } from './job-transitions.js';
 import { secretKey, webhookPolicy } from './webhooks.js';
+import { componentLogger, scrub, type Logger } from '../util/logger.js';
+import { webhookDeliveries } from '../util/metrics.js';
+
+/** The receiver as logged: its origin only (a URL's path or query may carry the receiver's own token). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid URL';
+  }
+}
 
 /** What is kept of a receiver's answer for the delivery log. */
 export const RESPONSE_BODY_LIMIT = 1024;
@@ -109,6 +121,8 @@ export interface WebhookDispatcherOptions {
   pool: pg.Pool;
   config: WebhooksConfig;
   log?: (line: string) => void;
+  /** Where the claim loop's LISTEN connection reports up/down (/readyz). */
+  readiness?: Readiness;
 }
 
 export class WebhookDispatcher {
@@ -117,6 +131,7 @@ export class WebhookDispatcher {
   private readonly client: GuardedClient;
   private readonly leaseMs: number;
   private readonly loop: ClaimLoop<ClaimedDelivery>;
+  private readonly logger: Logger = componentLogger('webhooks', { dispatcher: this.id });
 
   constructor(private readonly opts: WebhookDispatcherOptions) {
     this.client = new GuardedClient({ policy: webhookPolicy(opts.config.allowPrivate) });
@@ -132,6 +147,8 @@ export class WebhookDispatcher {
       handle: (d, signal) => this.attempt(d, signal),
       release: (id) => this.handBack(id),
       log: (line) => this.log(line),
+      readiness: opts.readiness,
+      listenerName: 'webhooks listener',
     });
   }
 
@@ -154,7 +171,8 @@ export class WebhookDispatcher {
   }
 
   private log(line: string): void {
-    (this.opts.log ?? ((l) => console.log(l)))(`[webhooks ${this.id}] ${line}`);
+    if (this.opts.log) this.opts.log(`[webhooks ${this.id}] ${line}`);
+    else this.logger.warn(scrub(line));
   }
 
   private kickAt(when: Date): void {
@@ -185,6 +203,15 @@ export class WebhookDispatcher {
     await this.opts.pool.query(RECORD_SQL, [
       d.id, attemptedAt, result.status, result.body, result.error, durationMs, status, nextAt, this.id,
     ]);
+    const outcome = status === 'SUCCEEDED' ? 'succeeded' : status === 'FAILED' ? 'failed' : 'retrying';
+    webhookDeliveries.inc({ outcome });
+    if (this.logger.isLevelEnabled('info')) {
+      this.logger.info({
+        deliveryId: d.id, jobId: d.jobId, eventId: d.eventId, receiver: originOf(d.url), attempt: attempts,
+        status: result.status, outcome, durationMs, ...(result.error ? { error: scrub(result.error) } : {}),
+        ...(delay !== null ? { nextAttemptAt: nextAt.toISOString() } : {}),
+      }, 'webhook attempt');
+    }
     if (status === 'PENDING') this.kickAt(nextAt);
   }
 

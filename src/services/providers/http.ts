@@ -4,10 +4,9 @@
 import { request, type Dispatcher } from 'undici';
 import { describeNetworkError } from '../../net/guarded-fetch.js';
 import { deadline } from '../../util/deadline.js';
-import type { FailureCode } from './types.js';
+import type { FailedOutcome, FailureCode, RetryOutcome } from './types.js';
 
-export type FailedOutcome = { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown };
-export type RetryOutcome = { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number };
+export type { FailedOutcome, RetryOutcome };
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -129,7 +128,22 @@ export function errorText(body: Buffer): string {
       if (v !== undefined && v !== null) return JSON.stringify(v).slice(0, ERROR_BODY_LIMIT);
     }
   }
-  return typeof detail === 'string' ? detail : bodySnippet(body);
+  return typeof detail === 'string' ? markupText(detail) : markupText(bodySnippet(body));
+}
+
+/**
+ * The words of an HTML or XML error page (a CDN's 403, S3's <Error>), tags
+ * dropped and whitespace collapsed; other text as it is.
+ */
+function markupText(text: string): string {
+  if (!/^\s*</.test(text)) return text;
+  const words = text
+    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return words || text.trim();
 }
 
 // "content" alone is too broad ("could not read image content"), so it counts
@@ -177,6 +191,8 @@ export function outcomeForStatus(status: number, headers: Headers, body: Buffer,
       reason: `Segmind ${status} during ${phase}: ${text}`,
       retryAfterMs: parseRetryAfter(header(headers, 'retry-after')),
       httpStatus: status,
+      // A submission refused before the upstream took it (504 was handled above): nothing ran.
+      ...(phase === 'submit' ? { refusal: status === 429 ? 'RATE_LIMITED' as const : 'UPSTREAM_UNAVAILABLE' as const } : {}),
     };
   }
   if (phase === 'download' && [401, 403, 404, 410].includes(status)) return failed('EXPIRED', 'output no longer available');

@@ -6,6 +6,7 @@ import { createLocalProvider, unsupportedOptions, type LocalProvider, type Unsup
 import { routeByProvider } from './router.js';
 import { createSegmindProvider } from './segmind.js';
 import type { UpstreamProvider } from './types.js';
+import { componentLogger } from '../../util/logger.js';
 
 /** The key the built-in emulator accepts; only ever sent to loopback. */
 export const EMULATOR_API_KEY = 'emulator-key';
@@ -20,6 +21,7 @@ export function providerFromConfig(config: Config): UpstreamProvider {
     apiKey: config.segmind.apiKey ?? EMULATOR_API_KEY,
     requestTimeoutMs: config.upstream.requestTimeoutMs,
     pollTimeoutMs: config.upstream.callTimeoutMs,
+    visibilityGraceMs: config.upstream.visibilityGraceMs,
   });
 }
 
@@ -36,7 +38,7 @@ export function limitedProvider(
 ): UpstreamProvider {
   return withUpstreamLimits(provider, {
     pool,
-    log,
+    log: log ?? ((line) => componentLogger('upstream').warn(line)),
     maxConcurrency: config.upstream.maxConcurrency,
     ratePerWindow: config.upstream.ratePerMinute,
     windowMs: config.upstream.rateWindowMs,

@@ -1,20 +1,10 @@
-// Keeps the service from flooding the upstream. Two limits wrap a provider:
-//
-// - a concurrency limit: at most `maxConcurrency` upstream calls (submits and
-//   polls, each with its downloads) of this worker at once; the rest wait in
-//   line, in order;
-// - a rate limit on submissions, shared by every worker process on the same
-//   database: a fixed-window counter row per provider and window in
-//   upstream_rate_windows, taken with one INSERT … ON CONFLICT DO UPDATE …
-//   WHERE count < limit. PostgreSQL's row lock on the conflicting row
-//   serialises concurrent takers, so a window never hands out more than the
-//   limit however many workers ask. A submission refused by the limit is not
-//   sent: the worker is told to come back when the window turns, without it
-//   counting as an upstream failure (`throttled`).
-//
-// The window boundaries come from the database clock, so all workers agree on
-// them. Windows are aligned to the Unix epoch: a window of W ms starts at
-// every multiple of W.
+// Keeps the service from flooding the upstream: a concurrency limit on this
+// worker's upstream calls (the rest wait in line, in order), and a rate limit
+// on submissions shared by every worker on the database: a fixed-window
+// counter row taken with INSERT … ON CONFLICT DO UPDATE … WHERE count < limit,
+// whose row lock makes it exact however many workers ask. Windows follow the
+// database clock, aligned to the Unix epoch. A submission refused by the limit
+// is put off (`throttled`), not counted as an upstream failure.
 import type pg from 'pg';
 import type { Admission, Admitted, PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from './types.js';
 
@@ -196,6 +186,7 @@ export function withUpstreamLimits(inner: UpstreamProvider, opts: UpstreamLimitO
 
   return {
     name: inner.name,
+    account: inner.account,
     admit,
     tryAdmit(job): Admitted | null {
       // A rate-limit token is shared through the database: taking one is neither immediate nor free to give back.

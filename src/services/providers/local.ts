@@ -8,104 +8,43 @@
 // inference setting with no local equivalent) are listed by
 // `notAppliedOptions` and recorded on the output, never silently dropped.
 import { FACE_ORDERS, type FaceOrder } from '../../engine/detect.js';
-import { fetchImageInput, InputFetchError, type FetchInputOptions } from '../../engine/fetch-input.js';
+import { fetchImageInput, InputFetchError, type FetchInputOptions } from '../../net/fetch-input.js';
 import type { ImageFormat, Interpolation } from '../../engine/image-io.js';
 import { createSwapPool, PoolBusyError, type SwapPool } from '../../engine/pool.js';
 import type { SwapRequest } from '../../engine/swap.js';
-import type { ModelKey } from '../../models/types.js';
+import { findModel } from '../../models/registry.js';
+import type { LocalMapping, ModelKey, NotAppliedOption, UnsupportedOption } from '../../models/types.js';
 import type { PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from './types.js';
 
 export const LOCAL_PROVIDER_NAME = 'local';
 
-export interface UnsupportedOption {
-  /** The wire name, or "model" when the whole model is out of reach. */
-  option: string;
-  value: unknown;
-  reason: string;
+export type { NotAppliedOption, UnsupportedOption };
+
+/** The spec's local mapping when the engine runs the model. */
+function localMapping(modelKey: string): Extract<LocalMapping, { runs: true }> | null {
+  const spec = findModel(modelKey);
+  return spec?.local.runs ? spec.local : null;
 }
-
-export interface NotAppliedOption {
-  option: string;
-  value: unknown;
-  note: string;
-}
-
-/** How each supported model's wire names map onto the engine. */
-interface LocalModel {
-  source: string;
-  target: string;
-  format: ImageFormat;
-  quality: number;
-}
-
-const LOCAL_MODELS: Record<string, LocalModel> = {
-  FACESWAP_V2: { source: 'source_img', target: 'target_img', format: 'jpeg', quality: 95 },
-  FACESWAP_V3_MULTI: { source: 'source_img', target: 'target_img', format: 'jpeg', quality: 95 },
-  FACESWAP_V4: { source: 'source_image', target: 'target_image', format: 'png', quality: 90 },
-};
-
-const WHOLE_MODEL_REASONS: Record<string, string> = {
-  FACESWAP_COMIC: 'turning a real face into an illustration needs a diffusion model; the local provider only warps and blends real faces',
-  BODY_SWAP: 'body swap needs a generative model; the local provider swaps faces only',
-};
-
-const RESTORE_REASON = 'the local provider has no face restoration model (CodeFormer/GFPGAN do not run here)';
 
 /**
  * What the local provider cannot honour for `modelKey` with these normalised
- * wire params. `explicit` names the wire fields the client set itself; it
- * only matters for faceswap-v2's `face_restore`, which has no "disable" value
- * and defaults to CodeFormer: refused when the client chose a restore model,
- * accepted (and recorded by notAppliedOptions) when it is the default. Without
- * `explicit`, a v2 face_restore is taken as defaulted.
+ * wire params (the spec's local mapping says). `explicit` names the wire
+ * fields the client set itself; without it, every option is taken as defaulted.
  */
 export function unsupportedOptions(
-  modelKey: ModelKey,
+  modelKey: string,
   params: Record<string, unknown>,
   explicit?: ReadonlySet<string>,
 ): UnsupportedOption[] {
-  const whole = WHOLE_MODEL_REASONS[modelKey];
-  if (whole) return [{ option: 'model', value: modelKey, reason: whole }];
-  if (!LOCAL_MODELS[modelKey]) return [{ option: 'model', value: modelKey, reason: `the local provider does not know the model ${modelKey}` }];
-  const out: UnsupportedOption[] = [];
-  if (modelKey === 'FACESWAP_V2') {
-    if (explicit?.has('face_restore') && params.face_restore !== undefined) {
-      out.push({ option: 'face_restore', value: params.face_restore, reason: RESTORE_REASON });
-    }
-  }
-  if (modelKey === 'FACESWAP_V3_MULTI') {
-    if (params.face_restore !== undefined && params.face_restore !== 'disable') {
-      out.push({ option: 'face_restore', value: params.face_restore, reason: RESTORE_REASON });
-    }
-    for (const key of ['detect_gender_input', 'detect_gender_source']) {
-      if (params[key] !== undefined && params[key] !== 'no') {
-        out.push({ option: key, value: params[key], reason: 'the local provider does not filter faces by gender' });
-      }
-    }
-  }
-  if (modelKey === 'FACESWAP_V4' && params.swap_type !== 'face') {
-    out.push({ option: 'swap_type', value: params.swap_type ?? 'head', reason: 'the local provider swaps faces only; head swap (hair and head shape) needs the vendor diffusion model' });
-  }
-  return out;
+  const local = findModel(modelKey)?.local;
+  if (!local) return [{ option: 'model', value: modelKey, reason: `the local provider does not know the model ${modelKey}` }];
+  if (!local.runs) return [{ option: 'model', value: modelKey, reason: local.reason }];
+  return local.refuse?.(params, explicit) ?? [];
 }
 
 /** Options accepted but without a local equivalent: recorded on the output as not applied. */
-export function notAppliedOptions(modelKey: ModelKey, params: Record<string, unknown>): NotAppliedOption[] {
-  const out: NotAppliedOption[] = [];
-  const add = (option: string, note: string) => {
-    if (params[option] !== undefined) out.push({ option, value: params[option], note });
-  };
-  if (modelKey === 'FACESWAP_V2') add('face_restore', 'defaulted restore model not applied: the local provider has no face restoration');
-  if (modelKey === 'FACESWAP_V3_MULTI') {
-    add('facedetection', 'best effort: the local provider always detects with BlazeFace and the 468-point face mesh');
-    if (params.face_restore === 'disable') add('face_restore_weight', 'no effect: face restore is disabled');
-  }
-  if (modelKey === 'FACESWAP_V4') {
-    add('model_type', 'no diffusion steps locally: the swap is a mesh warp with colour transfer');
-    add('style_type', 'not applied: the face is always colour-matched to the target');
-    add('hardware', 'the local provider runs on this machine\'s CPU');
-  }
-  return out;
+export function notAppliedOptions(modelKey: string, params: Record<string, unknown>): NotAppliedOption[] {
+  return localMapping(modelKey)?.notApplied?.(params) ?? [];
 }
 
 /** "0,1" → [0, 1]; anything else (already checked by normalisation) → null. */
@@ -122,16 +61,16 @@ function enumOf<T extends string>(value: unknown, allowed: readonly T[], fallbac
 
 /** The engine request for a job, or a message saying which parameter is unusable. */
 export function engineRequestFor(
-  modelKey: ModelKey, params: Record<string, unknown>, source: Buffer, target: Buffer,
+  modelKey: string, params: Record<string, unknown>, source: Buffer, target: Buffer,
 ): { ok: true; req: SwapRequest } | { ok: false; message: string } {
-  const model = LOCAL_MODELS[modelKey];
+  const model = localMapping(modelKey);
   if (!model) return { ok: false, message: `the local provider does not run ${modelKey}` };
   const sourceIndices = indexList(params.source_faces_index, '0');
   const targetIndices = indexList(params.input_faces_index, '0');
   if (!sourceIndices) return { ok: false, message: 'source_faces_index must be a comma list of face indices' };
   if (!targetIndices) return { ok: false, message: 'input_faces_index must be a comma list of face indices' };
   // v2 numbers faces large to small (its docs); v4 swaps the largest face of each image.
-  const order = enumOf<FaceOrder>(modelKey === 'FACESWAP_V3_MULTI' ? params.detection_face_order : undefined, FACE_ORDERS, 'large-small');
+  const order = enumOf<FaceOrder>(model.faceOrderParam ? params[model.faceOrderParam] : undefined, FACE_ORDERS, 'large-small');
   const interpolation = enumOf<Interpolation>(params.interpolation, ['Nearest', 'Bilinear', 'Bicubic', 'Lanczos'], 'Bilinear');
   const format = enumOf<ImageFormat>(params.image_format, ['jpeg', 'png', 'webp'], model.format);
   const quality = params.image_quality === undefined ? model.quality : Number(params.image_quality);
@@ -175,7 +114,7 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): LocalProvi
           detail: { unsupported: refused },
         };
       }
-      const model = LOCAL_MODELS[job.model]!;
+      const model = localMapping(job.model)!;
       let source: Buffer, target: Buffer;
       try {
         // A stored inline image comes with the job (ProviderJob.images); a URL is fetched here.

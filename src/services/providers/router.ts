@@ -11,6 +11,7 @@ export function routeByProvider(providers: Record<string, UpstreamProvider>, acc
   const account = providers[accountProvider];
   return {
     name: 'router',
+    account: account?.account,
     async admit(job, signal): Promise<Admission> {
       const admit = providers[job.provider]?.admit;
       return admit ? admit.call(providers[job.provider], job, signal) : UNLIMITED;

@@ -2,6 +2,7 @@
 // src/models/types.ts): v1 answers with the image, the v2 queue and the
 // workflows answer with a handle that is polled.
 
+import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { modelSpec } from '../../models/registry.js';
 import type { ModelSpec } from '../../models/types.js';
@@ -21,15 +22,20 @@ import {
 } from './http.js';
 import {
   decodeBase64Image,
+  decodedImageType,
   findImageUrl,
   findInlineImage,
-  imageMimeType,
   isHttpUrl,
+  sniffImageType,
   parseJson,
   withoutLargeValues,
 } from './segmind-output.js';
 import type { PollOutcome, ProviderJob, ProviderOutput, SubmitOutcome, UpstreamProvider } from './types.js';
 import { isImageRef } from '../../models/image-ref.js';
+import { observeUpstreamCall, type UpstreamCallInfo } from './upstream-telemetry.js';
+
+/** What a call is, for its log line, metrics and span: a path template, never the URL. */
+type CallWhat = { endpoint: string; phase: UpstreamCallInfo['phase']; job?: ProviderJob };
 
 export interface SegmindProviderOptions {
   /** e.g. https://api.segmind.com, or the emulator's URL. */
@@ -41,6 +47,12 @@ export interface SegmindProviderOptions {
   pollTimeoutMs?: number;
   /** Largest image accepted; default 50 MB. */
   maxOutputBytes?: number;
+  /**
+   * How long after acceptance a v2 request that answers 404 is taken as not
+   * visible yet (the queue's read side lags its write side) and polled again;
+   * default 30 s.
+   */
+  visibilityGraceMs?: number;
   dispatcher?: Dispatcher;
 }
 
@@ -76,6 +88,8 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
   const requestTimeoutMs = opts.requestTimeoutMs ?? 120_000;
   const pollTimeoutMs = opts.pollTimeoutMs ?? 30_000;
   const maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
+  const visibilityGraceMs = opts.visibilityGraceMs ?? 30_000;
+  const upstreamOrigin = new URL(baseUrl).origin;
   // Output URLs come from the upstream's answers and may name any host, so they
   // are fetched under the outbound rules (src/net/guarded-fetch.ts). The
   // upstream's own origin (host:port of the base URL) is allowed whatever its
@@ -88,13 +102,14 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
   const keyHeader = { 'x-api-key': opts.apiKey };
   const bearerHeader = { authorization: `Bearer ${opts.apiKey}` };
 
-  function call(method: 'GET' | 'POST', url: string, headers: Record<string, string>, signal: AbortSignal, extra: {
+  function call(method: 'GET' | 'POST', url: string, headers: Record<string, string>, signal: AbortSignal, what: CallWhat, extra: {
     body?: unknown;
     timeoutMs?: number;
     maxBytes?: number;
   } = {}): Promise<HttpResult> {
     const json = extra.body !== undefined;
-    return httpCall({
+    const info: UpstreamCallInfo = { method, endpoint: what.endpoint, phase: what.phase, model: what.job?.model, jobId: what.job?.id, attempt: what.job?.attempt };
+    return observeUpstreamCall(info, () => httpCall({
       method,
       url,
       headers: { accept: '*/*', ...(json ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -103,36 +118,37 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
       timeoutMs: extra.timeoutMs ?? pollTimeoutMs,
       maxBytes: extra.maxBytes ?? JSON_LIMIT,
       dispatcher: opts.dispatcher,
-    });
+    }), (res) => (res.kind === 'response' ? res.status : null));
   }
 
   // ---- sync (v1) ----
 
   async function submitSync(spec: ModelSpec, job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome> {
-    const res = await call('POST', baseUrl + spec.endpoint, keyHeader, signal, {
+    const res = await call('POST', baseUrl + spec.endpoint, keyHeader, signal, { endpoint: spec.endpoint, phase: 'submit', job }, {
       body: wireBody(job),
       timeoutMs: requestTimeoutMs,
       maxBytes: maxOutputBytes + 1,
     });
     if (res.kind === 'network') return networkRetry(res, 'submit');
     if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'submit');
+    // Answered 2xx: the vendor ran the swap and billed it, whatever the body turns out to be.
     if (res.body.length > maxOutputBytes) return tooLarge();
 
     const contentType = header(res.headers, 'content-type');
     const upstream: Record<string, unknown> = { httpStatus: res.status, contentType: contentType ?? null, ...vendorHeaders(res.headers) };
-    const raw = imageMimeType(res.body, contentType);
-    if (raw && !contentType?.includes('json')) return completed(res.body, raw, { ...upstream, encoding: 'binary' });
+    // The bytes decide, not the Content-Type: `image/png` over a JSON, HTML or XML body is no image.
+    if (sniffImageType(res.body)) return verified(res.body, res.status, { ...upstream, encoding: 'binary' });
 
     // base64 mode: JSON {image}, a JSON string, or plain text.
     const parsed = parseJson(res.body);
     const inline = parsed !== undefined ? findInlineImage(parsed) : decodeBase64Image(res.body.toString('utf8'));
-    if (inline) return completed(inline.bytes, inline.mimeType, { ...upstream, encoding: 'base64' });
+    if (inline) return verified(inline.bytes, res.status, { ...upstream, encoding: 'base64' });
     const url = parsed !== undefined ? findImageUrl(parsed) : null;
     if (url) {
-      const outcome = await download(url, signal, { ...upstream, ...(asRecord(withoutLargeValues(parsed)) ?? {}) });
+      const outcome = await download(url, signal, { ...upstream, ...(asRecord(withoutLargeValues(parsed)) ?? {}) }, job);
       return outcome.kind === 'failed' && outcome.code === 'EXPIRED' ? { ...outcome, code: 'UPSTREAM_ERROR' } : outcome;
     }
-    return notAnImage(res.body, res.status);
+    return notAnImage(res.body, res.status, contentType);
   }
 
   // ---- queue (v2) ----
@@ -144,7 +160,7 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
     auth: Record<string, string>,
     signal: AbortSignal,
   ): Promise<{ body: Record<string, unknown> | undefined; raw: Buffer } | { outcome: SubmitOutcome }> {
-    const res = await call('POST', baseUrl + spec.endpoint, auth, signal, { body: wireBody(job) });
+    const res = await call('POST', baseUrl + spec.endpoint, auth, signal, { endpoint: spec.endpoint, phase: 'submit', job }, { body: wireBody(job) });
     if (res.kind === 'network') return { outcome: networkRetry(res, 'submit') };
     if (res.status < 200 || res.status >= 300) return { outcome: outcomeForStatus(res.status, res.headers, res.body, 'submit') };
     return { body: asRecord(parseJson(res.body)), raw: res.body };
@@ -159,35 +175,74 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
     return {
       kind: 'accepted',
       requestId,
-      pollUrl: typeof body?.status_url === 'string' ? body.status_url : null,
+      // The URLs the answer names, when it names them (`poll_url` is another name for the status URL).
+      pollUrl: onUpstreamOrigin(body?.status_url) ?? onUpstreamOrigin(body?.poll_url),
+      resultUrl: onUpstreamOrigin(body?.response_url),
       upstream: body ?? {},
     };
+  }
+
+  /**
+   * A URL from an upstream answer, when it is on the configured upstream's own
+   * origin (scheme, host and port of SEGMIND_BASE_URL); else null, and the
+   * documented path is used instead. Polls carry the API key, so a URL
+   * elsewhere (another host, port or scheme) is never called: an answer must
+   * not be able to send the key anywhere (test/upstream-answers.test.ts).
+   */
+  function onUpstreamOrigin(value: unknown): string | null {
+    if (!isHttpUrl(value)) return null;
+    try {
+      const url = new URL(value.trim());
+      return url.origin === upstreamOrigin ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A 404 for a request the upstream accepted. Within the visibility grace it
+   * is not visible yet (the queue's read side lags its write side): polled
+   * again. After it, "unknown or expired" as the docs say (EXPIRED), of a run
+   * the vendor accepted and billed.
+   */
+  function unknownRequest(job: ProviderJob, res: HttpResult): PollOutcome | null {
+    if (res.kind !== 'response' || res.status !== 404 || !job.acceptedAt) return null;
+    if (Date.now() - job.acceptedAt.getTime() < visibilityGraceMs) return { kind: 'pending', upstreamStatus: 'QUEUED' };
+    const expired = outcomeForStatus(404, res.headers, res.body, 'poll');
+    return expired.kind === 'failed' ? { ...expired, billed: true } : expired;
   }
 
   async function pollQueue(job: ProviderJob, signal: AbortSignal): Promise<PollOutcome> {
     if (!job.upstreamRequestId) return missingHandle('request id');
     const base = `${baseUrl}/v2/requests/${encodeURIComponent(job.upstreamRequestId)}`;
+    // The URLs the submit answer named, checked again (a stored URL may predate a change of SEGMIND_BASE_URL); else the documented paths.
+    const statusUrl = onUpstreamOrigin(job.upstreamPollUrl) ?? `${base}/status`;
+    const resultUrl = onUpstreamOrigin(job.upstreamResultUrl) ?? base;
 
-    const statusRes = await call('GET', `${base}/status`, keyHeader, signal);
+    const statusRes = await call('GET', statusUrl, keyHeader, signal, { endpoint: '/v2/requests/:id/status', phase: 'poll', job });
+    const notVisible = unknownRequest(job, statusRes);
+    if (notVisible) return notVisible;
     const status = readStatus(statusRes, 'poll');
     if (status.kind !== 'status') return status.outcome;
     if (status.value !== 'COMPLETED') return pendingOrFailed(status.value, status.body);
 
     // The status said done; the result body carries the output.
-    const resultRes = await call('GET', base, keyHeader, signal);
+    const resultRes = await call('GET', resultUrl, keyHeader, signal, { endpoint: '/v2/requests/:id', phase: 'poll', job });
     if (resultRes.kind === 'response' && resultRes.status === 202) return { kind: 'pending', upstreamStatus: 'PROCESSING' };
+    const resultNotVisible = unknownRequest(job, resultRes);
+    if (resultNotVisible) return resultNotVisible;
     const result = readStatus(resultRes, 'poll');
     if (result.kind !== 'status') return result.outcome;
     if (result.value !== 'COMPLETED') return pendingOrFailed(result.value, result.body);
 
     const output = result.body.output;
     const upstream = asRecord(withoutLargeValues(result.body)) ?? {};
-    if (isHttpUrl(output)) return download(output.trim(), signal, upstream);
+    if (isHttpUrl(output)) return download(output.trim(), signal, upstream, job);
     const inline = typeof output === 'string' ? decodeBase64Image(output) : findInlineImage(output);
-    if (inline) return completed(inline.bytes, inline.mimeType, upstream);
+    if (inline) return verified(inline.bytes, 200, upstream);
     const url = findImageUrl(output);
-    if (url) return download(url, signal, upstream);
-    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the completed request has no image output', detail: upstream };
+    if (url) return download(url, signal, upstream, job);
+    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the completed request has no image output', detail: upstream, billed: true };
   }
 
   // ---- workflow ----
@@ -208,7 +263,9 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
     if (!trustedHost(job.upstreamPollUrl)) {
       return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `refusing to send the API key to ${safeOrigin(job.upstreamPollUrl)}` };
     }
-    const res = await call('GET', job.upstreamPollUrl, bearerHeader, signal);
+    const res = await call('GET', job.upstreamPollUrl, bearerHeader, signal, { endpoint: 'poll_url', phase: 'poll', job });
+    const notVisible = unknownRequest(job, res);
+    if (notVisible) return notVisible;
     const status = readStatus(res, 'poll');
     if (status.kind !== 'status') return status.outcome;
     if (status.value !== 'COMPLETED') return pendingOrFailed(status.value, status.body);
@@ -225,29 +282,38 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
     }
     const upstream = { ...(asRecord(withoutLargeValues({ ...status.body, output: undefined })) ?? {}), outputs: withoutLargeValues(outputs) };
     const url = findImageUrl(outputs);
-    if (url) return download(url, signal, upstream);
+    if (url) return download(url, signal, upstream, job);
     const inline = findInlineImage(outputs);
-    if (inline) return completed(inline.bytes, inline.mimeType, upstream);
-    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the completed workflow has no image output', detail: upstream };
+    if (inline) return verified(inline.bytes, 200, upstream);
+    return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the completed workflow has no image output', detail: upstream, billed: true };
   }
 
   // ---- shared ----
 
-  /** GETs the output image. No credentials: media URLs are public and may live on another host. */
-  async function download(url: string, signal: AbortSignal, upstream: Record<string, unknown>): Promise<Completed | Failed | RetryOutcome> {
+  /**
+   * GETs the output image. No credentials: media URLs are public and may live
+   * on another host. Only called once the upstream said the run completed, so
+   * every failure here is of a run the vendor billed (`billed`).
+   */
+  async function download(url: string, signal: AbortSignal, upstream: Record<string, unknown>, job: ProviderJob): Promise<Completed | Failed | RetryOutcome> {
     let res: GuardedResponse;
     try {
-      res = await downloads.fetch(url, { signal, timeoutMs: requestTimeoutMs, maxBytes: maxOutputBytes, maxRedirects: MAX_REDIRECTS });
+      res = await observeUpstreamCall(
+        { method: 'GET', endpoint: 'output', phase: 'download', model: job.model, jobId: job.id, attempt: job.attempt },
+        () => downloads.fetch(url, { signal, timeoutMs: requestTimeoutMs, maxBytes: maxOutputBytes, maxRedirects: MAX_REDIRECTS }),
+        (r) => r.status,
+      );
     } catch (err) {
       if (!(err instanceof OutboundFetchError)) throw err;
       if (err.rule === 'timeout' || err.rule === 'network') return { kind: 'retry', reason: `${err.rule === 'timeout' ? 'timeout' : 'network error'} during download: ${err.message}` };
       if (err.rule === 'too-large') return tooLarge();
-      return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `refused to download the output from ${safeOrigin(url)}: ${err.message}`, detail: { rule: err.rule } };
+      return { kind: 'failed', code: 'UPSTREAM_ERROR', message: `refused to download the output from ${safeOrigin(url)}: ${err.message}`, detail: { rule: err.rule }, billed: true };
     }
-    if (res.status < 200 || res.status >= 300) return outcomeForStatus(res.status, res.headers, res.body, 'download');
-    const mimeType = imageMimeType(res.body, header(res.headers, 'content-type'));
-    if (!mimeType) return notAnImage(res.body, res.status);
-    return completed(res.body, mimeType, { ...upstream, outputUrl: url });
+    if (res.status < 200 || res.status >= 300) {
+      const outcome = outcomeForStatus(res.status, res.headers, res.body, 'download');
+      return outcome.kind === 'failed' ? { ...outcome, billed: true } : outcome;
+    }
+    return verified(res.body, res.status, { ...upstream, outputUrl: url }, header(res.headers, 'content-type'));
   }
 
   function trustedHost(url: string): boolean {
@@ -265,9 +331,11 @@ export function createSegmindProvider(opts: SegmindProviderOptions): UpstreamPro
 
   return {
     name: 'segmind',
+    // One account per key and upstream: credit readings are throttled per account (credit-readings.ts).
+    account: `segmind:${createHash('sha256').update(`${baseUrl}\n${opts.apiKey}`).digest('hex').slice(0, 32)}`,
 
     async readCredits(signal) {
-      const res = await call('GET', `${baseUrl}/v1/get-user-credits`, keyHeader, signal);
+      const res = await call('GET', `${baseUrl}/v1/get-user-credits`, keyHeader, signal, { endpoint: '/v1/get-user-credits', phase: 'credits' });
       if (res.kind !== 'response' || res.status !== 200) return null;
       return creditsReading(parseJson(res.body));
     },
@@ -338,7 +406,8 @@ function networkRetry(res: Extract<HttpResult, { kind: 'network' }>, phase: Phas
   if (phase === 'submit' && res.maySent) {
     return { kind: 'failed', code: 'UPSTREAM_OUTCOME_UNKNOWN', message: `${what}; the request may have reached the upstream, so it was not resent — rerun the job` };
   }
-  return { kind: 'retry', reason: what };
+  // A submit that provably never arrived ran nothing: for the deadline it counts as refused.
+  return phase === 'submit' ? { kind: 'retry', reason: what, refusal: 'UPSTREAM_UNAVAILABLE' } : { kind: 'retry', reason: what };
 }
 
 /** {"credits": 12.5, "free-credits": 0.0184921035} → micro-dollars of both; null when the answer has neither. */
@@ -356,17 +425,44 @@ function completed(bytes: Buffer, mimeType: string, upstream: Record<string, unk
   return { kind: 'completed', output: { bytes, mimeType, upstream } };
 }
 
-function notAnImage(body: Buffer, httpStatus: number): Failed {
+/** The output when its bytes decode as an image (decodedImageType); else the failure of a billed run. */
+async function verified(bytes: Buffer, httpStatus: number, upstream: Record<string, unknown>, contentType?: string): Promise<Completed | Failed> {
+  const mimeType = await decodedImageType(bytes);
+  return mimeType ? completed(bytes, mimeType, upstream) : notAnImage(bytes, httpStatus, contentType ?? (upstream.contentType as string | undefined));
+}
+
+/** Longest vendor text kept in a failure message. */
+const VENDOR_TEXT_LIMIT = 300;
+
+/** A 2xx that carried no image: the vendor's own words (bounded), never our internals. */
+function notAnImage(body: Buffer, httpStatus: number, contentType?: string | null): Failed {
+  const declared = contentType ? ` (content-type ${contentType.split(';')[0]!.trim().slice(0, 60)})` : '';
+  let what: string;
+  if (body.length === 0) what = 'an empty body';
+  else if (sniffImageType(body)) what = `${body.length} bytes that start like an image but do not decode (cut off or corrupt)`;
+  else if (looksBinary(body)) what = `${body.length} bytes of binary data that are no image`;
+  else {
+    const text = errorText(body).replace(/\s+/g, ' ').trim();
+    what = `no image but: ${text.length > VENDOR_TEXT_LIMIT ? `${text.slice(0, VENDOR_TEXT_LIMIT)}…` : text}`;
+  }
   return {
     kind: 'failed',
     code: 'UPSTREAM_ERROR',
-    message: `the upstream answered ${httpStatus} without a recognisable image: ${errorText(body.subarray(0, 256))}`,
+    message: `the upstream answered ${httpStatus}${declared} with ${what}`,
     httpStatus,
+    billed: true,
   };
 }
 
+function looksBinary(body: Buffer): boolean {
+  const head = body.subarray(0, 512);
+  let control = 0;
+  for (const byte of head) if (byte === 0 || (byte < 9) || (byte > 13 && byte < 32)) control += 1;
+  return control > head.length / 20;
+}
+
 function tooLarge(): Failed {
-  return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the output image exceeds the size limit' };
+  return { kind: 'failed', code: 'UPSTREAM_ERROR', message: 'the output image exceeds the size limit', billed: true };
 }
 
 /** Accepted upstream but unusable: whether it ran (and was billed) is not known. */

@@ -2,7 +2,6 @@
 // the job row, its lease and its transitions; a provider only speaks to the
 // upstream and reports what happened, so a provider never touches the database.
 
-import type { ModelKey } from '../../models/types.js';
 
 /** Why a job ended FAILED. Typed so clients can branch on it. */
 export const FAILURE_CODES = [
@@ -16,6 +15,10 @@ export const FAILURE_CODES = [
   'UPSTREAM_OUTCOME_UNKNOWN',
   'TIMEOUT',
   'EXPIRED',
+  /** Every submission was refused with 429 until the job's deadline; nothing ran, nothing is charged. */
+  'RATE_LIMITED',
+  /** Every submission was refused with a 5xx (or never reached the upstream) until the deadline; charged nothing. */
+  'UPSTREAM_UNAVAILABLE',
   /** The local engine found no face in the source or target image. */
   'NO_FACE_DETECTED',
   /** A requested face index is beyond the faces the local engine found. */
@@ -34,7 +37,8 @@ export interface ProviderJob {
   id: string;
   /** The provider recorded on the job ("segmind", "local"). */
   provider: string;
-  model: ModelKey;
+  /** As stored on the job: a registered model's key (ModelKey) unless the model was since removed. */
+  model: string;
   /**
    * Normalised wire parameters; an inline image field holds a reference to
    * its stored bytes (models/image-ref.ts), which `images` carries for a submit.
@@ -44,6 +48,12 @@ export interface ProviderJob {
   images?: Readonly<Record<string, InputImage>>;
   upstreamRequestId: string | null;
   upstreamPollUrl: string | null;
+  /** Where the async result is read, when the submit answer named it (v2 `response_url`). */
+  upstreamResultUrl?: string | null;
+  /** When the upstream accepted the request (async), for telling "not visible yet" from "expired". */
+  acceptedAt?: Date | null;
+  /** Which try of this step (1 + the transient failures so far), for the upstream call's log line. */
+  attempt?: number;
 }
 
 /** The finished image, fetched from the upstream, ready to store. */
@@ -58,10 +68,18 @@ export type SubmitOutcome =
   /** Synchronous protocols answer with the image itself. */
   | { kind: 'completed'; output: ProviderOutput }
   /** Asynchronous protocols answer with a handle to poll. */
-  | { kind: 'accepted'; requestId: string; pollUrl: string | null; upstream: Record<string, unknown> }
-  | { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown }
+  | { kind: 'accepted'; requestId: string; pollUrl: string | null; resultUrl?: string | null; upstream: Record<string, unknown> }
+  | FailedOutcome
   /** A transient failure (429, 5xx, network): try the same step again later. */
   | RetryOutcome;
+
+/**
+ * The job ends FAILED. `billed`: the upstream answered the billable call with a
+ * 2xx (it ran, and the vendor charged it) but what came back was unusable (not
+ * an image, gone before it was fetched): the job pays its estimate, as the
+ * vendor's balance does (pricing.ts#settlementSql).
+ */
+export type FailedOutcome = { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown; billed?: boolean };
 
 /**
  * Try the same step again after `retryAfterMs` (at the earliest). `throttled`
@@ -69,7 +87,14 @@ export type SubmitOutcome =
  * waits its turn, which is not an upstream failure and does not count towards
  * giving up.
  */
-export type RetryOutcome = { kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number; throttled?: boolean };
+export type RetryOutcome = {
+  kind: 'retry'; reason: string; retryAfterMs?: number; httpStatus?: number; throttled?: boolean;
+  /**
+   * The upstream refused a submission (429, 500/502/503, or it never arrived):
+   * nothing ran. The code the job ends with should its deadline pass with only refusals.
+   */
+  refusal?: 'RATE_LIMITED' | 'UPSTREAM_UNAVAILABLE';
+};
 
 /** Leave to send one submission: keep it across the send, then release it. Or: not now. */
 export type Admission =
@@ -84,12 +109,14 @@ export const UNLIMITED: Admitted = { kind: 'admitted', release: () => {} };
 export type PollOutcome =
   | { kind: 'pending'; upstreamStatus: 'QUEUED' | 'PROCESSING' }
   | { kind: 'completed'; output: ProviderOutput }
-  | { kind: 'failed'; code: FailureCode; message: string; httpStatus?: number; detail?: unknown }
+  | FailedOutcome
   | RetryOutcome;
 
 export interface UpstreamProvider {
   /** Recorded on the job row, e.g. "segmind". */
   readonly name: string;
+  /** The account `readCredits` reads, as a digest of its key (never the key): what credit readings are throttled per. */
+  readonly account?: string;
   submit(job: ProviderJob, signal: AbortSignal): Promise<SubmitOutcome>;
   /**
    * Optional, for providers with limits (providers/limits.ts): waits for leave
