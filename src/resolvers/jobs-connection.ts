@@ -1,5 +1,5 @@
-import type { Context } from '../schema/context.js';
-import { badInput } from '../schema/errors.js';
+import type { Context } from './context.js';
+import { badInput } from '../util/request-errors.js';
 import { decodeCursor, encodeCursor, listJobs, type JobFilter, type Page } from '../services/job-history.js';
 import type { JobQuery } from '../services/jobs.js';
 import { DEFAULT_PAGE_SIZE, pageSize } from './page-size.js';

@@ -1,6 +1,6 @@
 // The page size of every connection. Apart from jobs-connection.ts so the schema
 // builder can price connections by it without an import cycle.
-import { badInput } from '../schema/request-errors.js';
+import { badInput } from '../util/request-errors.js';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;

@@ -3,9 +3,9 @@
 import type { ProviderName } from '../config.js';
 import { MODELS } from '../models/registry.js';
 import type { ModelSpec } from '../models/types.js';
-import type { Context } from '../schema/context.js';
-import { InvalidInput, NotFound } from '../schema/errors.js';
-import { decodeJobId } from '../schema/job-ids.js';
+import type { Context } from './context.js';
+import { InvalidInput, JobErased, NotFound } from './results.js';
+import { decodeJobId } from '../models/job-ids.js';
 import { findJob } from '../services/jobs.js';
 import { submitJob, type SubmitResult } from './create-job.js';
 
@@ -25,7 +25,7 @@ export async function resolveRerunJob(
     id: string; overrides?: Record<string, Record<string, unknown> | null | undefined> | null; idempotencyKey?: string | null;
     provider?: ProviderName | null;
   },
-): Promise<SubmitResult | NotFound> {
+): Promise<SubmitResult | NotFound | JobErased> {
   let decoded: ReturnType<typeof decodeJobId>;
   try {
     decoded = decodeJobId(args.id, 'id');
@@ -34,6 +34,7 @@ export async function resolveRerunJob(
   }
   const original = await findJob(ctx.db.prisma, ctx.apiKey.id, decoded.id, decoded.model);
   if (!original) return new NotFound(args.id);
+  if (original.imagesErasedAt) return new JobErased(args.id, original.deletedAt, original.imagesErasedAt);
   const spec = MODELS.find((m) => m.key === original.model)!;
   const ownField = overridesFieldName(spec);
 

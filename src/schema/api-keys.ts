@@ -3,13 +3,14 @@
 import type { ObjectRef } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { findApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../services/api-keys.js';
-import { parseUsd, USD_RULE } from '../services/money.js';
+import { createApiKey, findApiKey, keyNameProblem, listApiKeys, revokeApiKey, type ApiKeyRow } from '../services/api-keys.js';
+import { parseUsd, USD_RULE } from '../util/money.js';
 import { removeBudget, setBudget, usage, type BudgetPeriod } from '../services/spend.js';
 import { builder } from './builder.js';
-import type { Context } from './context.js';
+import { resultUnion } from './result-union.js';
+import type { Context } from '../resolvers/context.js';
 import { InvalidInput, InvalidInputError, UserError, badInput } from './errors.js';
-import { uuidOfGlobalId } from './global-ids.js';
+import { uuidOfGlobalId } from '../util/global-ids.js';
 import { BudgetPeriodEnum } from './money.js';
 import { UsageType } from './usage.js';
 
@@ -110,14 +111,9 @@ type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T
 
 /** The result of an admin's change to a key: `Done`, or why nothing changed. */
 function adminKeyResult<T extends object>(name: string, description: string, Done: new (...args: never[]) => T, DoneType: ObjectRef<Types, T>) {
-  return builder.unionType(name, {
+  return resultUnion(name, {
     description,
-    types: [DoneType, InvalidInputError, NotAdminError, ApiKeyNotFoundError],
-    resolveType: (v) =>
-      v instanceof Done ? DoneType
-        : v instanceof NotAdmin ? NotAdminError
-          : v instanceof ApiKeyNotFound ? ApiKeyNotFoundError
-            : InvalidInputError,
+    members: [[Done, DoneType], [InvalidInput, InvalidInputError], [NotAdmin, NotAdminError], [ApiKeyNotFound, ApiKeyNotFoundError]],
   });
 }
 
@@ -193,6 +189,50 @@ builder.mutationFields((t) => ({
       if (typeof target !== 'string') return target;
       const revoked = await revokeApiKey(ctx.db.pool, target);
       return revoked ? new ApiKeyRevoked(revoked) : new ApiKeyNotFound(args.id);
+    },
+  }),
+}));
+
+class ApiKeyCreated {
+  constructor(readonly apiKey: ApiKeyRow, readonly secret: string) {}
+}
+const ApiKeyCreatedType = builder.objectType(ApiKeyCreated, {
+  name: 'ApiKeyCreated',
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyType, resolve: (r) => r.apiKey }),
+    secret: t.exposeString('secret', { description: 'The key itself, shown only in this answer: only its hash is stored.' }),
+  }),
+});
+
+const CreateApiKeyResult = resultUnion('CreateApiKeyResult', {
+  description: 'The new key with its secret, or why none was made.',
+  members: [[ApiKeyCreated, ApiKeyCreatedType], [InvalidInput, InvalidInputError], [NotAdmin, NotAdminError]],
+});
+
+const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'A label for people (1–100 characters, no control characters); names need not be unique.' }),
+    admin: t.boolean({ required: false, defaultValue: false, description: 'An admin key: sees every key, sets budgets, creates and revokes keys.' }),
+    expiresAt: t.field({ type: 'DateTime', required: false, description: 'When the key stops working (in the future); left out: never.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createApiKey: t.field({
+    type: CreateApiKeyResult,
+    description: 'Make an API key (admin keys only), as `npm run keys:create` does. The answer carries its secret, shown only this once.',
+    args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      if (!ctx.apiKey.isAdmin) return new NotAdmin('create API keys');
+      const violations = [];
+      const nameProblem = keyNameProblem(input.name);
+      if (nameProblem) violations.push({ field: 'input.name', ...nameProblem });
+      if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+        violations.push({ field: 'input.expiresAt', rule: 'future', message: 'must be in the future' });
+      }
+      if (violations.length) return new InvalidInput(violations);
+      const { id, secret } = await createApiKey(ctx.db.pool, input.name, { admin: input.admin ?? false, expiresAt: input.expiresAt ?? null });
+      return new ApiKeyCreated((await findApiKey(ctx.db.pool, id))!, secret);
     },
   }),
 }));

@@ -5,9 +5,9 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
-import type { Context } from './context.js';
+import type { Context } from '../resolvers/context.js';
 import { DEFAULT_PAGE_SIZE } from '../resolvers/page-size.js';
-import { decodeJobId } from './job-ids.js';
+import { decodeJobId } from '../models/job-ids.js';
 import { decodeWebhookNodeId } from './webhook-ids.js';
 
 /** What a list without paging counts as in an operation's cost. */

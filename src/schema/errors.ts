@@ -1,66 +1,13 @@
 // Errors the client must branch on are data: members of each mutation's
 // result union, all implementing UserError. Errors of a malformed request are
-// GraphQL errors (request-errors.ts).
+// GraphQL errors (src/util/request-errors.ts). The classes themselves are in
+// src/resolvers/results.ts, where resolvers create them.
+import { jobGlobalId } from '../models/job-ids.js';
 import type { Violation } from '../models/normalise.js';
 import { builder } from './builder.js';
-import { jobGlobalId } from './job-ids.js';
 import { BudgetPeriodEnum, MoneyType } from './money.js';
 import { ProviderEnum } from './providers.js';
-import { formatUsd } from '../services/money.js';
-
-export class InvalidInput {
-  constructor(readonly violations: Violation[]) {}
-  get message(): string {
-    return this.violations.map((v) => `${v.field}: ${v.message}`).join('; ');
-  }
-}
-
-export class NotFound {
-  constructor(readonly id: string) {}
-  readonly message = 'No job with this id exists for this API key.';
-}
-
-export class IdempotencyConflict {
-  constructor(
-    readonly idempotencyKey: string,
-    readonly job: { id: string; model: string },
-  ) {}
-  readonly message = 'This idempotencyKey was already used with a different request; nothing was created.';
-}
-
-export class NotCancelable {
-  constructor(
-    readonly id: string,
-    readonly status: string,
-  ) {}
-  get message(): string {
-    return `The job is already ${this.status} and cannot be canceled.`;
-  }
-}
-
-export class BudgetExceeded {
-  constructor(
-    readonly period: 'MONTH' | 'TOTAL',
-    readonly limitMicros: bigint,
-    readonly remainingMicros: bigint,
-    readonly requiredMicros: bigint,
-  ) {}
-  get message(): string {
-    return `The job would cost $${formatUsd(this.requiredMicros)} but the ${this.period} budget has $${formatUsd(this.remainingMicros)} left `
-      + `of $${formatUsd(this.limitMicros)}; nothing was created.`;
-  }
-}
-
-export class UnsupportedOption {
-  constructor(
-    readonly provider: string,
-    readonly options: ReadonlyArray<{ option: string; value: unknown; reason: string }>,
-  ) {}
-  get message(): string {
-    const first = this.options[0]!;
-    return `The ${this.provider} provider cannot honour ${first.option} = ${String(first.value)}: ${first.reason}; nothing was created.`;
-  }
-}
+import { BudgetExceeded, IdempotencyConflict, InvalidInput, JobErased, NotCancelable, NotFinished, NotFound, UnsupportedOption } from '../resolvers/results.js';
 
 export const UserError = builder.interfaceRef<{ message: string }>('UserError').implement({
   description: 'A problem the client can fix or branch on.',
@@ -145,4 +92,26 @@ export const JobNotCancelableError = builder.objectType(NotCancelable, {
   }),
 });
 
-export { badInput, notFoundError } from './request-errors.js';
+export const JobNotFinishedError = builder.objectType(NotFinished, {
+  name: 'JobNotFinishedError',
+  description: 'The job is still running; only finished jobs (COMPLETED, FAILED, CANCELED) can be deleted.',
+  interfaces: [UserError],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    status: t.exposeString('status'),
+  }),
+});
+
+export const JobErasedError = builder.objectType(JobErased, {
+  name: 'JobErasedError',
+  description: "The job's images were erased (it was deleted, or they passed IMAGE_RETENTION_DAYS), so it cannot be rerun.",
+  interfaces: [UserError],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    deletedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.deletedAt }),
+    imagesErasedAt: t.field({ type: 'DateTime', resolve: (e) => e.imagesErasedAt }),
+  }),
+});
+
+export { BudgetExceeded, IdempotencyConflict, InvalidInput, JobErased, NotCancelable, NotFinished, NotFound, UnsupportedOption };
+export { badInput, notFoundError } from '../util/request-errors.js';

@@ -5,7 +5,7 @@
 import { isImageRef } from '../models/image-ref.js';
 import type { ImageParam } from '../models/types.js';
 import { builder } from './builder.js';
-import { jobGlobalId } from './job-ids.js';
+import { jobGlobalId } from '../models/job-ids.js';
 
 export const ImageInputSourceEnum = builder.enumType('ImageInputSource', {
   values: {

@@ -10,6 +10,7 @@ import './webhooks.js';
 import './usage.js';
 import './api-keys.js';
 import './spend.js';
+import './upstream-credits.js';
 import { defineModelSchema } from './model-types.js';
 import { defineRerunSchema } from './reruns.js';
 

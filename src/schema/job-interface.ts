@@ -1,13 +1,16 @@
 // What every job has, whatever its model: the SwapJob interface, its status,
 // its events and its output.
+import type { ModelKey } from '../models/types.js';
 import type { Job } from '../generated/prisma/client.js';
 import { MODELS } from '../models/registry.js';
 import { JOB_STATUSES } from '../services/job-status.js';
+import { digitalSourceTypeFor } from '../services/labelling.js';
+import { ensureServedOutput } from '../services/served-outputs.js';
 import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js';
 import { builder } from './builder.js';
 import { ProviderEnum } from './providers.js';
-import { jobGlobalId, jobTypeName } from './job-ids.js';
-import { jobColumn, jobParams, JOB_ROW_SELECT } from './job-rows-select.js';
+import { jobGlobalId, jobTypeName } from '../models/job-ids.js';
+import { jobColumn, jobParams, JOB_ROW_SELECT } from '../resolvers/job-rows-select.js';
 
 export const JobStatusEnum = builder.enumType('JobStatus', {
   description: 'QUEUED → SUBMITTED → PROCESSING → COMPLETED | FAILED | CANCELED.',
@@ -31,30 +34,60 @@ const JobFailure = builder.objectRef<FailureShape>('JobFailure').implement({
 
 interface OutputShape {
   jobId: string;
+  /** The served (labelled) file. */
   key: string;
   inline: boolean;
   sha256: string;
   bytes: number;
+  upstreamSha256: string;
+  upstreamBytes: number;
+  label: string | null;
+  provider: string;
   mimeType: string;
   width: number | null;
   height: number | null;
 }
+
+interface LabelShape { label: string | null; provider: string }
+const SyntheticMediaLabel = builder.objectRef<LabelShape>('SyntheticMediaLabel').implement({
+  description: 'How the served image says it is synthetic (EU AI Act Art. 50(2)): XMP metadata and, when the server '
+    + 'has a signing key, a C2PA manifest. Both false only when the operator turned labelling off (DISABLE_SYNTHETIC_MEDIA_LABEL) '
+    + 'or the format cannot carry it in place.',
+  fields: (t) => ({
+    xmp: t.boolean({
+      description: 'XMP with Iptc4xmpExt:DigitalSourceType and the job\'s id, model and provider.',
+      resolve: (l) => Boolean(l.label?.split('+').includes('xmp')),
+    }),
+    c2pa: t.boolean({ description: 'A signed C2PA manifest (JPEG, PNG and WebP; when the operator configured a signing key).', resolve: (l) => Boolean(l.label?.split('+').includes('c2pa')) }),
+    digitalSourceType: t.string({
+      nullable: true,
+      description: 'The IPTC NewsCodes term written, e.g. http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia.',
+      resolve: (l) => (l.label ? digitalSourceTypeFor(l.provider) : null),
+    }),
+  }),
+});
+
 const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
-  description: 'The finished image, kept by this service (the upstream deletes it after an hour).',
+  description: 'The finished image, kept by this service (the upstream deletes it after an hour), served with its synthetic-media label.',
   fields: (t) => ({
     url: t.string({
-      description: 'Download link; send the same Authorization header as for the API.',
+      description: 'Download link; send the same Authorization header as for the API. Serves the labelled bytes (sha256, bytes).',
       // Global ids are standard base64 and may hold '/' or '+'.
       resolve: (o, _args, ctx) => `${ctx.publicUrl}/outputs/${encodeURIComponent(o.jobId)}`,
     }),
-    sha256: t.exposeString('sha256'),
-    bytes: t.exposeInt('bytes'),
+    sha256: t.exposeString('sha256', { description: 'sha256 of the bytes served (url, base64): the upstream\'s image with its label.' }),
+    bytes: t.exposeInt('bytes', { description: 'Size of the bytes served.' }),
+    upstreamSha256: t.exposeString('upstreamSha256', {
+      description: 'sha256 of the image as the upstream returned it, kept unchanged; what reproducibility compares.',
+    }),
+    upstreamBytes: t.exposeInt('upstreamBytes'),
+    syntheticMediaLabel: t.field({ type: SyntheticMediaLabel, resolve: (o) => ({ label: o.label, provider: o.provider }) }),
     mimeType: t.exposeString('mimeType'),
     width: t.exposeInt('width', { nullable: true }),
     height: t.exposeInt('height', { nullable: true }),
     base64: t.string({
       nullable: true,
-      description: 'The image itself, base64-encoded, for jobs created with base64: true (null otherwise).',
+      description: 'The image served (labelled, as url), base64-encoded, for jobs created with base64: true (null otherwise).',
       resolve: async (o, _args, ctx) => (o.inline ? ((await ctx.artifacts.read(o.key))?.toString('base64') ?? null) : null),
     }),
   }),
@@ -80,7 +113,7 @@ export const SwapJob = builder.prismaInterface('Job', {
   resolveType: (job) => jobTypeName(job.model),
   fields: (t) => ({
     id: t.id({ description: 'Global id.', resolve: (job) => jobGlobalId(job) }),
-    model: t.field({ type: JobModelEnum, resolve: (job) => job.model }),
+    model: t.field({ type: JobModelEnum, resolve: (job) => job.model as ModelKey }),
     status: t.field({ type: JobStatusEnum, resolve: (job) => job.status }),
     provider: t.field({ type: ProviderEnum, description: 'Where the job runs: Segmind (or its emulator) or the local engine.', resolve: (job) => job.provider as 'segmind' | 'local' }),
     seed: t.exposeInt('seed', { nullable: true, description: 'The seed sent upstream (models with a seed only).' }),
@@ -108,14 +141,21 @@ export const SwapJob = builder.prismaInterface('Job', {
     output: t.field({
       type: JobOutput,
       nullable: true,
-      resolve: async (job, _args, ctx) =>
-        job.outputSha256 && job.outputMimeType && job.outputKey
-          ? {
-              jobId: jobGlobalId(job), key: job.outputKey, inline: (await jobParams(ctx, job)).base64 === true,
-              sha256: job.outputSha256, bytes: job.outputBytes ?? 0,
-              mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,
-            }
-          : null,
+      resolve: async (job, _args, ctx) => {
+        if (!job.outputSha256 || !job.outputMimeType || !job.outputKey) return null;
+        const params = await jobParams(ctx, job);
+        // Labelled at completion; a job from before labelling is labelled here, once (served-outputs.ts).
+        const served = await ensureServedOutput(
+          { pool: ctx.db.pool, artifacts: ctx.artifacts, labelling: ctx.config.labelling }, { ...job, params },
+        );
+        if (!served) return null;
+        return {
+          jobId: jobGlobalId(job), key: served.key, inline: params.base64 === true,
+          sha256: served.sha256, bytes: served.bytes, upstreamSha256: job.outputSha256, upstreamBytes: job.outputBytes ?? 0,
+          label: served.label, provider: job.provider,
+          mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,
+        };
+      },
     }),
     events: t.relation('events', {
       description: 'Every status transition, oldest first.',
@@ -125,6 +165,18 @@ export const SwapJob = builder.prismaInterface('Job', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     submittedAt: t.expose('submittedAt', { type: 'DateTime', nullable: true }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    deletedAt: t.expose('deletedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Set once the job is deleted (deleteJob, deleteJobs, JOB_RETENTION_DAYS): it is then a tombstone, '
+        + 'its model, status, seed, times and cost kept for the ledger, its images and their URLs erased (imagesErasedAt).',
+    }),
+    imagesErasedAt: t.expose('imagesErasedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Set once the input and output images are erased (by deletion, or IMAGE_RETENTION_DAYS after the job finished): '
+        + 'the image fields and output are null, parameters hold null where images were, and their download links answer 410.',
+    }),
   }),
 });
 

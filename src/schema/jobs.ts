@@ -1,29 +1,54 @@
 // Queries, mutations and subscriptions over jobs of every model.
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveJobsConnection } from '../resolvers/jobs-connection.js';
-import { subscribeToJob, subscribeToJobs } from '../resolvers/job-events.js';
+import { eventOrInterruption, subscribeToJob, subscribeToJobs } from '../resolvers/job-events.js';
+import type { HubItem } from '../services/event-hub.js';
 import { cancelJob, findJob } from '../services/jobs.js';
 import type { JobStatus } from '../services/job-status.js';
-import { parseUsd, USD_RULE } from '../services/money.js';
+import type { JobFilter as JobFilterInput } from '../services/job-history.js';
+import { JobDeleted, JobsDeleted, resolveDeleteJob, resolveDeleteJobs } from '../resolvers/delete-jobs.js';
+import { parseUsd, USD_RULE } from '../util/money.js';
 import { builder } from './builder.js';
+import { resultUnion } from './result-union.js';
 import {
-  InvalidInput, InvalidInputError, JobNotCancelableError, NotCancelable, NotFound, NotFoundError, badInput, notFoundError,
+  InvalidInput, InvalidInputError, JobNotCancelableError, JobNotFinishedError, NotCancelable, NotFinished, NotFound, NotFoundError,
+  badInput, notFoundError,
 } from './errors.js';
 import { JobEventType, JobModelEnum, JobStatusEnum, SwapJob } from './job-interface.js';
-import { decodeJobId } from './job-ids.js';
+import { ProviderEnum } from './providers.js';
+import { decodeJobId } from '../models/job-ids.js';
 
 const JobFilter = builder.inputType('JobFilter', {
   fields: (t) => ({
     model: t.field({ type: [JobModelEnum], required: false, description: 'Any of these models.' }),
     status: t.field({ type: [JobStatusEnum], required: false, description: 'Any of these statuses.' }),
+    provider: t.field({ type: [ProviderEnum], required: false, description: 'Run (or to be run) on any of these providers.' }),
     seed: t.int({ required: false, description: 'Jobs run with exactly this seed.' }),
     createdAfter: t.field({ type: 'DateTime', required: false, description: 'Created at or after this instant.' }),
     createdBefore: t.field({ type: 'DateTime', required: false, description: 'Created before this instant.' }),
     rerunOf: t.id({ required: false, description: 'Reruns of this job.' }),
     costMin: t.string({ required: false, description: `Cost at least this many US dollars (${USD_RULE}): the charge of finished jobs, the estimate of others.` }),
     costMax: t.string({ required: false, description: 'Cost at most this many US dollars, as costMin.' }),
+    deleted: t.boolean({ required: false, description: 'true: only deleted jobs (tombstones); false: only jobs not deleted; left out: both.' }),
   }),
 });
+
+type JobFilterArg = typeof JobFilter.$inferInput;
+
+/** The service's filter from the GraphQL one; BAD_USER_INPUT errors name the field. */
+function jobFilter(filter: JobFilterArg | null | undefined): JobFilterInput {
+  return {
+    models: filter?.model,
+    statuses: filter?.status as JobStatus[] | null | undefined,
+    providers: filter?.provider,
+    seed: filter?.seed,
+    createdAfter: filter?.createdAfter,
+    createdBefore: filter?.createdBefore,
+    rerunOfId: filter?.rerunOf ? decodeJobId(filter.rerunOf, 'filter.rerunOf').id : undefined,
+    deleted: filter?.deleted,
+    ...costRange(filter?.costMin, filter?.costMax),
+  };
+}
 
 function costRange(min: string | null | undefined, max: string | null | undefined) {
   const costMinMicros = costBound(min, 'filter.costMin');
@@ -78,15 +103,7 @@ builder.queryFields((t) => ({
         resolveJobsConnection(
           ctx,
           queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
-          {
-            models: args.filter?.model,
-            statuses: args.filter?.status as JobStatus[] | null | undefined,
-            seed: args.filter?.seed,
-            createdAfter: args.filter?.createdAfter,
-            createdBefore: args.filter?.createdBefore,
-            rerunOfId: args.filter?.rerunOf ? decodeJobId(args.filter.rerunOf, 'filter.rerunOf').id : undefined,
-            ...costRange(args.filter?.costMin, args.filter?.costMax),
-          },
+          jobFilter(args.filter),
           args,
           args.orderBy === 'CREATED_AT_DESC',
         ),
@@ -104,13 +121,8 @@ const JobCanceledType = builder.objectType(JobCanceled, {
   fields: (t) => ({ job: t.field({ type: SwapJob, resolve: (p) => p.job as never }) }),
 });
 
-const CancelJobResult = builder.unionType('CancelJobResult', {
-  types: [JobCanceledType, NotFoundError, JobNotCancelableError, InvalidInputError],
-  resolveType: (v) =>
-    v instanceof JobCanceled ? JobCanceledType
-      : v instanceof NotFound ? NotFoundError
-        : v instanceof NotCancelable ? JobNotCancelableError
-          : InvalidInputError,
+const CancelJobResult = resultUnion('CancelJobResult', {
+  members: [[JobCanceled, JobCanceledType], [NotFound, NotFoundError], [NotCancelable, JobNotCancelableError], [InvalidInput, InvalidInputError]],
 });
 
 builder.mutationField('cancelJob', (t) =>
@@ -133,6 +145,49 @@ builder.mutationField('cancelJob', (t) =>
   }),
 );
 
+const JobDeletedType = builder.objectType(JobDeleted, {
+  name: 'JobDeleted',
+  fields: (t) => ({ job: t.field({ type: SwapJob, description: 'The tombstone (deletedAt set, images null).', resolve: (p) => p.job as never }) }),
+});
+
+const DeleteJobResult = resultUnion('DeleteJobResult', {
+  members: [[JobDeleted, JobDeletedType], [NotFound, NotFoundError], [NotFinished, JobNotFinishedError], [InvalidInput, InvalidInputError]],
+});
+
+const JobsDeletedType = builder.objectType(JobsDeleted, {
+  name: 'JobsDeleted',
+  fields: (t) => ({
+    count: t.exposeInt('count', { description: 'Jobs deleted by this call.' }),
+    jobs: t.field({ type: [SwapJob], description: 'Their tombstones, oldest first.', resolve: (p) => p.jobs as never }),
+    hasMore: t.exposeBoolean('hasMore', { description: 'More jobs match: call again to delete the next ones.' }),
+  }),
+});
+
+const DeleteJobsResult = resultUnion('DeleteJobsResult', { members: [[JobsDeleted, JobsDeletedType], [InvalidInput, InvalidInputError]] });
+
+builder.mutationFields((t) => ({
+  deleteJob: t.field({
+    type: DeleteJobResult,
+    description:
+      "Delete one of your finished jobs: its input and output images are erased wherever they are kept (stored files, "
+      + 'image URLs in its parameters, the upstream answer, its events\' detail and webhook logs); a tombstone stays '
+      + '(model, status, seed, times, cost, and its ledger line). Deleting a deleted job changes nothing.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => resolveDeleteJob(ctx, args.id) as never,
+  }),
+  deleteJobs: t.field({
+    type: DeleteJobsResult,
+    description:
+      'Delete, as deleteJob does, up to `first` (1–100) of your finished jobs that match `filter` and are not deleted yet, '
+      + 'oldest first; call again while hasMore is true.',
+    args: {
+      filter: t.arg({ type: JobFilter, required: true }),
+      first: t.arg.int({ required: true, defaultValue: 100 }),
+    },
+    resolve: (_root, args, ctx) => resolveDeleteJobs(ctx, () => jobFilter(args.filter), args.first) as never,
+  }),
+}));
+
 builder.subscriptionFields((t) => ({
   jobUpdated: t.field({
     type: JobEventType,
@@ -143,7 +198,7 @@ builder.subscriptionFields((t) => ({
       since: t.arg.string({ required: false, description: 'A JobEvent.cursor; only events after it are sent.' }),
     },
     subscribe: (_root, args, ctx) => subscribeToJob(ctx, args.id, args.since) as never,
-    resolve: (event) => event as never,
+    resolve: (item) => eventOrInterruption(item as HubItem) as never,
   }),
   jobsUpdated: t.field({
     type: JobEventType,
@@ -156,6 +211,6 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_root, args, ctx) =>
       subscribeToJobs(ctx, { models: args.filter?.model ?? undefined, statuses: args.filter?.status ?? undefined }, args.since) as never,
-    resolve: (event) => event as never,
+    resolve: (item) => eventOrInterruption(item as HubItem) as never,
   }),
 }));

@@ -6,15 +6,16 @@ import type { EnumParam, ModelSpec, ParamSpec } from '../models/types.js';
 import { SEED_MAX, SEED_MIN } from '../models/types.js';
 import { resolveCreateJob } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
+import { resultUnion } from './result-union.js';
 import {
   BudgetExceeded, BudgetExceededError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError,
   UnsupportedOption, UnsupportedOptionError,
 } from './errors.js';
 import { ProviderEnum } from './providers.js';
-import type { Context } from './context.js';
+import type { Context } from '../resolvers/context.js';
 import { imageInput, ImageInputType } from './image-inputs.js';
 import { SwapJob } from './job-interface.js';
-import { jobParams, JOB_ROW_SELECT } from './job-rows-select.js';
+import { jobParams, JOB_ROW_SELECT } from '../resolvers/job-rows-select.js';
 
 // Enums shared by several models (ImageFormat, GenderFilter) are built once.
 const enumRefs = new Map<string, ReturnType<typeof buildEnum>>();
@@ -101,7 +102,8 @@ function outputField(t: any, p: ParamSpec) {
     case 'image':
       return t.field({
         type: ImageInputType,
-        nullable: !p.required && p.default === undefined,
+        // Null also once the job's images are erased (deleteJob, IMAGE_RETENTION_DAYS).
+        nullable: true,
         description,
         resolve: async (job: { id: string; model: string }, _args: unknown, ctx: Context) =>
           imageInput(await resolve(job, _args, ctx), p, job, ctx.publicUrl),
@@ -156,15 +158,13 @@ export function defineModelSchema(spec: ModelSpec) {
     }),
   });
 
-  const result = builder.unionType(`${spec.graphqlName}Result`, {
+  const result = resultUnion(`${spec.graphqlName}Result`, {
     description: `The created ${spec.graphqlName}Job, or why nothing was created.`,
-    types: [jobType, InvalidInputError, IdempotencyConflictError, BudgetExceededError, UnsupportedOptionError],
-    resolveType: (value) =>
-      value instanceof InvalidInput ? InvalidInputError
-        : value instanceof IdempotencyConflict ? IdempotencyConflictError
-          : value instanceof BudgetExceeded ? BudgetExceededError
-            : value instanceof UnsupportedOption ? UnsupportedOptionError
-              : jobType,
+    members: [
+      [InvalidInput, InvalidInputError], [IdempotencyConflict, IdempotencyConflictError],
+      [BudgetExceeded, BudgetExceededError], [UnsupportedOption, UnsupportedOptionError],
+    ],
+    others: { types: [jobType], resolve: () => jobType },
   });
 
   builder.mutationField(`create${spec.graphqlName}Job`, (t) =>

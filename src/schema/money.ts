@@ -1,6 +1,7 @@
 // Money on the API: exact micro-dollars as a decimal string (GraphQL's Int
 // is 32-bit) beside the same amount in dollars, never a float.
-import { formatUsd } from '../services/money.js';
+import type { BudgetPeriod } from '../generated/prisma/enums.js';
+import { formatUsd } from '../util/money.js';
 import { builder } from './builder.js';
 
 export const MoneyType = builder.objectRef<bigint>('Money').implement({
@@ -16,5 +17,5 @@ export const BudgetPeriodEnum = builder.enumType('BudgetPeriod', {
   values: {
     MONTH: { description: 'The calendar month (UTC): charges this month plus reservations of unfinished jobs.' },
     TOTAL: { description: 'All time: every charge plus reservations of unfinished jobs.' },
-  },
+  } satisfies Record<BudgetPeriod, { description: string }>,
 });

@@ -3,13 +3,14 @@ import type { Job } from '../generated/prisma/client.js';
 import { overridesFieldName, resolveRerunJob } from '../resolvers/rerun-job.js';
 import { canonicalJson } from '../resolvers/create-job.js';
 import { builder } from './builder.js';
+import { resultUnion } from './result-union.js';
 import {
-  BudgetExceeded, BudgetExceededError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError, NotFound, NotFoundError,
+  BudgetExceeded, BudgetExceededError, JobErased, JobErasedError, IdempotencyConflict, IdempotencyConflictError, InvalidInput, InvalidInputError, NotFound, NotFoundError,
   UnsupportedOption, UnsupportedOptionError,
 } from './errors.js';
 import { ProviderEnum } from './providers.js';
 import { SwapJob } from './job-interface.js';
-import { jobParams } from './job-rows-select.js';
+import { jobParams } from '../resolvers/job-rows-select.js';
 import type { defineModelSchema } from './model-types.js';
 
 type ModelSchema = ReturnType<typeof defineModelSchema>;
@@ -47,17 +48,13 @@ export function defineRerunSchema(models: ModelSchema[]): void {
     fields: (t) => Object.fromEntries(models.map((m) => [overridesFieldName(m.spec), t.field({ type: m.overrides, required: false })])),
   });
 
-  const RerunJobResult = builder.unionType('RerunJobResult', {
+  const RerunJobResult = resultUnion('RerunJobResult', {
     description: 'The new job, or why nothing was created.',
-    types: [...models.map((m) => m.jobType), InvalidInputError, NotFoundError, IdempotencyConflictError, BudgetExceededError, UnsupportedOptionError],
-    resolveType: (v) => {
-      if (v instanceof InvalidInput) return InvalidInputError;
-      if (v instanceof NotFound) return NotFoundError;
-      if (v instanceof IdempotencyConflict) return IdempotencyConflictError;
-      if (v instanceof BudgetExceeded) return BudgetExceededError;
-      if (v instanceof UnsupportedOption) return UnsupportedOptionError;
-      return models.find((m) => m.spec.key === (v as Job).model)!.jobType;
-    },
+    members: [
+      [InvalidInput, InvalidInputError], [NotFound, NotFoundError], [IdempotencyConflict, IdempotencyConflictError],
+      [BudgetExceeded, BudgetExceededError], [UnsupportedOption, UnsupportedOptionError], [JobErased, JobErasedError],
+    ],
+    others: { types: models.map((m) => m.jobType), resolve: (v) => models.find((m) => m.spec.key === (v as Job).model)!.jobType },
   });
 
   builder.mutationField('rerunJob', (t) =>

@@ -1,6 +1,6 @@
 import { GraphQLError, Kind, getNamedType, type ASTNode, type ValidationRule } from 'graphql';
 import { builder } from './builder.js';
-import { badInput } from './request-errors.js';
+import { badInput } from '../util/request-errors.js';
 
 const DATE_TIME_EXAMPLE = '2026-11-23T08:43:00Z';
 // RFC 3339: a date, a time and a zone (Z or ±hh:mm). Without a zone the instant

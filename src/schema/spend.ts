@@ -1,4 +1,5 @@
 // creditSpend: charges over a time range, totalled per group.
+import type { ModelKey } from '../models/types.js';
 import { creditSpend, usage, type Spend, type SpendGroup, type SpendGrouping } from '../services/spend.js';
 import { apiKeyGlobalId, targetKey } from './api-keys.js';
 import { builder } from './builder.js';
@@ -19,7 +20,7 @@ const SpendGroupingEnum = builder.enumType('SpendGrouping', {
 const SpendGroupType = builder.objectRef<SpendGroup>('CreditSpendGroup').implement({
   description: 'One group: the values of the groupings asked for (null for those not asked for), its total and count.',
   fields: (t) => ({
-    model: t.field({ type: JobModelEnum, nullable: true, resolve: (g) => g.model }),
+    model: t.field({ type: JobModelEnum, nullable: true, resolve: (g) => g.model as ModelKey | null }),
     day: t.string({ nullable: true, description: 'YYYY-MM-DD (UTC).', resolve: (g) => g.day }),
     apiKeyId: t.id({ nullable: true, resolve: (g) => (g.apiKeyId ? apiKeyGlobalId(g.apiKeyId) : null) }),
     status: t.field({ type: JobStatusEnum, nullable: true, resolve: (g) => g.status }),

@@ -3,8 +3,8 @@
 // options can decode them without an import cycle.
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { isUuid } from '../util/uuid.js';
-import { tryDecodeGlobalId, uuidOfGlobalId } from './global-ids.js';
-import { badInput } from './request-errors.js';
+import { tryDecodeGlobalId, uuidOfGlobalId } from '../util/global-ids.js';
+import { badInput } from '../util/request-errors.js';
 
 export const WEBHOOK_ENDPOINT_TYPE = 'WebhookEndpoint';
 

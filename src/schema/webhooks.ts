@@ -9,8 +9,10 @@ import {
   type DeliveryStatus, type EndpointInput,
 } from '../services/webhooks.js';
 import { builder } from './builder.js';
+import { resultUnion } from './result-union.js';
 import { InvalidInput, InvalidInputError, UserError, badInput } from './errors.js';
 import { JobStatusEnum } from './job-interface.js';
+import { decodeJobId } from '../models/job-ids.js';
 import { parseEventCursor } from '../resolvers/job-events.js';
 import { DEFAULT_PAGE_SIZE, pageSize } from '../resolvers/page-size.js';
 import { webhookEndpointUuid } from './webhook-ids.js';
@@ -92,9 +94,13 @@ export const WebhookEndpointType = builder.prismaNode('WebhookEndpoint', {
       {
         type: WebhookDeliveryType,
         description: "This endpoint's deliveries, newest event first; first at most 100 (default 20).",
-        args: { status: t.arg({ type: WebhookDeliveryStatusEnum, required: false }) },
+        args: {
+          status: t.arg({ type: WebhookDeliveryStatusEnum, required: false }),
+          job: t.arg.id({ required: false, description: "Only the deliveries of this job's events (a SwapJob id)." }),
+        },
         resolve: async (endpoint, args, ctx) => {
           const size = pageSize(args.first ?? DEFAULT_PAGE_SIZE, 'first');
+          const jobId = args.job ? decodeJobId(args.job, 'job').id : null;
           const after = parseEventCursor(args.after, 'after');
           if (args.last !== null && args.last !== undefined) throw badInput('last', 'unsupported', 'this connection pages forward only: use first and after');
           if (args.before) throw badInput('before', 'unsupported', 'this connection pages forward only: use first and after');
@@ -102,6 +108,7 @@ export const WebhookEndpointType = builder.prismaNode('WebhookEndpoint', {
             where: {
               endpointId: endpoint.id,
               ...(args.status ? { status: args.status } : {}),
+              ...(jobId ? { event: { jobId } } : {}),
               ...(after !== null ? { eventId: { lt: after } } : {}),
             },
             orderBy: { eventId: 'desc' },
@@ -175,30 +182,25 @@ const WebhookDeliveryRetried = builder.objectType(DeliveryRetried, {
   fields: (t) => ({ delivery: t.field({ type: WebhookDeliveryType, resolve: (p) => p.delivery }) }),
 });
 
-const CreateWebhookEndpointResult = builder.unionType('CreateWebhookEndpointResult', {
+const CreateWebhookEndpointResult = resultUnion('CreateWebhookEndpointResult', {
   description: 'The new endpoint with its secret, or why nothing was created.',
-  types: [WebhookEndpointCreated, InvalidInputError],
-  resolveType: (v) => (v instanceof EndpointCreated ? WebhookEndpointCreated : InvalidInputError),
+  members: [[EndpointCreated, WebhookEndpointCreated], [InvalidInput, InvalidInputError]],
 });
-const UpdateWebhookEndpointResult = builder.unionType('UpdateWebhookEndpointResult', {
+const UpdateWebhookEndpointResult = resultUnion('UpdateWebhookEndpointResult', {
   description: 'The changed endpoint, or why nothing was changed.',
-  types: [WebhookEndpointUpdated, WebhookNotFoundError, InvalidInputError],
-  resolveType: (v) => (v instanceof EndpointUpdated ? WebhookEndpointUpdated : v instanceof WebhookNotFound ? WebhookNotFoundError : InvalidInputError),
+  members: [[EndpointUpdated, WebhookEndpointUpdated], [WebhookNotFound, WebhookNotFoundError], [InvalidInput, InvalidInputError]],
 });
-const DeleteWebhookEndpointResult = builder.unionType('DeleteWebhookEndpointResult', {
+const DeleteWebhookEndpointResult = resultUnion('DeleteWebhookEndpointResult', {
   description: 'The deleted id, or why nothing was deleted.',
-  types: [WebhookEndpointDeleted, WebhookNotFoundError, InvalidInputError],
-  resolveType: (v) => (v instanceof EndpointDeleted ? WebhookEndpointDeleted : v instanceof WebhookNotFound ? WebhookNotFoundError : InvalidInputError),
+  members: [[EndpointDeleted, WebhookEndpointDeleted], [WebhookNotFound, WebhookNotFoundError], [InvalidInput, InvalidInputError]],
 });
-const RotateWebhookEndpointSecretResult = builder.unionType('RotateWebhookEndpointSecretResult', {
+const RotateWebhookEndpointSecretResult = resultUnion('RotateWebhookEndpointSecretResult', {
   description: 'The new secret, or why nothing was changed.',
-  types: [WebhookEndpointSecretRotated, WebhookNotFoundError, InvalidInputError],
-  resolveType: (v) => (v instanceof SecretRotated ? WebhookEndpointSecretRotated : v instanceof WebhookNotFound ? WebhookNotFoundError : InvalidInputError),
+  members: [[SecretRotated, WebhookEndpointSecretRotated], [WebhookNotFound, WebhookNotFoundError], [InvalidInput, InvalidInputError]],
 });
-const RetryWebhookDeliveryResult = builder.unionType('RetryWebhookDeliveryResult', {
+const RetryWebhookDeliveryResult = resultUnion('RetryWebhookDeliveryResult', {
   description: 'The delivery, due again now, or why nothing was changed.',
-  types: [WebhookDeliveryRetried, WebhookNotFoundError, InvalidInputError],
-  resolveType: (v) => (v instanceof DeliveryRetried ? WebhookDeliveryRetried : v instanceof WebhookNotFound ? WebhookNotFoundError : InvalidInputError),
+  members: [[DeliveryRetried, WebhookDeliveryRetried], [WebhookNotFound, WebhookNotFoundError], [InvalidInput, InvalidInputError]],
 });
 
 const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {

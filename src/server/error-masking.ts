@@ -10,6 +10,11 @@ import { randomUUID } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isArtifactStoreUnavailable } from '../services/artifact-store-unavailable.js';
+import { componentLogger } from '../util/logger.js';
+
+/** Where internal errors are logged, with their id (exported for the tests that read it). */
+export const errorLog = componentLogger('errors');
 
 /** What a client is told to wait before retrying while the database is unreachable. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -19,6 +24,12 @@ export const WS_TRY_AGAIN_LATER = 1013;
 
 export const serviceUnavailable: GraphQLFormattedError = {
   message: `The service cannot reach its database; retry in ${RETRY_AFTER_SECONDS} s.`,
+  extensions: { code: SERVICE_UNAVAILABLE, retryAfterSeconds: RETRY_AFTER_SECONDS },
+};
+
+/** When the shared artifact store (S3) cannot be reached: a create with inline images, say. */
+export const artifactStoreUnavailable: GraphQLFormattedError = {
+  message: `The service cannot reach its artifact store; retry in ${RETRY_AFTER_SECONDS} s.`,
   extensions: { code: SERVICE_UNAVAILABLE, retryAfterSeconds: RETRY_AFTER_SECONDS },
 };
 
@@ -35,8 +46,13 @@ function internalCause(error: unknown): unknown {
 /** Logs an unexpected error with a fresh id, and returns the id for the client. */
 export function logInternalError(err: unknown, where: string): string {
   const errorId = randomUUID();
-  console.error(`[${where}] internal error ${errorId}:`, err);
+  errorLog.error({ errorId, where, err }, 'internal error');
   return errorId;
+}
+
+/** The operator's line for an unreachable artifact store: which store and what failed (the client gets none of it). */
+export function logArtifactStoreUnavailable(err: Error, where: string): void {
+  errorLog.warn({ where, store: (err as { store?: string }).store }, err.message);
 }
 
 /** Apollo's formatError: `formatted` as it is, or masked. */
@@ -45,6 +61,10 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, wher
   if (cause === null) return formatted;
   const place = { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
   if (isDatabaseUnavailable(cause)) return { ...serviceUnavailable, ...place };
+  if (isArtifactStoreUnavailable(cause)) {
+    logArtifactStoreUnavailable(cause, where);
+    return { ...artifactStoreUnavailable, ...place };
+  }
   const errorId = logInternalError(cause, where);
   return { message: `Internal server error (error id ${errorId}).`, ...place, extensions: { code: 'INTERNAL_SERVER_ERROR', errorId } };
 }

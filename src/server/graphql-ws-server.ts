@@ -1,18 +1,10 @@
 // graphql-ws on a `ws` server: graphql-ws's own adapter (graphql-ws/use/ws,
-// useServer, 6.4), which its docs offer as a starter to copy, rewritten so an idle
-// connection holds less. The protocol is graphql-ws's makeServer as before; the
-// close codes, error handling and keep-alive are use/ws's. What changed is what
-// stays alive per connection:
-// - the message listener is a plain function. use/ws's async listener stays
-//   suspended as long as the subscription its subscribe message started, holding
-//   its frame, promises and the message's buffer (~0.9 KB per idle connection);
-// - ctx.extra has no upgrade request (~1.3 KB; nothing reads it after the handshake);
-// - one keep-alive timer for all sockets instead of an interval, a pong timeout and
-//   closures per socket. As in use/ws, every socket is pinged every 12 s and one
-//   that has not answered a ping 12 s later is terminated (only the phase of the
-//   pings differs: one clock for all sockets, not one per socket);
-// - the connection_init timer is dropped once init arrives;
-// - graphql-ws's view of the socket is an object with methods, not three closures.
+// which its docs offer as a starter to copy), rewritten so an idle connection
+// holds less: a plain message listener instead of one suspended async call per
+// subscription, no upgrade request kept, one keep-alive timer for all sockets
+// (same 12 s ping and pong deadline), the init timer dropped once init arrives.
+// Protocol, close codes and error handling are graphql-ws's. What each change
+// saves per connection: docs/PERFORMANCE.md.
 import {
   CloseCode,
   DEPRECATED_GRAPHQL_WS_PROTOCOL,
@@ -26,6 +18,9 @@ import {
 } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { wsCloseFor } from './error-masking.js';
+import { componentLogger } from '../util/logger.js';
+
+const log = componentLogger('graphql-ws');
 
 export interface Extra {
   readonly socket: WebSocket;
@@ -98,8 +93,14 @@ export function useGraphQLWsServer<
     },
   });
   ws.options.handleProtocols = handleProtocols;
-  ws.once('error', (err) => {
-    console.error('Internal error emitted on the WebSocket server. Please check your implementation.', err);
+  const onServerError = (err: Error) => {
+    // ws re-emits the HTTP server's own errors; a failed listen (port in use)
+    // is reported by startHttpServer as a start-up failure, not as this.
+    if ((err as NodeJS.ErrnoException).syscall === 'listen') {
+      ws.once('error', onServerError);
+      return;
+    }
+    log.error({ err }, 'internal error emitted on the WebSocket server');
     let firstErr: unknown = null;
     const { code, reason } = wsCloseFor(err);
     for (const client of ws.clients) {
@@ -110,7 +111,8 @@ export function useGraphQLWsServer<
       }
     }
     if (firstErr) throw firstErr;
-  });
+  };
+  ws.once('error', onServerError);
 
   // Sockets pinged on the last tick that have not answered yet.
   const awaitingPong = new Set<WebSocket>();
@@ -152,9 +154,9 @@ export function useGraphQLWsServer<
       awaitingPong.delete(socket);
       initReceived(socket);
       if (!isProd && code === CloseCode.SubprotocolNotAcceptable && socket.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
-        console.warn(
-          `Client provided the unsupported and deprecated subprotocol "${socket.protocol}" used by subscriptions-transport-ws.`
-            + 'Please see https://www.apollographql.com/docs/apollo-server/data/subscriptions/#switching-from-subscriptions-transport-ws.',
+        log.warn(
+          { protocol: socket.protocol },
+          'a client asked for the deprecated subscriptions-transport-ws subprotocol; see https://www.apollographql.com/docs/apollo-server/data/subscriptions/#switching-from-subscriptions-transport-ws',
         );
       }
       void closed(code, String(reason));

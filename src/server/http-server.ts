@@ -1,13 +1,16 @@
 // One node:http server: GraphQL over HTTP at /graphql (Apollo Server),
 // GraphQL subscriptions over WebSocket on the same path (graphql-ws), stored
-// outputs at /outputs/<job id> and inline inputs at /inputs/<job id>/<field>.
+// outputs at /outputs/<job id> and inline inputs at /inputs/<job id>/<field>,
+// their thumbnails at /thumbnails/… (thumbnails.ts), and the web dashboard at /
+// (dashboard.ts).
 // Apollo runs without a framework: the handler below is the whole integration.
 // What makes it safe to expose to any key lives in modules of its own: the
 // operation limits, error masking, the response bound, authentication from the
 // headers before the body, per-key limits and revocation, and CORS.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { GraphQLSchema } from 'graphql';
 import { subscribeSharingResults } from './shared-subscriptions.js';
@@ -15,21 +18,32 @@ import { subscriptionDocuments } from './subscription-documents.js';
 import { useGraphQLWsServer, type Extra } from './graphql-ws-server.js';
 import { WebSocketServer } from 'ws';
 import type { Db } from '../db/client.js';
-import type { Context } from '../schema/context.js';
+import type { Context } from '../resolvers/context.js';
 import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../services/api-keys.js';
 import { corsHandler } from './cors.js';
-import { logInternalError, maskError, maskErrors, RETRY_AFTER_SECONDS, serviceUnavailable, serviceUnavailablePlugin } from './error-masking.js';
+import { artifactStoreUnavailable, logArtifactStoreUnavailable, logInternalError, maskError, maskErrors, RETRY_AFTER_SECONDS, serviceUnavailable, serviceUnavailablePlugin } from './error-masking.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isArtifactStoreUnavailable } from '../services/artifact-store-unavailable.js';
 import { httpRequestLimitError, persistedOperationLimitsPlugin, type OperationLimits } from './operation-limits.js';
 import { authenticateHeaders, unauthenticated, type Refusal } from './request-auth.js';
 import { boundedStringify, boundedWsResults } from './response-limit.js';
 import { KeyContexts, type ConnectionState } from './key-contexts.js';
 import { KeyLimits, rateLimitedRefusal } from './key-limits.js';
 import { closeConnectionsOfDeadKeys, type NoticeSource } from './key-revocations.js';
-import type { KeyLimitsConfig } from '../config.js';
+import type { HttpServerLimits, KeyLimitsConfig, LabellingConfig } from '../config.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { serveInput, serveOutput } from './outputs.js';
 import { BodyTooLarge, readBody } from './read-body.js';
+import { healthRoutes } from './health.js';
+import type { Readiness } from '../services/readiness.js';
+import { metricsHandler, type MetricsAccess } from './metrics-endpoint.js';
+import { observeRequest, requestTelemetryPlugin, withTelemetry, type RequestTelemetry } from './request-telemetry.js';
+import { componentLogger } from '../util/logger.js';
+import { observeLive } from '../util/metrics.js';
+
+const log = componentLogger('http');
+import { Dashboard } from './dashboard.js';
+import { serveThumbnail, Thumbnails } from './thumbnails.js';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -48,6 +62,14 @@ export interface HttpServerOptions {
   keyLimits: KeyLimitsConfig;
   /** Where revocation notices arrive (the event hub's LISTEN connection). */
   notices: NoticeSource;
+  /** What /readyz reports: the database and the process's LISTEN connections. */
+  readiness: Readiness;
+  /** Timeouts and the connection cap (HTTP_* variables); Node's defaults when left out. */
+  limits?: HttpServerLimits;
+  /** Who may GET /metrics on this server; null: not served here (METRICS_ADDRESS has its own listener). */
+  metrics: MetricsAccess | null;
+  /** Synthetic-media labels of served outputs (labelled at completion, or at the first download of an older job). */
+  labelling: LabellingConfig;
 }
 
 export interface RunningHttpServer {
@@ -80,9 +102,35 @@ function keyFromConnectionParams(params: Readonly<Record<string, unknown>> | und
   return bearerToken(entry?.[1]);
 }
 
+/**
+ * How often Node checks requests against their headers and request timeouts:
+ * its default 30 s would let a slow client overstay a short timeout by that
+ * much, so a tenth of the shorter timeout (at least 100 ms, at most 30 s).
+ */
+function serverOptions(limits: HttpServerLimits | undefined): ServerOptions {
+  if (!limits) return {};
+  const shortest = [limits.headersTimeoutMs, limits.requestTimeoutMs].filter((ms) => ms > 0);
+  if (shortest.length === 0) return { requestTimeout: 0 };
+  return {
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(Math.min(...shortest) / 10))),
+  };
+}
+
+/** The limits that are properties of the server rather than options of createServer. */
+function applyServerLimits(server: Server, limits: HttpServerLimits | undefined): void {
+  if (!limits) return;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // Past the cap Node closes new sockets at once; WebSocket connections count too.
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   let publicUrl = opts.publicUrl ?? '';
-  const server = createServer();
+  const server = createServer(serverOptions(opts.limits));
+  applyServerLimits(server, opts.limits);
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: opts.maxBodyBytes });
   type Connection = ConnectionState<Context> & Extra;
   const keyContexts = new KeyContexts<Context, Connection>();
@@ -92,7 +140,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     pool: opts.db.pool,
     notices: opts.notices,
     close: (connection, code, reason) => connection.socket.close(code, reason),
-    log: (line) => console.error(line),
+    log: (line) => log.warn(line),
   });
   const documents = subscriptionDocuments(opts.schema, opts.operations);
   const wsResults = boundedWsResults(opts.maxResponseBytes);
@@ -107,6 +155,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       onSubscribe: async (ctx, _id, payload) => {
         const refused = await limits.admitSubscribe(ctx.extra.shared!.apiKeyId, ctx.subscriptions);
         if (refused) return refused;
+        if (log.isLevelEnabled('info')) log.info({ operation: payload.operationName ?? null, keyId: ctx.extra.shared!.apiKeyId }, 'graphql subscribe');
         const document = documents(payload.query, payload);
         if (!('kind' in document)) return document;
         return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables };
@@ -151,16 +200,25 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // forged cross-site request on its own, but never an Authorization header, and this
     // API reads nothing else. Off, so GET queries (urql's default) work.
     csrfPrevention: false,
+    // The entry points own SIGINT/SIGTERM (main.ts stops the whole app, this server
+    // included). Apollo's own handler, installed unless NODE_ENV=test, would start a
+    // second stop and re-raise the signal into ours: the process never exited.
+    stopOnTerminationSignals: false,
     plugins: [
+      // Apollo's cache-control plugin hooks every resolved field to work out cache
+      // hints this API never sets; its one visible effect, `cache-control: no-store`
+      // on every answer, is set in handleGraphQL instead.
+      ApolloServerPluginCacheControlDisabled(),
       persistedOperationLimitsPlugin(opts.operations),
       serviceUnavailablePlugin,
+      requestTelemetryPlugin,
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { revocations.stop(); await wsCleanup.dispose(); } }; } },
     ],
   });
   await apollo.start();
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, t: RequestTelemetry | null): Promise<void> {
     // The key is checked before the body is read. A GET has no body: one without a key
     // goes on to Apollo, whose landing page a browser may be asking for.
     const auth = await authenticateHeaders(opts.db.pool, req.headers.authorization);
@@ -168,6 +226,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     if (refusal && (req.method !== 'GET' || refusal.status !== 401)) return refuse(req, res, refusal, opts.maxBodyBytes);
     // Over its rate, a key's request is refused from its headers too: no body read, nothing parsed.
     if (!refusal) {
+      if (t) t.keyId = (auth as { apiKey: ApiKeyIdentity }).apiKey.id;
       const limited = await limits.admit((auth as { apiKey: ApiKeyIdentity }).apiKey.id);
       if (limited) return refuse(req, res, rateLimitedRefusal(limited), opts.maxBodyBytes);
     }
@@ -210,12 +269,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      httpGraphQLRequest: withTelemetry({ method: req.method ?? 'GET', headers, search: url.search, body }, t),
       context: async () => {
         if (refusal) throw unauthenticated(refusal.error.message);
         return opts.context((auth as { apiKey: ApiKeyIdentity }).apiKey, publicUrl);
       },
     });
+    // Answers are the key's own data: no cache along the way may keep them.
+    res.setHeader('cache-control', 'no-store');
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
@@ -227,6 +288,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   }
 
   const cors = corsHandler(opts.corsOrigins);
+  const health = healthRoutes(opts.readiness);
+  const metrics = opts.metrics ? metricsHandler(opts.metrics) : null;
+  const stopObserving = observeLive({ sockets: () => wsServer.clients.size });
+  const dashboard = new Dashboard();
+  const thumbnails = new Thumbnails();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (cors?.(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -234,13 +300,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // once its key is accepted (handleGraphQL); elsewhere at once, as node would.
     if (url.pathname !== '/graphql' && /100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
     const handled = url.pathname === '/graphql'
-      ? handleGraphQL(req, res, url)
+      ? observeRequest(req, res, (t) => handleGraphQL(req, res, url, t))
       : url.pathname.startsWith('/outputs/')
-        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
+        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
         : url.pathname.startsWith('/inputs/')
-          ? serveInput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, path: decodeURIComponent(url.pathname.slice('/inputs/'.length)) })
-        : url.pathname === '/healthz'
-          ? Promise.resolve(sendJson(res, 200, { ok: true }))
+          ? serveInput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, path: decodeURIComponent(url.pathname.slice('/inputs/'.length)) })
+        : url.pathname.startsWith('/thumbnails/')
+          ? serveThumbnail(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, thumbnails, path: decodeURIComponent(url.pathname.slice('/thumbnails/'.length)) })
+        : dashboard.handles(url.pathname)
+          ? Promise.resolve(dashboard.serve(req, res, url.pathname))
+        : url.pathname === '/healthz' || url.pathname === '/readyz'
+          ? Promise.resolve(health[url.pathname]!(req, res))
+        : url.pathname === '/metrics' && metrics
+          ? Promise.resolve(metrics(req, res))
           : Promise.resolve(sendJson(res, 404, { error: 'not found; GraphQL is served at /graphql' }));
     handled.catch((err) => {
       if (res.headersSent) {
@@ -248,6 +320,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         res.destroy();
       } else if (isDatabaseUnavailable(err)) {
         sendJson(res, 503, { errors: [serviceUnavailable] }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      } else if (isArtifactStoreUnavailable(err)) {
+        logArtifactStoreUnavailable(err, 'http');
+        sendJson(res, 503, { errors: [artifactStoreUnavailable] }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
       } else {
         const errorId = logInternalError(err, 'http');
         sendJson(res, 500, { errors: [{ message: `Internal server error (error id ${errorId}).`, extensions: { code: 'INTERNAL_SERVER_ERROR', errorId } }] });
@@ -270,6 +345,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     url,
     server,
     async close() {
+      stopObserving();
       await apollo.stop();
     },
   };

@@ -3,24 +3,26 @@
 //   GET /inputs/<job id>/<field>   an input image sent inline (ImageInput.url).
 // Another key's job is answered exactly like an unknown one (404).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LabellingConfig } from '../config.js';
 import type { Db } from '../db/client.js';
 import { isImageRef } from '../models/image-ref.js';
 import { modelSpec } from '../models/registry.js';
-import { decodeJobId } from '../schema/job-ids.js';
+import { decodeJobId } from '../models/job-ids.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { findJob } from '../services/jobs.js';
+import { ensureServedOutput, OutputUnavailable, type JobOutputRow } from '../services/served-outputs.js';
 import type { KeyLimits } from './key-limits.js';
 import { authenticateHeaders } from './request-auth.js';
 
-interface FileOptions { db: Db; artifacts: ArtifactStore; limits: KeyLimits }
+export interface FileOptions { db: Db; artifacts: ArtifactStore; limits: KeyLimits; labelling: LabellingConfig }
 
-function fail(res: ServerResponse, status: number, message: string): void {
+export function fail(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify({ error: message }));
 }
 
 /** The caller's job named by `rawId`, with `select`; null (and the answer sent) when there is none to serve. */
-async function ownJob<S extends object>(
+export async function ownJob<S extends object>(
   req: IncomingMessage, res: ServerResponse, opts: FileOptions, rawId: string, select: S, what: string,
 ): Promise<Record<string, unknown> | null> {
   const auth = await authenticateHeaders(opts.db.pool, req.headers.authorization);
@@ -44,23 +46,34 @@ async function ownJob<S extends object>(
     fail(res, 404, `No such ${what}.`);
     return null;
   }
-  const job = await findJob(opts.db.prisma, apiKey.id, decoded.id, decoded.model, { select: { model: true, ...select } });
-  if (!job) fail(res, 404, `No such ${what}.`);
-  return job as Record<string, unknown> | null;
+  const job = await findJob(opts.db.prisma, apiKey.id, decoded.id, decoded.model, { select: { model: true, imagesErasedAt: true, deletedAt: true, ...select } });
+  if (!job) {
+    fail(res, 404, `No such ${what}.`);
+    return null;
+  }
+  if (job.imagesErasedAt) {
+    // Gone for good, and said so: a client need not retry.
+    fail(res, 410, job.deletedAt ? `The job was deleted; its ${what} is erased.` : `The job's images were erased after the retention period; its ${what} is gone.`);
+    return null;
+  }
+  return job as Record<string, unknown>;
 }
 
 /** Streams one artifact, with its sha256 as the ETag. */
-async function sendArtifact(
+export async function sendArtifact(
   req: IncomingMessage, res: ServerResponse, artifacts: ArtifactStore,
   file: { key: string; sha256: string; contentType: string; bytes: number | null }, what: string,
-): Promise<void> {
+): Promise<boolean> {
   if (req.headers['if-none-match'] === `"${file.sha256}"`) {
     res.writeHead(304);
     res.end();
-    return;
+    return true;
   }
   const stream = await artifacts.open(file.key);
-  if (!stream) return fail(res, 404, `The ${what} file is missing from the artifact store.`);
+  if (!stream) {
+    fail(res, 404, `The ${what} file is missing from the artifact store.`);
+    return false;
+  }
   res.writeHead(200, {
     'content-type': file.contentType,
     'content-length': String(file.bytes ?? ''),
@@ -72,17 +85,26 @@ async function sendArtifact(
     stream.once('end', resolve);
     stream.once('error', reject);
   });
+  return true;
 }
 
+/** The output as served: the upstream's bytes with the synthetic-media label (services/served-outputs.ts). */
 export async function serveOutput(req: IncomingMessage, res: ServerResponse, opts: FileOptions & { id: string }): Promise<void> {
-  const select = { outputKey: true, outputSha256: true, outputMimeType: true, outputBytes: true };
+  const select = {
+    id: true, provider: true, params: true, outputKey: true, outputSha256: true, outputMimeType: true, outputBytes: true,
+    servedOutputKey: true, servedOutputSha256: true, servedOutputBytes: true, servedOutputLabel: true,
+  };
   const job = await ownJob(req, res, opts, opts.id, select, 'output');
   if (!job) return;
-  const { outputKey, outputSha256, outputMimeType, outputBytes } = job as Record<string, string | number | null>;
-  if (!outputKey || !outputMimeType || !outputSha256) return fail(res, 404, 'No such output.');
-  await sendArtifact(req, res, opts.artifacts, {
-    key: String(outputKey), sha256: String(outputSha256), contentType: String(outputMimeType), bytes: outputBytes as number | null,
-  }, 'output');
+  let file;
+  try {
+    file = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job as unknown as JobOutputRow);
+  } catch (err) {
+    if (err instanceof OutputUnavailable) return fail(res, 404, err.message);
+    throw err;
+  }
+  if (!file) return fail(res, 404, 'No such output.');
+  await sendArtifact(req, res, opts.artifacts, { key: file.key, sha256: file.sha256, contentType: file.mimeType, bytes: file.bytes }, 'output');
 }
 
 /** `path` is what follows /inputs/: "<job id>/<field>", the field by its GraphQL name (sourceImage). */

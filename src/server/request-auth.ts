@@ -7,6 +7,9 @@ import type pg from 'pg';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { authenticateApiKey, bearerToken, type ApiKeyIdentity } from '../services/api-keys.js';
 import { RETRY_AFTER_SECONDS, serviceUnavailable } from './error-masking.js';
+import { componentLogger } from '../util/logger.js';
+
+const log = componentLogger('http');
 
 const MISSING_KEY = 'Send your API key as "Authorization: Bearer <key>".';
 const UNKNOWN_KEY = 'The API key is unknown, revoked or expired.';
@@ -38,7 +41,7 @@ export async function authenticateHeaders(pool: pg.Pool, authorization: unknown)
     return apiKey ? { apiKey } : { refusal: refusedUnauthenticated(UNKNOWN_KEY) };
   } catch (err) {
     if (!isDatabaseUnavailable(err)) throw err;
-    console.error('[http] database unavailable:', (err as Error).message);
+    log.warn({ err }, 'database unavailable');
     return { refusal: { status: 503, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) }, error: serviceUnavailable } };
   }
 }

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import type { ApiKeyIdentity } from '../services/api-keys.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import type { EventHub } from '../services/event-hub.js';
+import type { UpstreamProvider } from '../services/providers/types.js';
 
 /** What every resolver gets: the caller's key is always known (unauthenticated requests never reach a resolver). */
 export interface Context {
@@ -13,4 +14,6 @@ export interface Context {
   config: Config;
   /** Absolute base URL of this service, for output links. */
   publicUrl: string;
+  /** The upstream account (Segmind or its emulator), for on-demand balance readings. */
+  upstream?: UpstreamProvider;
 }

@@ -1,0 +1,130 @@
+// Small previews of a job's images for the dashboard, made with sharp:
+// GET /thumbnails/<job id>/output and /thumbnails/<job id>/<input field>, with
+// the same key rules as /outputs. Each is stored in the artifact store and
+// recorded against its job (services/job-thumbnails.ts), so erasing the job
+// erases it. An output's thumbnail is synthetic too and carries the output's
+// label; an input's shows what the client sent, so it carries none.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import sharp from 'sharp';
+import { isImageRef } from '../models/image-ref.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { modelSpec } from '../models/registry.js';
+import { isArtifactStoreUnavailable } from '../services/artifact-store-unavailable.js';
+import type { StoredArtifact } from '../services/artifacts.js';
+import { removeUnreferencedArtifacts } from '../services/job-erasure.js';
+import { recordThumbnail } from '../services/job-thumbnails.js';
+import { labelOutput, type LabelSubject } from '../services/labelling.js';
+import { ensureServedOutput, labelSubjectOf, OutputUnavailable, type JobOutputRow } from '../services/served-outputs.js';
+import { fail, ownJob, sendArtifact, type FileOptions } from './outputs.js';
+
+/** Longest side of a thumbnail, in pixels: two gallery columns on a 2× screen. */
+export const THUMBNAIL_SIZE = 320;
+const MAX_REMEMBERED = 10_000;
+
+export interface ThumbnailSource {
+  /** The stored image to shrink. */
+  key: string;
+  /** What the thumbnail is remembered by: the job and the image's sha256. */
+  cacheKey: string;
+  /** Who the label names, for an output's thumbnail; none for an input's. */
+  label?: LabelSubject;
+}
+
+export class Thumbnails {
+  private readonly made = new Map<string, Promise<StoredArtifact | null>>();
+  /** `job id/source/key` already in job_thumbnails, so a gallery's reloads write nothing. */
+  private readonly recorded = new Set<string>();
+
+  /** Drops what is remembered of `source` (its thumbnail file is gone: the next request makes it anew). */
+  forget(source: ThumbnailSource): void {
+    this.made.delete(source.cacheKey);
+  }
+
+  /**
+   * Notes that the job's `source` has thumbnail `key`, for erasure; false when the
+   * job's images were erased meanwhile (the thumbnail is then removed unless another
+   * job's record names it).
+   */
+  async record(opts: FileOptions, jobId: string, source: string, key: string): Promise<boolean> {
+    const entry = `${jobId}/${source}/${key}`;
+    if (this.recorded.has(entry)) return true;
+    if (!(await recordThumbnail(opts.db.pool, jobId, source, key))) {
+      await removeUnreferencedArtifacts(opts.db.pool, opts.artifacts, [key]);
+      return false;
+    }
+    if (this.recorded.size >= MAX_REMEMBERED) this.recorded.clear();
+    this.recorded.add(entry);
+    return true;
+  }
+
+  /** The thumbnail of `source`, made once. */
+  of(opts: FileOptions, source: ThumbnailSource): Promise<StoredArtifact | null> {
+    let entry = this.made.get(source.cacheKey);
+    if (!entry) {
+      entry = this.make(opts, source).catch((err: unknown) => {
+        // A store or database that cannot be reached is a 503 (http-server.ts), not "no thumbnail".
+        if (isArtifactStoreUnavailable(err) || isDatabaseUnavailable(err)) throw err;
+        return null;
+      });
+      // A failed try is not remembered: the next request tries again.
+      void entry.then((made) => { if (!made) this.made.delete(source.cacheKey); }, () => this.made.delete(source.cacheKey));
+      if (this.made.size >= MAX_REMEMBERED) this.made.delete(this.made.keys().next().value!);
+      this.made.set(source.cacheKey, entry);
+    }
+    return entry;
+  }
+
+  private async make(opts: FileOptions, source: ThumbnailSource): Promise<StoredArtifact | null> {
+    const bytes = await opts.artifacts.read(source.key);
+    if (!bytes) return null;
+    let small = await sharp(bytes)
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 72 })
+      .toBuffer();
+    if (source.label) small = (await labelOutput(small, source.label, { xmp: opts.labelling.xmp, c2pa: opts.labelling.c2pa })).bytes;
+    return opts.artifacts.put(small, 'image/webp');
+  }
+}
+
+export async function serveThumbnail(
+  req: IncomingMessage, res: ServerResponse, opts: FileOptions & { path: string; thumbnails: Thumbnails },
+): Promise<void> {
+  const slash = opts.path.lastIndexOf('/');
+  if (slash <= 0) return fail(res, 404, 'No such thumbnail.');
+  const field = opts.path.slice(slash + 1);
+  const select = {
+    id: true, provider: true, params: true, outputKey: true, outputSha256: true, outputMimeType: true, outputBytes: true,
+    servedOutputKey: true, servedOutputSha256: true, servedOutputBytes: true, servedOutputLabel: true,
+  };
+  const job = await ownJob(req, res, opts, opts.path.slice(0, slash), select, 'thumbnail');
+  if (!job) return;
+  let source: ThumbnailSource | null = null;
+  if (field === 'output') {
+    // The output as served (labelled once per job, as a download would), so the thumbnail's parent is what clients get.
+    let served;
+    try {
+      served = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job as unknown as JobOutputRow);
+    } catch (err) {
+      if (err instanceof OutputUnavailable) return fail(res, 404, 'No thumbnail: the output file is missing from the artifact store.');
+      throw err;
+    }
+    if (served) {
+      const label = { ...labelSubjectOf(job as unknown as JobOutputRow), derivedFrom: { title: 'output', sha256: served.sha256, mimeType: served.mimeType } };
+      source = { key: served.key, cacheKey: `${String(job.id)}:${served.sha256}`, label };
+    }
+  } else {
+    const param = modelSpec(job.model as string).params.find((p) => p.kind === 'image' && p.name === field);
+    const value = param && (job.params as Record<string, unknown>)[param.wire];
+    // Remembered per job: a job's erasure removes the thumbnail file unless another job's
+    // record names it (job-thumbnails.ts), so each job records the one it was served.
+    if (isImageRef(value)) source = { key: value.artifact.key, cacheKey: `${String(job.id)}:${value.artifact.sha256}` };
+  }
+  if (!source) return fail(res, 404, 'No such thumbnail: the job has no stored image by that name.');
+  const thumb = await opts.thumbnails.of(opts, source);
+  if (!thumb) return fail(res, 404, 'No thumbnail: the stored image could not be read as an image.');
+  if (!(await opts.thumbnails.record(opts, String(job.id), field, thumb.key))) return fail(res, 410, 'The job\'s images were erased; its thumbnail is gone.');
+  const sent = await sendArtifact(req, res, opts.artifacts, { key: thumb.key, sha256: thumb.sha256, contentType: thumb.mimeType, bytes: thumb.bytes }, 'thumbnail');
+  // Removed by another job's erasure since it was made (files are shared by content).
+  if (!sent) opts.thumbnails.forget(source);
+}
