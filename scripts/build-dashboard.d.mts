@@ -1,0 +1,1 @@
+export function buildDashboard(opts?: { quiet?: boolean }): Promise<{ dir: string; bytes: number } | null>;
