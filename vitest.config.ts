@@ -12,6 +12,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The service logs JSON lines to stdout (src/util/logger.ts); in-process tests keep
+    // them to warnings. Processes tests spawn log at info (test/support/processes.ts).
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
     globalSetup: ['test/support/global-setup.ts'],
     // Tests wait for conditions, never for fixed times (test/support/wait.ts); these
     // bounds only end a test that hangs, and are long enough for a machine ten
