@@ -13,11 +13,11 @@
 // Then the API process's RSS (from /proc) with 0, --subscribers and --idle idle subscriptions.
 //
 //   npm run bench:fanout [-- --smoke] [--subscribers 1000] [--events 30] [--idle 10000]
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'graphql-ws';
 import pg from 'pg';
 import { transition } from '../src/services/job-transitions.js';
+import { cpuMsOf } from './support/cpu.js';
 import { createBenchDatabase } from './support/db.js';
 import { graphqlClient } from './support/load.js';
 import { startApiProcess, startEmulatorProcess, type Proc } from './support/processes.js';
@@ -121,11 +121,6 @@ try {
     await awaitAll(await fire());
     await sleep(gapMs);
   }
-  /** CPU time (ms) a process has used, from /proc/<pid>/stat (utime + stime, 100 Hz ticks). */
-  const cpuMsOf = async (pid: number) => {
-    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  };
   const apiCpu0 = await cpuMsOf(api.pid);
   const benchCpu0 = process.cpuUsage();
   const measured: string[] = [];

@@ -2,15 +2,20 @@
 //  1. swap latency per image at 512 and 1024 px (p50 after warm-up, one thread),
 //  2. detection time per image,
 //  3. swaps per second through the thread pool at its default size,
-//  4. the identity figure used by face-swap papers, per blend/mask strategy:
-//     over every source/target pair of the sample faces (faces of different
-//     photos), the share of swaps whose output face is closer (cosine of
-//     Human's description embeddings) to the source face than to the original
-//     target face, with the mean of each similarity.
+//  4. three quality figures per blend/mask strategy, over every source/target
+//     pair of the sample faces (faces of different photos, 400 pairs):
+//     identity, the figure face-swap papers use (share of swaps whose output
+//     face is closer, by cosine of Human's description embeddings, to the
+//     source face than to the original target face); pose/expression
+//     fidelity (mean mesh-point distance output↔target over the target's
+//     inter-ocular distance); seam visibility (gradient energy the blend added
+//     along its edge, relative to the target's own there). The last two are
+//     defined in bench/support/swap-quality.ts.
 // Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --no-quality] [-- --no-perf]
-//        [-- --strategies 'name;name'] [-- --json]
+//        [-- --strategies 'name;name'] [-- --json] [-- --pairs-out file.jsonl (per-pair figures)]
+import { createHash } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -18,6 +23,7 @@ import { cosine } from '../src/engine/embed.js';
 import { createEngine } from '../src/engine/engine.js';
 import { createSwapPool } from '../src/engine/pool.js';
 import { DEFAULT_STRATEGY, type SwapRequest, type SwapStrategy } from '../src/engine/swap.js';
+import { landmarkError, seamVisibility, type Rgb, type Seam } from './support/swap-quality.js';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -25,6 +31,8 @@ const asJson = args.includes('--json');
 const withQuality = !args.includes('--no-quality');
 const withPerf = !args.includes('--no-perf');
 const pairsArg = args.indexOf('--pairs');
+const dumpArg = args.indexOf('--pairs-out');
+const dumpPath = dumpArg >= 0 ? args[dumpArg + 1] : undefined;
 const maxPairs = pairsArg >= 0 ? Number(args[pairsArg + 1]) : smoke ? 1 : Infinity;
 
 const require = createRequire(import.meta.url);
@@ -32,14 +40,33 @@ const sampleDir = join(dirname(require.resolve('@vladmandic/face-api/package.jso
 const sample = (n: number) => readFileSync(join(sampleDir, `sample${n}.jpg`));
 const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ quality: 95 }).toBuffer();
 
-const STRATEGIES: Record<string, SwapStrategy> = {
+// Each row spells out every field: what a row leaves out would otherwise come
+// from DEFAULT_STRATEGY and change when the default does.
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ...st });
+const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+membrane': { mask: 'inner', blend: 'membrane', colour: true, poseMatch: true, occluders: false },
   'oval+membrane': { mask: 'oval', blend: 'membrane', colour: true, poseMatch: true, occluders: false },
   'inner+feather, no pose match': { mask: 'inner', blend: 'feather', colour: true, poseMatch: false, occluders: false },
   'inner+feather+occluders': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: true },
-};
+  'oval+poisson': { mask: 'oval', blend: 'poisson', colour: true, poseMatch: true, occluders: false },
+  'oval+poisson, skin colour': { mask: 'oval', blend: 'poisson', colour: 'skin', poseMatch: true, occluders: false },
+  'oval+poisson, skin mean': { mask: 'oval', blend: 'poisson', colour: 'skin-mean', poseMatch: true, occluders: false },
+  'oval+poisson, no colour': { mask: 'oval', blend: 'poisson', colour: false, poseMatch: true, occluders: false },
+  'hairline+poisson, skin colour': { mask: 'hairline', blend: 'poisson', colour: 'skin', poseMatch: true, occluders: false },
+  'hairline+poisson, skin mean': { mask: 'hairline', blend: 'poisson', colour: 'skin-mean', poseMatch: true, occluders: false },
+  'oval+membrane, skin colour': { mask: 'oval', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false },
+  'hairline+membrane, skin colour': { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false },
+  'hairline+membrane, skin, shape .5': { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5 },
+  'hairline+membrane, skin, shape .5, f8': { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5, feather: 0.08 },
+  'hairline+membrane, skin, shape 1, f8': { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 1, feather: 0.08 },
+  'hairline+membrane, skin, shape .5, two-band': { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5, twoBand: true },
+  'hairline+membrane+edge, skin, shape .5, two-band': { mask: 'hairline', blend: 'membrane+edge', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5, twoBand: true },
+  'oval+membrane+edge, f6, shape .5': { mask: 'oval', blend: 'membrane+edge', colour: true, poseMatch: true, occluders: false, feather: 0.06, shape: 0.5 },
+  'hairline+membrane+edge, skin, f6, shape .5': { mask: 'hairline', blend: 'membrane+edge', colour: 'skin', poseMatch: true, occluders: false, feather: 0.06, shape: 0.5 },
+  'oval+membrane+edge, f6': { mask: 'oval', blend: 'membrane+edge', colour: true, poseMatch: true, occluders: false, feather: 0.06 },
+} satisfies Record<string, SwapStrategy>).map(([name, st]) => [name, row(st)]));
 const strategiesArg = args.indexOf('--strategies');
 const chosenStrategies = strategiesArg >= 0
   ? Object.fromEntries(args[strategiesArg + 1]!.split(';').map((name) => {
@@ -60,18 +87,25 @@ function request(source: Buffer, target: Buffer, strategy?: SwapStrategy): SwapR
   };
 }
 
+/** The previous default, timed interleaved with the current one so a shared machine's load hits both alike. */
+const PREVIOUS_DEFAULT = 'oval+membrane';
+
 async function latency(sizes: number[], runs: number, warmup: number) {
   const engine = await createEngine();
-  const out: Record<string, { p50Ms: number; breakdownMs: Record<string, number>; detectMs: number }> = {};
+  const out: Record<string, { p50Ms: number; breakdownMs: Record<string, number>; detectMs: number; previousDefaultP50Ms: number }> = {};
   for (const size of sizes) {
     const [src, tgt] = await Promise.all([at(1, size), at(3, size)]);
     const totals: number[] = [];
+    const previous: number[] = [];
     const parts: Record<string, number[]> = {};
     for (let i = 0; i < warmup + runs; i++) {
       const res = await engine.swap(request(src, tgt));
+      const old = await engine.swap(request(src, tgt, STRATEGIES[PREVIOUS_DEFAULT]));
       if (!res.ok) throw new Error(res.message);
+      if (!old.ok) throw new Error(old.message);
       if (i < warmup) continue;
       totals.push(res.timingsMs.total!);
+      previous.push(old.timingsMs.total!);
       for (const [k, v] of Object.entries(res.timingsMs)) (parts[k] ??= []).push(v);
     }
     const detect: number[] = [];
@@ -80,8 +114,9 @@ async function latency(sizes: number[], runs: number, warmup: number) {
       p50Ms: round(p50(totals)),
       breakdownMs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(p50(v))])),
       detectMs: round(p50(detect)),
+      previousDefaultP50Ms: round(p50(previous)),
     };
-    log(`swap ${size}px: p50 ${round(p50(totals))} ms  (${Object.entries(out[`${size}px`]!.breakdownMs).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+    log(`swap ${size}px: p50 ${round(p50(totals))} ms  (${Object.entries(out[`${size}px`]!.breakdownMs).map(([k, v]) => `${k} ${v}`).join(', ')}); previous default (${PREVIOUS_DEFAULT}), interleaved: p50 ${round(p50(previous))} ms`);
     log(`detect ${size}px (one image): p50 ${round(p50(detect))} ms`);
   }
   return out;
@@ -100,56 +135,113 @@ async function throughput(size: number, swaps: number, poolSize?: number) {
     const seconds = (performance.now() - t0) / 1000;
     if (results.some((r) => !r.ok)) throw new Error('a throughput swap failed');
     const perSecond = round(swaps / seconds, 2);
-    log(`pool of ${pool.size} threads (models loaded in ${Math.round(readyMs)} ms): ${perSecond} swaps/s at ${size}px over ${swaps} swaps`);
-    return { threads: pool.size, size, swaps, perSecond, modelLoadMs: Math.round(readyMs) };
+    // Every swap was the same request on one of the threads: the same bytes each time is the determinism check.
+    const distinct = new Set(results.map((r) => (r.ok ? createHash('sha256').update(r.bytes).digest('hex') : ''))).size;
+    log(`pool of ${pool.size} threads (models loaded in ${Math.round(readyMs)} ms): ${perSecond} swaps/s at ${size}px over ${swaps} swaps; ${distinct === 1 ? 'all outputs identical (reproduced)' : `${distinct} DIFFERENT outputs for one request`}`);
+    return { threads: pool.size, size, swaps, perSecond, modelLoadMs: Math.round(readyMs), distinctOutputs: distinct };
   } finally {
     await pool.close();
   }
 }
 
-interface Face { photo: number; index: number; box: [number, number, number, number]; embedding: number[] }
+interface Face { photo: number; index: number; box: [number, number, number, number]; embedding: number[]; mesh: Float64Array }
 
+interface PairFigures { source: number; target: number; landmarks: number; seam: Seam | null }
+
+/** Run `fn` over `items` with at most `limit` in flight (the outputs are large; the pool's queue need not hold them all). */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
+const decodeRgb = async (bytes: Buffer): Promise<Rgb> => {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+};
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1]! : NaN);
+
+/**
+ * The three quality figures over every source/target pair of the sample faces
+ * (faces of different photos): identity (share of outputs closer, by Human's
+ * embedding, to the source than to the original target), pose/expression
+ * fidelity (bench/support/swap-quality.ts#landmarkError) and seam visibility
+ * (#seamVisibility). Outputs are PNG so the changed pixels are exactly the
+ * blend's. A pair whose output has no face found is counted as lost (it cannot
+ * score identity or landmarks) but still scores the seam.
+ */
 async function quality(width: number, strategies: Record<string, SwapStrategy>, limit: number, poolSize?: number) {
-  // Every pair is queued at once; the pool's default queue limit is for servers.
   // The memo keeps each thread from detecting the same six photos again for every pair and strategy.
   const pool = createSwapPool({ size: poolSize, description: true, maxQueue: Number.MAX_SAFE_INTEGER, memo: 8 });
   try {
     await pool.ready();
     const photos = smoke ? [1, 3] : [1, 2, 3, 4, 5, 6];
     const images = new Map<number, Buffer>();
-    await Promise.all(photos.map(async (n) => images.set(n, await at(n, width))));
+    const pixels = new Map<number, Rgb>();
+    await Promise.all(photos.map(async (n) => {
+      images.set(n, await at(n, width));
+      pixels.set(n, await decodeRgb(images.get(n)!));
+    }));
     const faces: Face[] = [];
     for (const n of photos) {
       const d = await pool.detect(images.get(n)!, 'large-small');
-      const embeddings = await Promise.all(d.faces.map((f) => pool.embed(images.get(n)!, f.box)));
+      const described = await Promise.all(d.faces.map((f) => pool.describe(images.get(n)!, f.box)));
       d.faces.forEach((f, index) => {
-        const embedding = embeddings[index];
-        if (embedding) faces.push({ photo: n, index, box: f.box, embedding });
+        const desc = described[index];
+        if (desc) faces.push({ photo: n, index, box: f.box, embedding: desc.embedding, mesh: desc.mesh });
       });
     }
     const pairs: Array<[Face, Face]> = [];
     for (const s of faces) for (const t of faces) if (s.photo !== t.photo) pairs.push([s, t]);
     const chosen = pairs.slice(0, Math.min(pairs.length, limit));
     log(`quality: ${faces.length} sample faces, ${chosen.length} source/target pairs (faces of different photos) at ${width}px`);
-    const rows: Record<string, { pairs: number; closerToSource: number; meanSimSource: number; meanSimTarget: number; lost: number }> = {};
+    log('  identity = outputs closer to source than to target; landmarks = mean mesh distance output↔target / target inter-ocular (lower is truer);');
+    log('  seam = Σ|∇(out−target)|² / Σ|∇target|² in a band along the changed region\'s edge (0 = invisible; ratio = Σ|∇out|²/Σ|∇target|², 1 = as the target)');
+    const rows: Record<string, {
+      pairs: number; closerToSource: number; meanSimSource: number; meanSimTarget: number; lost: number;
+      landmarkError: number; landmarkErrorMedian: number; seam: number; seamMedian: number; seamRatio: number; seamPairs: number; seconds: number;
+    }> = {};
     for (const [name, strategy] of Object.entries(strategies)) {
-      const sims = await Promise.all(chosen.map(async ([s, t]) => {
-        const res = await pool.swap({ ...request(images.get(s.photo)!, images.get(t.photo)!, strategy), sourceIndices: [s.index], targetIndices: [t.index] });
+      const t0 = performance.now();
+      const figures = await mapLimited(chosen, pool.size * 3, async ([s, t]): Promise<PairFigures | { lost: true; seam: Seam | null } | null> => {
+        const res = await pool.swap({ ...request(images.get(s.photo)!, images.get(t.photo)!, strategy), format: 'png', sourceIndices: [s.index], targetIndices: [t.index] });
         if (!res.ok) return null;
-        const e = await pool.embed(res.bytes, t.box);
-        return e ? { source: cosine(e, s.embedding), target: cosine(e, t.embedding) } : null;
-      }));
-      const ok = sims.filter((x): x is { source: number; target: number } => x !== null);
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+        const [desc, out] = await Promise.all([pool.describe(res.bytes, t.box), decodeRgb(res.bytes)]);
+        const seam = seamVisibility(out, pixels.get(t.photo)!, t.box);
+        if (!desc) return { lost: true, seam };
+        return { source: cosine(desc.embedding, s.embedding), target: cosine(desc.embedding, t.embedding), landmarks: landmarkError(desc.mesh, t.mesh), seam };
+      });
+      if (dumpPath) {
+        appendFileSync(dumpPath, `${JSON.stringify({ strategy: name, pairs: chosen.map(([s, t], i) => ({ sourceFace: [s.photo, s.index], targetFace: [t.photo, t.index], ...figures[i] })) })}\n`);
+      }
+      const ok = figures.filter((x): x is PairFigures => x !== null && !('lost' in x));
+      const seams = figures.map((x) => x?.seam).filter((x): x is Seam => Boolean(x));
       rows[name] = {
         pairs: ok.length,
         closerToSource: round(ok.filter((x) => x.source > x.target).length / (ok.length || 1), 3),
         meanSimSource: round(mean(ok.map((x) => x.source)), 3),
         meanSimTarget: round(mean(ok.map((x) => x.target)), 3),
-        lost: sims.length - ok.length,
+        lost: figures.length - ok.length,
+        landmarkError: round(mean(ok.map((x) => x.landmarks)), 4),
+        landmarkErrorMedian: round(median(ok.map((x) => x.landmarks)), 4),
+        seam: round(mean(seams.map((x) => x.seam)), 3),
+        seamMedian: round(median(seams.map((x) => x.seam)), 3),
+        seamRatio: round(mean(seams.map((x) => x.ratio)), 3),
+        seamPairs: seams.length,
+        seconds: round((performance.now() - t0) / 1000),
       };
       const r = rows[name]!;
-      log(`  ${name.padEnd(30)} closer to source ${(r.closerToSource * 100).toFixed(1)}%  mean sim(out, source) ${r.meanSimSource}  mean sim(out, target) ${r.meanSimTarget}  (${r.pairs} pairs${r.lost ? `, ${r.lost} without a face found in the output` : ''})`);
+      log(`  ${name.padEnd(28)} identity ${(r.closerToSource * 100).toFixed(1)}% (sim src ${r.meanSimSource.toFixed(3)}, tgt ${r.meanSimTarget.toFixed(3)}; ${r.pairs} pairs${r.lost ? `, ${r.lost} without a face in the output` : ''})`
+        + `  landmarks ${r.landmarkError.toFixed(4)} (median ${r.landmarkErrorMedian.toFixed(4)})`
+        + `  seam ${r.seam.toFixed(3)} (median ${r.seamMedian.toFixed(3)}, ratio ${r.seamRatio.toFixed(3)}; ${r.seamPairs} pairs)  [${r.seconds} s]`);
     }
     return { width, faces: faces.length, rows };
   } finally {

@@ -8,17 +8,24 @@
 // 2. under load: `--clients` clients submit for `--seconds`; overhead p50/p99 of those jobs,
 //    and completions per second in the steady window;
 // 3. drain: a backlog of `--backlog` queued jobs, then the 2 workers start: jobs/s from the
-//    first COMPLETED to the last (the pipeline's capacity, submission excluded).
+//    first COMPLETED to the last (the pipeline's capacity, submission excluded);
+//    then the peer: graphile-worker (one process, concurrency `--gw-concurrency`, its own
+//    schema of the same database) drains as many jobs doing the same work per job (the same
+//    POST to the emulator, a sha256 of the answer, a file write, one query), and as many
+//    no-op jobs; printed with the ratio swapyard / graphile-worker.
 //
-//   npm run bench:overhead [-- --smoke] [--jobs 300] [--clients 16] [--seconds 10] [--backlog 3000]
+//   npm run bench:overhead [-- --smoke] [--jobs 300] [--clients 16] [--seconds 10] [--backlog 3000] [--gw-concurrency 8]
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { fingerprint } from '../src/emulator/index.js';
+import { isImageRef } from '../src/models/image-ref.js';
+import { cpuMsOf, cpuReaders, ownCpuMs, perJob, postgresCpu } from './support/cpu.js';
 import { createBenchDatabase, withAdmin } from './support/db.js';
 import { graphqlClient } from './support/load.js';
-import { startApiProcess, startEmulatorProcess, startWorkerProcess, type Proc } from './support/processes.js';
+import { spawnTs, startApiProcess, startEmulatorProcess, startWorkerProcess, type Proc } from './support/processes.js';
 import { hasFlag, load, log, machine, numArg, printJson, table, type Row } from './support/report.js';
 import { summarize } from './support/stats.js';
+import { queueBacklog, submitSwapJob } from './support/swap-jobs.js';
 import { jobUuid, wsClient } from './support/ws.js';
 
 const smoke = hasFlag('smoke');
@@ -28,12 +35,10 @@ const clients = numArg('clients', smoke ? 2 : 16);
 const seconds = numArg('seconds', smoke ? 0.5 : 10);
 const backlog = numArg('backlog', smoke ? 10 : 3000);
 const workers = numArg('workers', smoke ? 1 : 2);
+const gwConcurrency = numArg('gw-concurrency', 8);
 /** Diagnostic only: `--async-commit` sets synchronous_commit = off on the bench database, to show what commit latency costs. */
 const asyncCommit = hasFlag('async-commit');
 
-const MUTATION = `mutation($input: CreateFaceswapV4JobInput!) {
-  createFaceswapV4Job(input: $input) { __typename ... on FaceswapV4Job { id } ... on InvalidInputError { message } } }`;
-const INPUT = { sourceImage: 'https://example.com/faces/source.jpg', targetImage: 'https://example.com/faces/target.png' };
 const SUBSCRIPTION = `subscription { jobsUpdated(filter: { status: [COMPLETED, FAILED] }) { status job { __typename ... on SwapJob { id } } } }`;
 
 const m = await machine();
@@ -43,6 +48,7 @@ if (asyncCommit) await withAdmin((c) => c.query(`ALTER DATABASE "${db.name}" SET
 log('starting emulator, API');
 const procs: Proc[] = [];
 const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+const pgCpu = postgresCpu(pool, db.name);
 try {
   const emulator = await startEmulatorProcess();
   procs.push(emulator);
@@ -56,6 +62,7 @@ try {
   const http = graphqlClient(api.url, Math.max(clients, 1));
 
   // One subscriber hears every COMPLETED/FAILED event of the key.
+  let onDone: (() => void) | null = null;
   const done = new Map<string, { at: number; status: string }>();
   const waiters = new Map<string, () => void>();
   const ws = wsClient(api.wsUrl, api.key, { lazy: false });
@@ -70,6 +77,7 @@ try {
       if (!ev) return log(`subscription error: ${JSON.stringify(msg.errors)}`);
       done.set(ev.job.id, { at, status: ev.status });
       waiters.get(ev.job.id)?.();
+      onDone?.();
     },
     error: (e) => log(`subscription error ${String(e)}`),
     complete: () => {},
@@ -79,9 +87,7 @@ try {
   const submitted = new Map<string, number>();
   async function submit(): Promise<string> {
     const t0 = performance.now();
-    const res = await http.post('/graphql', { query: MUTATION, variables: { input: INPUT } }, { authorization: `Bearer ${api.key}` });
-    const id = res.json?.data?.createFaceswapV4Job?.id;
-    if (!id) throw new Error(`unexpected answer: ${JSON.stringify(res.json).slice(0, 300)}`);
+    const id = await submitSwapJob(http, api.key);
     submitted.set(id, t0);
     return id;
   }
@@ -143,22 +149,48 @@ try {
 
   // 3 first (workers not yet running): the backlog.
   log(`drain: queueing ${backlog} jobs before the workers start`);
-  const backlogIds: string[] = [];
-  {
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.max(1, clients) }, async () => {
-      while (next++ < backlog) backlogIds.push(await submit());
-    }));
-  }
+  const backlogIds = await queueBacklog(backlog, clients, submit);
   log('starting workers');
-  await startWorkers();
+  // CPU is read from the first completion to the last, the window the drain is timed over
+  // (the workers' start-up is outside it).
+  const firstDone = new Promise<void>((resolve) => (onDone = resolve));
+  const workerProcs = await startWorkers();
   log('workers running');
+  await firstDone;
+  onDone = null;
+  const swapyardCpu = cpuReaders({
+    emulator: () => cpuMsOf(emulator.pid),
+    postgres: pgCpu,
+    workers: async () => (await Promise.all(workerProcs.map((w) => cpuMsOf(w.pid)))).reduce((a, b) => a + b, 0),
+    api: () => cpuMsOf(api.pid),
+    // The subscriber the drain is timed by.
+    bench: async () => ownCpuMs(),
+  });
+  const cpu0 = await swapyardCpu();
   await Promise.all(backlogIds.map(completion));
+  const drainCpuMsPerJob = perJob(cpu0, await swapyardCpu(), backlogIds.length);
   const ends = backlogIds.map((id) => done.get(id)!.at).sort((a, b) => a - b);
   const drainSeconds = (ends[ends.length - 1]! - ends[0]!) / 1000;
-  const drain = { jobs: backlogIds.length, seconds: drainSeconds, perSecond: (backlogIds.length - 1) / drainSeconds, load1: load(),
+  const drain = { jobs: backlogIds.length, seconds: drainSeconds, perSecond: (backlogIds.length - 1) / drainSeconds, load1: load(), cpuMsPerJob: drainCpuMsPerJob,
     failed: backlogIds.filter((id) => done.get(id)!.status !== 'COMPLETED').length };
   log(`drain: ${drain.perSecond.toFixed(1)} jobs/s`);
+
+  // The peer, on the same machine and database: the body Swapyard's worker sent for a backlog job.
+  const { rows: [sample] } = await pool.query<{ params: Record<string, unknown> }>(`SELECT params FROM jobs WHERE id = $1`, [jobUuid(backlogIds[0]!)]);
+  if (!sample || Object.values(sample.params).some(isImageRef)) throw new Error('the graphile-worker peer posts the params as they are: the bench input must be URLs');
+  async function graphileWorkerDrain(task: 'work' | 'noop') {
+    log(`graphile-worker (${task}): draining ${backlog} jobs, concurrency ${gwConcurrency}`);
+    const peer = await spawnTs('graphile-worker', 'bench/support/graphile-worker-peer.ts', {
+      DATABASE_URL: db.url, EMULATOR_URL: emulator.url, PEER_JOBS: String(backlog), PEER_CONCURRENCY: String(gwConcurrency),
+      PEER_TASK: task, PEER_BODY: JSON.stringify(sample!.params), EMULATOR_PID: String(emulator.pid), DATABASE_NAME: db.name,
+    }, /GRAPHILE_WORKER_RESULT (\{.*\})/, 600_000);
+    await peer.stop();
+    const r = JSON.parse(peer.match[1]!) as { jobs: number; seconds: number; perSecond: number; failures: number; cpuAtFirstEnd: Record<string, number>; cpuAtLastEnd: Record<string, number> };
+    log(`graphile-worker (${task}): ${r.perSecond.toFixed(1)} jobs/s`);
+    return { ...r, load1: load(), cpuMsPerJob: perJob(r.cpuAtFirstEnd, r.cpuAtLastEnd, r.jobs) };
+  }
+  const graphileWorker = { concurrency: gwConcurrency, work: await graphileWorkerDrain('work'), noop: await graphileWorkerDrain('noop') };
+  const drainRatio = drain.perSecond / graphileWorker.work.perSecond;
 
   // 1. One job at a time.
   await emulator.resetStats();
@@ -204,6 +236,8 @@ try {
     { run: `sequential (${seqIds.length} jobs)`, 'overhead p50': sequential.overhead.p50, 'overhead p99': sequential.overhead.p99, 'e2e p50': sequential.e2e.p50, 'e2e p99': sequential.e2e.p99, 'upstream p50': sequential.upstream.p50, 'jobs/s': '', load1: sequential.load1 },
     { run: `${clients} clients, ${seconds}s (${loadIds.length} jobs)`, 'overhead p50': underLoad.overhead.p50, 'overhead p99': underLoad.overhead.p99, 'e2e p50': underLoad.e2e.p50, 'e2e p99': underLoad.e2e.p99, 'upstream p50': underLoad.upstream.p50, 'jobs/s': Number(underLoad.completedPerSecondSteady.toFixed(1)), load1: underLoad.load1 },
     { run: `drain of ${drain.jobs} queued, ${workers} workers`, 'overhead p50': '', 'overhead p99': '', 'e2e p50': '', 'e2e p99': '', 'upstream p50': '', 'jobs/s': Number(drain.perSecond.toFixed(1)), load1: drain.load1 },
+    { run: `graphile-worker drain, same work, 1 process × ${gwConcurrency}`, 'overhead p50': '', 'overhead p99': '', 'e2e p50': '', 'e2e p99': '', 'upstream p50': '', 'jobs/s': Number(graphileWorker.work.perSecond.toFixed(1)), load1: graphileWorker.work.load1 },
+    { run: `graphile-worker drain, no-op jobs`, 'overhead p50': '', 'overhead p99': '', 'e2e p50': '', 'e2e p99': '', 'upstream p50': '', 'jobs/s': Number(graphileWorker.noop.perSecond.toFixed(1)), load1: graphileWorker.noop.load1 },
   ];
   console.log(`\nEnd-to-end overhead (ms)${asyncCommit ? ' (DIAGNOSTIC: synchronous_commit = off)' : ''} — instant emulator, ${workers} worker processes; ${m.cpus}× ${m.cpuModel}, Node ${m.node}, PostgreSQL ${m.postgres}`);
   console.log(table('', rows));
@@ -211,8 +245,15 @@ try {
     { stage: 'QUEUED → SUBMITTED (wake-up, claim)', p50: sequential.stages.queuedToSubmittedMs.p50, p99: sequential.stages.queuedToSubmittedMs.p99 },
     { stage: 'SUBMITTED → COMPLETED (upstream, artifact, transition)', p50: sequential.stages.submittedToCompletedMs.p50, p99: sequential.stages.submittedToCompletedMs.p99 },
   ]));
+  const fixed = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v.toFixed(3))]));
+  console.log(table('drains: CPU ms per job, by process, first completion to last (PostgreSQL: the bench database\'s backends and the shared writers)', [
+    { drain: `swapyard, ${workers} workers`, ...fixed(drain.cpuMsPerJob) },
+    { drain: 'graphile-worker, same work', ...fixed(graphileWorker.work.cpuMsPerJob) },
+    { drain: 'graphile-worker, no-op', ...fixed(graphileWorker.noop.cpuMsPerJob) },
+  ]));
+  console.log(`drain ratio swapyard / graphile-worker (same work): ${drainRatio.toFixed(2)}× (goal ≥ 0.8×: ${drainRatio >= 0.8 ? 'met' : 'missed'})`);
   console.log(`goal overhead p50 < 10 ms: ${sequential.overhead.p50 < 10 ? 'met' : 'missed'}; p99 < 50 ms: ${sequential.overhead.p99 < 50 ? 'met' : 'missed'} (sequential)`);
-  printJson('overhead', { smoke, asyncCommit, workers, clients, seconds, machine: m, sequential, underLoad, drain });
+  printJson('overhead', { smoke, asyncCommit, workers, clients, seconds, machine: m, sequential, underLoad, drain, graphileWorker, ratios: { drainSwapyardOverGraphileWorker: drainRatio } });
 } finally {
   await Promise.all(procs.map((p) => p.stop().catch(() => {})));
   await pool.end();

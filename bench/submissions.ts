@@ -13,6 +13,7 @@ import { connectDb } from '../src/db/client.js';
 import { modelSpec } from '../src/models/registry.js';
 import { createApiKey } from '../src/services/api-keys.js';
 import { createJob } from '../src/services/jobs.js';
+import { cpuMsOf, cpuReaders, ownCpuMs, perJob, postgresCpu } from './support/cpu.js';
 import { createBenchDatabase, withAdmin } from './support/db.js';
 import { closedLoop, graphqlClient, type LoadResult } from './support/load.js';
 import { spawnTs, startApiProcess, startEmulatorProcess, type Proc } from './support/processes.js';
@@ -33,15 +34,23 @@ const PGL_MUTATION = `mutation($job: JobInput!) { createJob(input: { job: $job }
 interface Phase extends LoadResult {
   name: string;
   load1: number;
+  /** CPU ms per request in each process, and their total: where a request's cost lands. */
+  cpuMsPerRequest: Record<string, number>;
 }
+
+/** Reads the CPU of every process a phase involves; the bench's own until the services run. */
+let cpuNow = cpuReaders({ bench: async () => ownCpuMs() });
 
 const phases: Phase[] = [];
 async function phase(name: string, call: (c: number) => Promise<void>): Promise<Phase> {
   log(`${name}: warm-up ${warmup}s`);
   await closedLoop(clients, warmup, call);
   log(`${name}: measuring ${seconds}s with ${clients} clients`);
+  const before = await cpuNow();
   const r = await closedLoop(clients, seconds, call);
-  const p = { name, ...r, load1: load() };
+  const after = await cpuNow();
+  const cpuMsPerRequest = perJob(before, after, r.requests);
+  const p = { name, ...r, load1: load(), cpuMsPerRequest };
   if (r.errors) log(`${name}: ${r.errors} errors, first: ${r.firstError}`);
   phases.push(p);
   return p;
@@ -60,6 +69,9 @@ try {
     spawnTs('postgraphile', 'bench/support/postgraphile-server.ts', { DATABASE_URL: db.url }, /listening on (http:\/\/\S+)\/graphql/),
   ]);
   procs.push(api, pgl);
+  cpuNow = cpuReaders({
+    bench: async () => ownCpuMs(), api: () => cpuMsOf(api.pid), postgraphile: () => cpuMsOf(pgl.pid), postgres: postgresCpu(direct.pool, db.name),
+  });
   const http = graphqlClient(api.url, clients);
   const pglHttp = graphqlClient(pgl.match[1]!, clients);
 
@@ -111,6 +123,8 @@ try {
       })),
     ),
   );
+  console.log('\nCPU ms per request, by process (PostgreSQL: the bench database\'s backends and the shared writers)');
+  console.log(table('', phases.map((p) => ({ peer: p.name, ...Object.fromEntries(Object.entries(p.cpuMsPerRequest).map(([k, v]) => [k, Number(v.toFixed(3))])) }))));
   const ratios = {
     swapyardToPgInsert: oneKey.perSecond / insert.perSecond,
     swapyardToPostgraphile: oneKey.perSecond / postgraphile.perSecond,

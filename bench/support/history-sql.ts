@@ -2,7 +2,16 @@
 // indexes the bench measures with and without (adopted in the migration
 // history_indexes_ledger_daily). Runs on bench databases only.
 
-export const MODELS = ['FACESWAP_V4', 'FACESWAP_V3_MULTI', 'FACESWAP_V2', 'FACESWAP_COMIC', 'BODY_SWAP'] as const;
+import { MODELS as SPECS } from '../../src/models/registry.js';
+import { parseUsd } from '../../src/util/money.js';
+
+/** The models, their default prices in micros and whether they take a seed, read from the specs. */
+export const MODELS = SPECS.map((m) => m.key);
+const PRICES_SQL = `ARRAY[${SPECS.map((m) => parseUsd(m.price.price)!.toString()).join(', ')}]`;
+const MODELS_SQL = `ARRAY[${MODELS.map((k) => `'${k}'`).join(',')}]`;
+const SEEDED_SQL = SPECS.flatMap((m, i) => (m.params.some((p) => p.kind === 'seed') ? [i + 1] : [])).join(', ') || 'NULL';
+/** The share of jobs of each model, in spec order: 40/20/15/15/10 % for the first five, the rest even in what is left. */
+const MODEL_PICK_SQL = `CASE ${[0.40, 0.60, 0.75, 0.90].slice(0, SPECS.length - 1).map((upTo, i) => `WHEN r1 < ${upTo.toFixed(2)} THEN ${i + 1}`).join(' ')} ELSE ${Math.min(SPECS.length, 5)} END`;
 
 /**
  * `total` jobs over `keyIds`: the first key holds half of them (the key the page
@@ -22,19 +31,19 @@ export function seedSql(total: number, from: number, count: number): string {
            'hardware', 'fast', 'base64', false, 'seed', g.seed),
          g.seed, g.created_at, g.created_at, g.created_at,
          CASE WHEN g.status IN ('COMPLETED', 'FAILED', 'CANCELED') THEN g.created_at + interval '3 seconds' END,
-         (ARRAY[40000, 10000, 10000, 65000, 268700])[g.mi],
-         CASE WHEN g.status = 'COMPLETED' THEN (ARRAY[40000, 10000, 10000, 65000, 268700])[g.mi]
+         (${PRICES_SQL})[g.mi],
+         CASE WHEN g.status = 'COMPLETED' THEN (${PRICES_SQL})[g.mi]
               WHEN g.status IN ('FAILED', 'CANCELED') THEN 0 END
   FROM (
     SELECT i,
-           (ARRAY['FACESWAP_V4','FACESWAP_V3_MULTI','FACESWAP_V2','FACESWAP_COMIC','BODY_SWAP'])[m.mi] AS model, m.mi,
-           CASE WHEN m.mi IN (1, 4) THEN (hashint4(i) & 2147483647) END AS seed,
+           (${MODELS_SQL})[m.mi] AS model, m.mi,
+           CASE WHEN m.mi IN (${SEEDED_SQL}) THEN (hashint4(i) & 2147483647) END AS seed,
            CASE WHEN r2 < 0.85 THEN 'COMPLETED' WHEN r2 < 0.93 THEN 'FAILED' WHEN r2 < 0.95 THEN 'CANCELED'
                 WHEN r2 < 0.97 THEN 'QUEUED' WHEN r2 < 0.985 THEN 'SUBMITTED' ELSE 'PROCESSING' END AS status,
            date_trunc('milliseconds', now() - (${total} - i) * (interval '180 days' / ${total}) - random() * interval '1 second') AS created_at,
            CASE WHEN r3 < 0.5 THEN 0 ELSE 1 + (i % (SELECT count(*) - 1 FROM bench_keys)) END AS ki
     FROM (SELECT i, random() AS r1, random() AS r2, random() AS r3 FROM generate_series(${from}, ${from + count - 1}) AS i) s,
-    LATERAL (SELECT CASE WHEN r1 < 0.40 THEN 1 WHEN r1 < 0.60 THEN 2 WHEN r1 < 0.75 THEN 3 WHEN r1 < 0.90 THEN 4 ELSE 5 END AS mi) m
+    LATERAL (SELECT ${MODEL_PICK_SQL} AS mi) m
   ) g JOIN bench_keys k ON k.ord = g.ki`;
 }
 

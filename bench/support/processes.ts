@@ -55,7 +55,8 @@ async function entry(file: string, compiled: boolean): Promise<string[]> {
 export async function spawnTs(role: string, file: string, env: Record<string, string>, ready: RegExp, timeoutMs = 120_000, compiled = false): Promise<Proc & { match: RegExpMatchArray }> {
   const child = spawn(process.execPath, [...nodeArgs(role), ...(await entry(file, compiled))], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // At info at least: `ready` waits for a start-up log line.
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -131,10 +132,11 @@ export interface Api extends Proc {
 
 /**
  * `npm start`'s entry on a bench database, with the worker out of process unless
- * `embeddedWorker`. Production cadences unless `fast` (the test suite's FAST_ENV).
+ * `embeddedWorker`; in a data directory of its own unless `sharedDataDir`. Production cadences unless `fast` (the test suite's FAST_ENV).
  */
-export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: string; embeddedWorker?: boolean; fast?: boolean; env?: Record<string, string> }): Promise<Api> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'swapyard-bench-'));
+export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: string; embeddedWorker?: boolean; fast?: boolean; env?: Record<string, string>; sharedDataDir?: string }): Promise<Api> {
+  // A second API of one deployment shares the first one's data directory (its key file, its outputs); the first removes it.
+  const dataDir = opts.sharedDataDir ?? (await mkdtemp(join(tmpdir(), 'swapyard-bench-')));
   const p = await spawnTs(
     'api',
     'src/main.ts',
@@ -165,7 +167,7 @@ export async function startApiProcess(opts: { databaseUrl: string; emulatorUrl: 
     dataDir,
     async stop() {
       await p.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!opts.sharedDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -180,6 +182,8 @@ export async function startWorkerProcess(opts: { databaseUrl: string; emulatorUr
       DATABASE_URL: opts.databaseUrl,
       SEGMIND_BASE_URL: opts.emulatorUrl,
       SWAPYARD_DATA_DIR: opts.dataDir,
+      // Several workers on one host: each its own free health/metrics port.
+      WORKER_PORT: '0',
       ...opts.env,
     },
     /Worker \S+ running/,

@@ -61,6 +61,15 @@ export function numArg(name: string, fallback: number): number {
   return v;
 }
 
+/** The value after `--name`, or null when the flag is absent. */
+export function strArg(name: string): string | null {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return null;
+  const v = process.argv[i + 1];
+  if (!v || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
 const started = performance.now();
 export function log(line: string): void {
   process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
