@@ -6,10 +6,15 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findChromium } from './support/browser.js';
 import { adminUrl } from './support/db-names.js';
+import { findHaproxy } from './support/haproxy.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCHES = ['submissions', 'overhead', 'fanout', 'history', 'inputs'] as const;
+// The dashboard bench drives Chromium: where none is installed it is left out, as the browser tests are.
+const HAS_CHROMIUM = findChromium() !== null;
+if (!HAS_CHROMIUM) console.warn('\n!!! NO CHROMIUM: the dashboard bench smoke is SKIPPED (install the Debian `chromium` package). !!!\n');
+const BENCHES = ['submissions', 'overhead', 'fanout', 'history', 'inputs', 'labelling', 'scaling', ...(HAS_CHROMIUM ? ['dashboard'] as const : [])] as const;
 
 function runSmoke(name: string): Promise<{ code: number | null; output: string; json: any }> {
   return new Promise((resolve) => {
@@ -47,7 +52,7 @@ describe('bench smoke modes', () => {
     // One at a time: each starts several processes, and the rest of the suite (with
     // its timing-sensitive tests) runs beside this file on the same cores.
     for (const name of BENCHES) results.set(name, await runSmoke(name));
-  }, 600_000); // four benches, one after another: minutes on a loaded machine
+  }, 900_000); // seven benches, one after another: minutes on a loaded machine
 
   it.each(BENCHES)('%s prints a well-formed BENCH_JSON line', (name) => {
     const r = results.get(name)!;
@@ -83,6 +88,19 @@ describe('bench smoke modes', () => {
     expect(json.drain.perSecond).toBeGreaterThan(0);
   });
 
+  it('overhead: the graphile-worker peer drained as many jobs, the same work without failures, and as many no-ops', () => {
+    const { json } = results.get('overhead')!;
+    for (const task of ['work', 'noop']) {
+      const r = json.graphileWorker[task];
+      expect(r.task).toBe(task);
+      expect(r.jobs).toBe(json.drain.jobs);
+      expect(r.failures).toBe(0);
+      expect(r.perSecond).toBeGreaterThan(0);
+    }
+    const ratio = json.ratios.drainSwapyardOverGraphileWorker;
+    expect(Number.isFinite(ratio) && ratio > 0).toBe(true);
+  });
+
   it('fanout: every subscriber received every event', () => {
     const { json } = results.get('fanout')!;
     expect(json.fanout.samples).toBe(json.fanout.expectedSamples);
@@ -98,6 +116,29 @@ describe('bench smoke modes', () => {
     expect(json.nested.map((r: any) => [r.depth, r.outcome])).toEqual([[1, 'ok'], [2, 'ok']]);
   });
 
+  it('labelling: every format and mode timed', () => {
+    const { json } = results.get('labelling')!;
+    expect(json.results.map((r: any) => `${r.format} ${r.mode}`)).toEqual([
+      'image/jpeg XMP (labelOutput)', 'image/jpeg XMP + C2PA (labelOutput)', 'image/jpeg sharp withXmp re-encode (not used)',
+      'image/png XMP (labelOutput)', 'image/png XMP + C2PA (labelOutput)', 'image/png sharp withXmp re-encode (not used)',
+      'image/webp XMP (labelOutput)', 'image/webp XMP + C2PA (labelOutput)', 'image/webp sharp withXmp re-encode (not used)',
+    ]);
+    for (const r of json.results) expectLatency(r.ms, json.runs);
+  });
+
+  it.skipIf(!HAS_CHROMIUM)('dashboard: every card and thumbnail rendered, frames and long tasks recorded', () => {
+    const { json } = results.get('dashboard')!;
+    expect(json.results).toHaveLength(json.reps);
+    for (const r of json.results) {
+      expect(r.cards).toBe(json.jobs);
+      expect(r.thumbnails).toBe(json.jobs * 3);
+      expect(r.allLoadedMs).toBeGreaterThan(0);
+      expectLatency(r.frameMs);
+      expect(r.longTasks.count).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(r.layoutShift)).toBe(true);
+    }
+  });
+
   it('history: pages timed, creditSpend answers what the ledger says', () => {
     const { json } = results.get('history')!;
     expect(json.jobs).toBeGreaterThan(0);
@@ -111,5 +152,23 @@ describe('bench smoke modes', () => {
       expect(json.spend[k].groups).toBeGreaterThan(0);
       expectLatency(json.spend[k]);
     }
+  });
+
+  it('scaling: both layouts drained every job and took submissions without errors, and the ratios are printed', () => {
+    const { json } = results.get('scaling')!;
+    // Layout (b) needs haproxy; without it the bench says so and runs (a) alone.
+    const withProxy = findHaproxy() !== null;
+    expect(json.haproxy).toBe(withProxy);
+    expect(json.runs.map((r: any) => r.layout)).toEqual(withProxy ? ['a', 'b'] : ['a']);
+    for (const r of json.runs) {
+      expect(r.drain.jobs).toBe(json.backlog);
+      expect(r.drain.failed).toBe(0);
+      expect(r.drain.perSecond).toBeGreaterThan(0);
+      expect(r.submissions.errors).toBe(0);
+      expect(r.submissions.perSecond).toBeGreaterThan(0);
+      expectLatency(r.submissions.latencyMs, r.submissions.requests);
+    }
+    if (withProxy) for (const v of Object.values(json.ratios)) expect(Number.isFinite(v as number) && (v as number) > 0).toBe(true);
+    else expect(json.ratios).toBeNull();
   });
 });

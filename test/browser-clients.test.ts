@@ -26,6 +26,21 @@ describe('GET queries', () => {
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as any).data.jobs.edges).toHaveLength(1);
+    // A key's own data: no shared cache on the way may keep it.
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('answers to mutations and to errors are not for caches either', async () => {
+    const mutation = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation { cancelJob(id: "x") { __typename } }' }),
+    });
+    expect(mutation.status).toBe(200);
+    expect(mutation.headers.get('cache-control')).toBe('no-store');
+    const invalid = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ nope }')}`, { headers: { authorization: `Bearer ${t.key}` } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get('cache-control')).toBe('no-store');
   });
 
   it('still run no mutation', async () => {

@@ -60,3 +60,25 @@ describe('per-key limits', () => {
     expect(() => loadConfig({ API_KEY_RATE_LIMIT_STORE: 'redis' })).toThrow(/API_KEY_RATE_LIMIT_STORE must be one of memory, postgres, got "redis"/);
   });
 });
+
+describe('artifact store', () => {
+  it('defaults to the local folder; S3 settings with their defaults', () => {
+    expect(loadConfig({}).artifacts).toEqual({ store: 'local', s3: null });
+    expect(loadConfig({ ARTIFACT_STORE: 's3', S3_BUCKET: 'b', S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 's' }).artifacts).toEqual({
+      store: 's3',
+      s3: { bucket: 'b', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true, accessKeyId: 'a', secretAccessKey: 's', connectTimeoutMs: 5000, requestTimeoutMs: 30000 },
+    });
+    // AWS itself: virtual-hosted URLs and the SDK's own credentials.
+    expect(loadConfig({ ARTIFACT_STORE: 's3', S3_BUCKET: 'b', S3_REGION: 'eu-west-1' }).artifacts.s3).toMatchObject({ endpoint: null, region: 'eu-west-1', forcePathStyle: false, accessKeyId: null });
+  });
+
+  it('refuses unknown stores, s3 without a bucket, bad endpoints and half credentials, naming the variable', () => {
+    expect(() => loadConfig({ ARTIFACT_STORE: 'nfs' })).toThrow('ARTIFACT_STORE must be one of local, postgres, s3, got "nfs"');
+    expect(() => loadConfig({ ARTIFACT_STORE: 's3' })).toThrow(/ARTIFACT_STORE=s3 needs S3_BUCKET/);
+    expect(() => loadConfig({ S3_BUCKET: 'b', S3_ENDPOINT: 'ftp://host' })).toThrow(/S3_ENDPOINT must be an http\(s\) URL without credentials/);
+    // The message never repeats credentials written into the URL.
+    expect(() => loadConfig({ S3_BUCKET: 'b', S3_ENDPOINT: 'http://key:secret@host:9000' })).toThrow('S3_ENDPOINT must be an http(s) URL without credentials, such as http://127.0.0.1:9000, got "http://…@host:9000"');
+    expect(() => loadConfig({ S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'a' })).toThrow(/S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together/);
+    expect(() => loadConfig({ S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: 'sometimes' })).toThrow(/S3_FORCE_PATH_STYLE must be true or false/);
+  });
+});

@@ -2,8 +2,9 @@
 // readings, creditSpend against independent SQL, usage, and budgets that
 // hold under a 50-way race.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPriceTable, estimateCost } from '../src/services/pricing.js';
-import { formatUsd, parseUsd } from '../src/services/money.js';
+import { loadPriceTable } from '../src/models/prices.js';
+import { estimateCost } from '../src/services/pricing.js';
+import { formatUsd, parseUsd } from '../src/util/money.js';
 import { startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { createMutation, inputTypeOf, MODEL_CASES, TARGET_URL, TINY_PNG_BASE64 } from './support/fixtures.js';
 import { jobUuid, waitForFinalRows } from './support/processes.js';
@@ -14,7 +15,8 @@ const PRICES = JSON.stringify({ FACESWAP_V3_MULTI: { price: '0.01', failurePrice
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp({ env: { PRICES } });
+  // A reading after every paid job (interval 0), so each job's reading can be checked; the throttle is tested in upstream-answers.test.ts.
+  t = await startTestApp({ env: { PRICES, UPSTREAM_CREDIT_READING_INTERVAL_MS: '0' } });
 });
 afterAll(async () => {
   await t?.close();

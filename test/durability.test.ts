@@ -46,12 +46,13 @@ beforeAll(async () => {
     emulator: { latencyMs: { sync: 5, queueStep: 500, workflowStep: 500 }, clock: upstreamClock.now },
   });
 });
-afterEach(() => {
+afterEach(async () => {
   upstreamClock.start();
   t.emulator.clearFaults();
+  // A test that failed half way must not leave its workers running into the next one.
+  for (const child of children.splice(0)) await stopProcess(child, 'SIGKILL');
 });
 afterAll(async () => {
-  for (const child of children) await stopProcess(child, 'SIGKILL');
   for (const e of emulators) await e.close();
   await t?.close();
 });
@@ -116,7 +117,8 @@ describe('a worker killed with SIGKILL', () => {
     expect(submittedBeforeKill).toBe(n);
 
     const second = await worker(env);
-    const rows = await waitForFinalRows(t.app.db.pool, ids);
+    // 220 jobs polled every 500 ms by one process: minutes on a machine ten times slower than a quiet one.
+    const rows = await waitForFinalRows(t.app.db.pool, ids, 240_000);
     await stopProcess(second);
 
     expect(rows.filter((r) => r.status !== 'COMPLETED')).toEqual([]);
@@ -134,9 +136,10 @@ describe('a worker killed with SIGKILL', () => {
 
   it('while a send is held upstream: the job ends UPSTREAM_OUTCOME_UNKNOWN and is never sent again (sync and async)', async () => {
     t.emulator.resetStats();
-    // The upstream receives both submissions but answers neither for 3 s.
-    t.emulator.injectFault({ match: { model: 'faceswap-v4', method: 'POST' }, delayMs: 3000 });
-    t.emulator.injectFault({ match: { model: 'faceswap-v2', method: 'POST' }, delayMs: 3000 });
+    // The upstream receives both submissions but answers neither for 20 s: long enough that both
+    // are held at once even when a busy machine spaces the two sends by seconds.
+    t.emulator.injectFault({ match: { model: 'faceswap-v4', method: 'POST' }, delayMs: 20_000 });
+    t.emulator.injectFault({ match: { model: 'faceswap-v2', method: 'POST' }, delayMs: 20_000 });
     const ids = await createJobs(t, [JOB.v4(0), JOB.v2(0)]);
     const first = await worker();
     await waitUntil(
@@ -170,7 +173,9 @@ describe('a worker killed with SIGKILL', () => {
   it('at a random instant in a mixed batch: every job COMPLETED or UPSTREAM_OUTCOME_UNKNOWN, none sent twice, none stuck', async () => {
     const upstream = await emulator({ latencyMs: { sync: 250, queueStep: 300, workflowStep: 300 } });
     const makers = [JOB.v4, JOB.v3, JOB.v2, JOB.comic, JOB.body];
-    const ids = await createJobs(t, Array.from({ length: 60 }, (_, i) => makers[i % makers.length]!(i)));
+    // 150 jobs, killed after 5–45 are done: over 100 still to run (seconds of work at concurrency 8),
+    // so the kill lands mid-batch however late a busy machine lets the test observe the count.
+    const ids = await createJobs(t, Array.from({ length: 150 }, (_, i) => makers[i % makers.length]!(i)));
     const env = { SEGMIND_BASE_URL: upstream.url, WORKER_CONCURRENCY: '8', POLL_INTERVAL_QUEUE_MS: '100', POLL_INTERVAL_WORKFLOW_MS: '100' };
     const first = await worker(env);
     // A random instant in the middle of the batch: once a random number of jobs are done, plus a random delay.

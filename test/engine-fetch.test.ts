@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchImageInput, InputFetchError } from '../src/engine/fetch-input.js';
+import { fetchImageInput, InputFetchError } from '../src/net/fetch-input.js';
 import { parseAllowList, type AllowEntry } from '../src/net/allow-list.js';
 import { faceless } from './support/engine-samples.js';
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normaliseInput } from '../src/models/normalise.js';
-import { modelSpec } from '../src/models/registry.js';
+import { MODELS, modelSpec } from '../src/models/registry.js';
 import { parseAllowList } from '../src/net/allow-list.js';
 import { createLocalProvider, notAppliedOptions, unsupportedOptions, type LocalProvider } from '../src/services/providers/local.js';
 import type { ProviderJob } from '../src/services/providers/types.js';
@@ -21,7 +21,9 @@ function wire(model: string, input: Record<string, unknown>): Record<string, unk
 
 describe('unsupportedOptions', () => {
   it('refuses the comic and body-swap models whole', () => {
-    for (const model of ['FACESWAP_COMIC', 'BODY_SWAP']) {
+    const wholeModels = MODELS.filter((m) => !m.local.runs).map((m) => m.key);
+    expect(wholeModels).toEqual(['FACESWAP_COMIC', 'BODY_SWAP']);
+    for (const model of wholeModels) {
       expect(unsupportedOptions(model, {})).toEqual([{ option: 'model', value: model, reason: expect.any(String) }]);
     }
   });

@@ -13,7 +13,7 @@ import { useGraphQLWsServer } from '../src/server/graphql-ws-server.js';
 import { pause, waitUntil } from './support/wait.js';
 
 const KEEP_ALIVE_MS = 100;
-let running: { server: Server; dispose(): Promise<void> } | null = null;
+let running: { server: Server; wss: WebSocketServer; dispose(): Promise<void> } | null = null;
 
 async function start(options: { connectionInitWaitTimeout?: number } = {}): Promise<string> {
   const server = createServer();
@@ -21,7 +21,7 @@ async function start(options: { connectionInitWaitTimeout?: number } = {}): Prom
   const schema = buildSchema(`type Query { hello: String }`);
   const ws = useGraphQLWsServer({ schema, roots: { query: { hello: () => 'world' } }, ...options }, wss, KEEP_ALIVE_MS);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  running = { server, dispose: async () => ws.dispose() };
+  running = { server, wss, dispose: async () => ws.dispose() };
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
@@ -58,31 +58,54 @@ async function init(ws: WebSocket): Promise<void> {
 
 describe('graphql-ws adapter', () => {
   it('pings every keep-alive interval; a peer that answers stays connected', async () => {
-    const ws = await open(await start(), 'graphql-transport-ws');
-    const pings: number[] = [];
-    ws.on('ping', () => pings.push(Date.now()));
-    await waitUntil(() => pings.length >= 4, () => `${pings.length} pings`);
+    const url = await start();
+    // When the server sent each ping, measured on the server: the client's arrival times
+    // carry delivery delays (a late first arrival makes the gap look short on a busy machine).
+    const sent: number[] = [];
+    running!.wss.on('connection', (socket: WebSocket) => {
+      const ping = socket.ping.bind(socket);
+      socket.ping = (...args: Parameters<WebSocket['ping']>) => {
+        sent.push(Date.now());
+        return ping(...args);
+      };
+    });
+    const ws = await open(url, 'graphql-transport-ws');
+    let received = 0;
+    ws.on('ping', () => received++);
+    await waitUntil(() => received >= 4, () => `${received} pings received, ${sent.length} sent`);
     // Timers may fire late on a busy machine, never early: a lower bound on the spacing.
-    expect(pings[3]! - pings[0]!).toBeGreaterThanOrEqual(KEEP_ALIVE_MS * 3 - 5);
+    expect(sent[3]! - sent[0]!).toBeGreaterThanOrEqual(KEEP_ALIVE_MS * 3 - 5);
     expect(ws.readyState).toBe(WebSocket.OPEN);
     ws.close();
   });
 
   it('terminates a peer that does not answer a ping within the interval', async () => {
-    const ws = await open(await start(), 'graphql-transport-ws', { autoPong: false });
-    let pingedAt = 0;
-    ws.on('ping', () => (pingedAt ||= Date.now()));
+    const url = await start();
+    // Measured on the server: when it sent the first ping and when the socket closed.
+    // (The client's clock sees the ping late on a busy machine, so its gap can be short.)
+    let pingSentAt = 0;
+    let serverClosedAt = 0;
+    running!.wss.on('connection', (socket: WebSocket) => {
+      const ping = socket.ping.bind(socket);
+      socket.ping = (...args: Parameters<WebSocket['ping']>) => {
+        pingSentAt ||= Date.now();
+        return ping(...args);
+      };
+      socket.on('close', () => (serverClosedAt = Date.now()));
+    });
+    const ws = await open(url, 'graphql-transport-ws', { autoPong: false });
     const closed = await closeOf(ws);
     expect(closed.code).toBe(1006); // terminated: no close frame
-    // Terminated only after a ping went unanswered for a whole interval.
-    expect(pingedAt).toBeGreaterThan(0);
-    expect(Date.now() - pingedAt).toBeGreaterThanOrEqual(KEEP_ALIVE_MS - 5);
+    await waitUntil(() => serverClosedAt > 0, () => 'server-side close');
+    // Terminated only after a ping went unanswered for a whole interval (timers fire late, never early).
+    expect(pingSentAt).toBeGreaterThan(0);
+    expect(serverClosedAt - pingSentAt).toBeGreaterThanOrEqual(KEEP_ALIVE_MS - 5);
   });
 
   it('closes a socket that sends no connection_init in time with 4408; one that does stays open', async () => {
     const url = await start({ connectionInitWaitTimeout: 150 });
+    const started = Date.now(); // before the socket: the server's clock starts when it opens
     const silent = await open(url, 'graphql-transport-ws');
-    const started = Date.now();
     const polite = await open(url, 'graphql-transport-ws');
     await init(polite);
     expect(await closeOf(silent)).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });

@@ -112,6 +112,43 @@ describe('history', () => {
     expect(own.data.node).toEqual({ id: v4.id, swapType: 'HEAD' });
   });
 
+  it('filters by provider, alone and with model, and refuses a provider that is none', async () => {
+    // Two LOCAL jobs (queued only: this app has no worker), among the 15 SEGMIND ones.
+    const local: string[] = [];
+    for (const model of ['createFaceswapV2Job', 'createFaceswapV3MultiJob'] as const) {
+      const c = MODEL_CASES.find((m) => m.mutation === model)!;
+      const res = await t.gql(createMutation(c.mutation, `${c.mutation[0]!.toUpperCase()}${c.mutation.slice(1)}Input`), { input: { ...c.input, provider: 'LOCAL' } });
+      expect(res.data.result.id, JSON.stringify(res.data.result)).toBeDefined();
+      local.push(res.data.result.id);
+    }
+    const PROVIDERS = `query($filter: JobFilter) { jobs(first: 100, filter: $filter) { edges { node { id model provider } } } }`;
+    const byProvider = async (filter: Record<string, unknown>) => {
+      const res = await t.gql(PROVIDERS, { filter });
+      expect(res.errors).toBeUndefined();
+      return res.data.jobs.edges.map((e: any) => e.node);
+    };
+    const onLocal = await byProvider({ provider: ['LOCAL'] });
+    expect(onLocal.map((n: any) => n.id)).toEqual([...local].reverse());
+    expect(new Set(onLocal.map((n: any) => n.provider))).toEqual(new Set(['LOCAL']));
+    const onSegmind = await byProvider({ provider: ['SEGMIND'] });
+    expect(onSegmind.map((n: any) => n.id).sort()).toEqual(created.map((j) => j.id).sort());
+    expect(await byProvider({ provider: ['SEGMIND', 'LOCAL'] })).toHaveLength(created.length + local.length);
+    expect((await byProvider({ provider: [] })).length).toBe(created.length + local.length);
+    expect((await byProvider({ provider: ['LOCAL'], model: ['FACESWAP_V3_MULTI'] })).map((n: any) => n.id)).toEqual([local[1]]);
+
+    // deleteJobs takes the same filter: a provider that is none is refused there too, deleting nothing.
+    const bad = await t.gql(PROVIDERS, { filter: { provider: ['REPLICATE'] } });
+    expect(bad.data).toBeUndefined();
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(bad.errors?.[0]?.message).toMatch(/REPLICATE.*Provider|Provider.*REPLICATE/);
+    const inline = await t.gql(`{ jobs(filter: { provider: [local] }) { edges { cursor } } }`);
+    expect(inline.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(inline.errors?.[0]?.message).toMatch(/Provider/);
+    const badDelete = await t.gql(`mutation($filter: JobFilter!) { deleteJobs(filter: $filter) { __typename } }`, { filter: { provider: ['REPLICATE'] } });
+    expect(badDelete.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await byProvider({})).toHaveLength(created.length + local.length);
+  });
+
   it('caps first at 100', async () => {
     const res = await t.gql(PAGE, { first: 101 });
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', rule: 'range' });

@@ -2,9 +2,10 @@
 // row keeping a reference; reads return references, not bytes; the owner alone
 // downloads them; the upstream gets the original bytes, and a rerun the same
 // ones; rows written before the change are moved at start. Real PostgreSQL,
-// the real API over HTTP, the emulator as the upstream.
+// the real API over HTTP, the emulator as the upstream; each case against
+// every artifact store (a local folder, PostgreSQL, S3 through s3rver).
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import sharp from 'sharp';
@@ -13,6 +14,7 @@ import { migrationsDir } from '../src/db/migrations.js';
 import { createApiKey } from '../src/services/api-keys.js';
 import { IMAGE_WIRE_NAMES } from '../src/services/input-migration.js';
 import { startTestApp, waitForFinal, type TestApp } from './support/app.js';
+import { startS3Server, STORE_KINDS, storeEnv, type S3Server } from './support/artifact-stores.js';
 import { createTestDatabase } from './support/db.js';
 import { createMutation, sha256, SOURCE_URL } from './support/fixtures.js';
 import { jobUuid, startWorker, type InProcessWorker } from './support/processes.js';
@@ -35,10 +37,11 @@ function submissions(t: TestApp) {
   return t.emulator.stats().calls.filter((c) => c.kind === 'submit' && c.inlineImages);
 }
 
-/** Files of the artifact store whose name starts with `sha256`. */
-async function artifactFiles(t: TestApp, sha: string): Promise<string[]> {
-  const shard = join(t.config.dataDir, 'artifacts', sha.slice(0, 2));
-  return (await readdir(shard).catch(() => [])).filter((f) => f.startsWith(sha));
+/** Keys of the app's artifact store that start with `sha256`. */
+async function artifactKeys(t: TestApp, sha: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of t.app.artifacts.keys()) if (key.startsWith(sha)) keys.push(key);
+  return keys;
 }
 
 async function paramsOf(t: TestApp, globalId: string): Promise<{ params: any; size: number }> {
@@ -47,8 +50,9 @@ async function paramsOf(t: TestApp, globalId: string): Promise<{ params: any; si
   return row;
 }
 
-describe('inline image inputs', () => {
+describe.each(STORE_KINDS)('inline image inputs (%s artifact store)', (kind) => {
   let t: TestApp;
+  let s3: S3Server | undefined;
   let worker: InProcessWorker;
   let source: Buffer;
   let target: Buffer;
@@ -56,13 +60,15 @@ describe('inline image inputs', () => {
   let second: string;
 
   beforeAll(async () => {
-    t = await startTestApp({ worker: false });
+    if (kind === 's3') s3 = await startS3Server();
+    t = await startTestApp({ worker: false, env: await storeEnv(kind, s3) });
     worker = await startWorker(t);
     [source, target] = await Promise.all([noisePng(3 * MiB), noisePng(MiB)]);
   }, 30_000);
   afterAll(async () => {
     await worker?.stop();
     await t?.close();
+    await s3?.close();
   });
 
   it('are stored once, by sha256, and the job rows keep references, not bytes', async () => {
@@ -71,7 +77,7 @@ describe('inline image inputs', () => {
     const b = await t.gql(CREATE, { input: { sourceImage: source.toString('base64'), targetImage: SOURCE_URL, seed: 2 } });
     first = a.data.result.id;
     second = b.data.result.id;
-    expect((await waitForFinal(t, first)).status).toBe('COMPLETED');
+    expect(await waitForFinal(t, first)).toMatchObject({ status: 'COMPLETED' });
     expect((await waitForFinal(t, second)).status).toBe('COMPLETED');
 
     const [rowA, rowB] = [await paramsOf(t, first), await paramsOf(t, second)];
@@ -83,10 +89,10 @@ describe('inline image inputs', () => {
     expect(rowB.params.source_image).toEqual(rowA.params.source_image);
     expect(rowB.params.target_image).toBe(SOURCE_URL);
     // One artifact for the image both jobs were sent, holding exactly its bytes.
-    const files = await artifactFiles(t, sha256(source));
-    expect(files).toEqual([rowA.params.source_image.artifact.key]);
-    const stored = await readFile(join(t.config.dataDir, 'artifacts', sha256(source).slice(0, 2), files[0]!));
-    expect(stored.equals(source)).toBe(true);
+    const keys = await artifactKeys(t, sha256(source));
+    expect(keys).toEqual([rowA.params.source_image.artifact.key]);
+    const stored = await t.app.artifacts.read(keys[0]!);
+    expect(stored!.equals(source)).toBe(true);
   });
 
   it('the upstream receives the original bytes', () => {
@@ -152,9 +158,9 @@ describe('inline image inputs', () => {
     await worker.stop();
     const lost = await noisePng(64 * 1024);
     const res = await t.gql(CREATE, { input: { sourceImage: lost.toString('base64'), targetImage: SOURCE_URL } });
-    const files = await artifactFiles(t, sha256(lost));
-    expect(files).toHaveLength(1);
-    await rm(join(t.config.dataDir, 'artifacts', sha256(lost).slice(0, 2), files[0]!));
+    const keys = await artifactKeys(t, sha256(lost));
+    expect(keys).toHaveLength(1);
+    await t.app.artifacts.remove(keys[0]!);
     t.emulator.resetStats();
     worker = await startWorker(t);
     const job = await waitForFinal(t, res.data.result.id);
@@ -185,10 +191,12 @@ describe('inline image inputs', () => {
   });
 });
 
-describe('jobs written before inputs were kept as artifacts', () => {
+describe.each(STORE_KINDS)('jobs written before inputs were kept as artifacts (%s artifact store)', (kind) => {
   let t: TestApp | undefined;
+  let s3: S3Server | undefined;
   afterAll(async () => {
     await t?.close();
+    await s3?.close();
   });
 
   it('are moved to the artifact store at start; they still run, read, download and rerun with their bytes', async () => {
@@ -217,7 +225,8 @@ describe('jobs written before inputs were kept as artifacts', () => {
     await pool.query(migration);
     await pool.end();
 
-    t = await startTestApp({ databaseUrl });
+    if (kind === 's3') s3 = await startS3Server();
+    t = await startTestApp({ databaseUrl, env: await storeEnv(kind, s3) });
     const { rows: moved } = await t.app.db.pool.query(
       `SELECT id, params, jobs_params_inline_images(params) AS inline FROM jobs ORDER BY seed`);
     expect(moved.map((r) => r.inline)).toEqual([false, false, false]);
@@ -237,7 +246,7 @@ describe('jobs written before inputs were kept as artifacts', () => {
       await client.query('ROLLBACK');
       client.release();
     }
-    expect(await artifactFiles(t, sha256(source))).toHaveLength(1);
+    expect(await artifactKeys(t, sha256(source))).toHaveLength(1);
 
     // The queued one runs, with its original bytes.
     const ids = moved.map((r) => Buffer.from(`FaceswapV4Job:${r.id}`).toString('base64'));

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelSpec } from '../src/models/registry.js';
 import { createApiKey } from '../src/services/api-keys.js';
 import { createBatcher, createJob, type CreateJobArgs } from '../src/services/jobs.js';
-import { transition } from '../src/services/job-transitions.js';
+import { noticeHead, transition } from '../src/services/job-transitions.js';
 import { setBudget } from '../src/services/spend.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { waitUntil } from './support/wait.js';
@@ -42,7 +42,13 @@ describe('batched creates', () => {
     const listener = new pg.Client({ connectionString: t.databaseUrl });
     await listener.connect();
     const notified = new Set<string>();
-    listener.on('notification', (m) => notified.add(JSON.parse(m.payload!).jobId));
+    const heads: Array<[unknown, unknown]> = [];
+    listener.on('notification', (m) => {
+      const notice = JSON.parse(m.payload!);
+      notified.add(notice.jobId);
+      // The event hub reads a notice's key and id from the head of its text (noticeHead).
+      heads.push([noticeHead(m.payload!), { eventId: notice.eventId, apiKeyId: notice.apiKeyId }]);
+    });
     await listener.query('LISTEN swapyard_job_events');
     const before = { ...createBatcher(t.app.db).stats };
 
@@ -66,6 +72,8 @@ describe('batched creates', () => {
     expect(rows.filter((r) => r.api_key_id === keys[0]).length).toBe(20);
     const missing = () => [...ids].filter((id) => !notified.has(id!));
     await waitUntil(() => missing().length === 0, () => `not notified: ${JSON.stringify(missing())}`);
+    expect(heads.length).toBeGreaterThanOrEqual(60);
+    for (const [head, whole] of heads) expect(head).toEqual(whole);
     await listener.end();
   });
 

@@ -22,7 +22,7 @@ const FIELDS = `__typename
   ... on InvalidInputError { field rule }`;
 const create = (model: string, input: Record<string, unknown>) =>
   t.gql(`mutation($input: Create${model}JobInput!) { result: create${model}Job(input: $input) { ${FIELDS} } }`, { input });
-const JOB = `query($id: ID!) { job(id: $id) { status provider failure { code message } output { sha256 mimeType width height }
+const JOB = `query($id: ID!) { job(id: $id) { status provider failure { code message } output { sha256 upstreamSha256 mimeType width height }
   notApplied { option value note } reproducibility cost { charged { usd } } } }`;
 
 async function jobCount(): Promise<number> {
@@ -46,7 +46,7 @@ describe('the local provider through the API', () => {
     expect(rerun.provider).toBe('LOCAL');
     await waitForFinal(t, rerun.id, { timeoutMs: 240_000 });
     const again = (await t.gql(JOB, { id: rerun.id })).data.job;
-    expect(again.output.sha256).toBe(done.output.sha256);
+    expect(again.output.upstreamSha256).toBe(done.output.upstreamSha256);
     expect(again.reproducibility).toBe('REPRODUCED');
   });
 

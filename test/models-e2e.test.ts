@@ -73,7 +73,7 @@ describe('seeds', () => {
     // bytes from an explicit run with the recorded seed prove that seed went upstream.
     const again = (await t.gql(v4, { input: { ...input, seed: a.seed } })).data.result;
     for (const j of [a, again]) expect((await waitForFinal(t, j.id)).status).toBe('COMPLETED');
-    const sha = async (id: string) => (await t.gql(`query($id: ID!) { job(id: $id) { output { sha256 } } }`, { id })).data.job.output.sha256;
+    const sha = async (id: string) => (await t.gql(`query($id: ID!) { job(id: $id) { output { upstreamSha256 } } }`, { id })).data.job.output.upstreamSha256;
     expect(await sha(again.id)).toBe(await sha(a.id));
   });
 
@@ -83,7 +83,7 @@ describe('seeds', () => {
     const c = (await t.gql(v4, { input: { ...input, seed: 1235 } })).data.result;
     expect(a.seed).toBe(1234);
     for (const j of [a, b, c]) expect((await waitForFinal(t, j.id)).status).toBe('COMPLETED');
-    const sha = async (id: string) => (await t.gql(`query($id: ID!) { job(id: $id) { output { sha256 } } }`, { id })).data.job.output.sha256;
+    const sha = async (id: string) => (await t.gql(`query($id: ID!) { job(id: $id) { output { upstreamSha256 } } }`, { id })).data.job.output.upstreamSha256;
     expect(await sha(a.id)).toBe(await sha(b.id));
     expect(await sha(a.id)).not.toBe(await sha(c.id));
   });

@@ -8,6 +8,7 @@ import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { parseRetryAfter } from '../src/services/providers/http.js';
 import { createSegmindProvider } from '../src/services/providers/segmind.js';
 import type { PollOutcome, ProviderJob, SubmitOutcome, UpstreamProvider } from '../src/services/providers/types.js';
+import { modelWithProtocol } from './support/fixtures.js';
 import { manualClock, waitUntil } from './support/wait.js';
 
 const IMG_A = 'https://example.com/a.jpg';
@@ -150,8 +151,8 @@ describe('status mapping', () => {
 
   it('a wrong key is UNAUTHORIZED, on every protocol', async () => {
     const wrong = createSegmindProvider({ baseUrl: emu.url, apiKey: 'wrong-key' });
-    for (const model of ['FACESWAP_V4', 'FACESWAP_V2', 'BODY_SWAP']) {
-      const outcome = await wrong.submit(job(model), never());
+    for (const protocol of ['sync', 'queue', 'workflow'] as const) {
+      const outcome = await wrong.submit(job(modelWithProtocol(protocol)), never());
       expect(outcome).toMatchObject({ kind: 'failed', code: 'UNAUTHORIZED', httpStatus: 401 });
       if (outcome.kind === 'failed') expect(outcome.message).not.toContain('wrong-key');
     }

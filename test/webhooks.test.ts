@@ -106,8 +106,8 @@ const RETRY = `mutation($id: ID!) { r: retryWebhookDelivery(id: $id) { __typenam
 const DELIVERY = `id status attemptCount nextAttemptAt createdAt finishedAt
   event { cursor status createdAt job { id } }
   attempts { attemptedAt responseStatus responseBody error durationMs }`;
-const DELIVERIES = `query($id: ID!, $first: Int, $after: String, $status: WebhookDeliveryStatus) {
-  webhookEndpoint(id: $id) { id deliveries(first: $first, after: $after, status: $status) {
+const DELIVERIES = `query($id: ID!, $first: Int, $after: String, $status: WebhookDeliveryStatus, $job: ID) {
+  webhookEndpoint(id: $id) { id deliveries(first: $first, after: $after, status: $status, job: $job) {
     edges { cursor node { ${DELIVERY} } } pageInfo { hasNextPage hasPreviousPage endCursor } } } }`;
 
 const createV4 = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
@@ -323,12 +323,12 @@ describe('webhook deliveries', () => {
     ]);
   });
 
-  it('pages the delivery log newest first and filters it by status', async () => {
+  it('pages the delivery log newest first and filters it by status and by job', async () => {
     const key = await t.newKey('paging');
     const recv = await receiver();
     const hook = await createHook(t, key, { url: recv.url });
-    await runJob(t, key);
-    await runJob(t, key);
+    const first = await runJob(t, key);
+    const second = await runJob(t, key);
     await waitForLog(t, key, hook.id, (d) => d.length === 6 && d.every((x) => x.status === 'SUCCEEDED'));
 
     const seen: string[] = [];
@@ -347,6 +347,13 @@ describe('webhook deliveries', () => {
     expect(await deliveries(t, key, hook.id, { status: 'SUCCEEDED' })).toHaveLength(6);
     expect(await deliveries(t, key, hook.id, { status: 'FAILED' })).toEqual([]);
     expect(await deliveries(t, key, hook.id, { status: 'PENDING' })).toEqual([]);
+
+    for (const job of [first, second]) {
+      const ofJob = await deliveries(t, key, hook.id, { job: job.id });
+      expect(ofJob.map((d) => d.event.cursor)).toEqual(job.events.map((e) => e.cursor).reverse());
+      expect(new Set(ofJob.map((d) => d.event.job.id))).toEqual(new Set([job.id]));
+    }
+    expect(await deliveries(t, key, hook.id, { job: first.id, status: 'PENDING' })).toEqual([]);
   });
 
   it('a receiver that never answers 2xx ends FAILED when the schedule runs out; retryWebhookDelivery sends it once more', async () => {
@@ -586,6 +593,8 @@ describe('bad input: a typed error naming the field and the rule, and nothing st
     [{ first: 0 }, 'first', 'range'],
     [{ first: 101 }, 'first', 'range'],
     [{ after: 'not-a-cursor' }, 'after', 'cursor'],
+    [{ job: 'not-a-job' }, 'job', 'global-id'],
+    [{ job: Buffer.from('WebhookEndpoint:00000000-0000-4000-8000-000000000000').toString('base64') }, 'job', 'global-id'],
   ])('deliveries(%j) → BAD_USER_INPUT on %s / %s', async (vars, field, rule) => {
     expectRequestError(await t.gql(DELIVERIES, { id: hook.id, ...vars }, key), { code: 'BAD_USER_INPUT', field, rule });
   });

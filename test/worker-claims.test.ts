@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimAndMarkSending, claimJobs } from '../src/services/job-claims.js';
+import { claimAndMarkSending, claimJobs } from '../src/services/job-steps.js';
 import { withUpstreamLimits } from '../src/services/providers/limits.js';
 import type { UpstreamProvider } from '../src/services/providers/types.js';
 import { startTestApp, type TestApp } from './support/app.js';

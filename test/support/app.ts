@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
+import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -22,9 +23,18 @@ import { PATIENCE_MS, waitUntil } from './wait.js';
  */
 export const OBSERVABLE_STEPS: EmulatorOptions = { pacedByPolls: true, latencyMs: { sync: 5, queueStep: 60, workflowStep: 60 } };
 
+/**
+ * The test client's connections: idle ones are dropped after 1 s, well inside the
+ * server's 5 s keep-alive. With the client's default (the server's hint less 1 s),
+ * a busy machine could send a request on a socket the server was closing that
+ * moment, and the request failed with ECONNRESET (seen under load).
+ */
+const testClientAgent = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 });
+
 /** Fast cadences so a job runs end to end in tens of milliseconds. */
 export const FAST_ENV: Record<string, string> = {
   PORT: '0',
+  WORKER_PORT: '0',
   // The emulator runs every model; tests of the local engine ask for it per job.
   SWAPYARD_PROVIDER: 'segmind',
   ...FAST_CADENCES,
@@ -56,6 +66,8 @@ export async function startTestApp(
     worker?: boolean; env?: Record<string, string>; emulator?: EmulatorOptions; databaseUrl?: string;
     /** Sees the SQL text of every statement the app's pool sends. */
     onQuery?: (sql: string) => void;
+    /** Gets the service's log lines (dropped by default). */
+    log?: (line: string) => void;
   } = {},
 ): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'swapyard-test-'));
@@ -68,13 +80,14 @@ export async function startTestApp(
     SEGMIND_BASE_URL: emulator.url,
     ...opts.env,
   });
-  const app = await startApp({ config, databaseUrl, provider: providerFromConfig(config), log: () => {}, onQuery: opts.onQuery });
+  const app = await startApp({ config, databaseUrl, provider: providerFromConfig(config), log: opts.log ?? (() => {}), onQuery: opts.onQuery });
   const { secret } = await createApiKey(app.db.pool, 'test');
   const wsUrl = `${app.url.replace('http', 'ws')}/graphql`;
   const clients: Client[] = [];
 
   async function gql<T>(query: string, variables?: Record<string, unknown>, key: string | null = secret) {
-    const res = await fetch(`${app.url}/graphql`, {
+    const res = await undiciFetch(`${app.url}/graphql`, {
+      dispatcher: testClientAgent,
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
       body: JSON.stringify({ query, variables }),

@@ -1,3 +1,5 @@
+import { MODELS } from '../../src/models/registry.js';
+import type { ModelKey, Protocol } from '../../src/models/types.js';
 import { createHash } from 'node:crypto';
 
 export const SOURCE_URL = 'https://example.com/faces/source.jpg';
@@ -39,3 +41,11 @@ export function createMutation(mutation: string, inputType: string): string {
 export function inputTypeOf(mutation: string): string {
   return `${mutation[0]!.toUpperCase()}${mutation.slice(1)}Input`;
 }
+
+/** The first registered model the upstream runs with `protocol`: tests pick models by what the spec says, not by name. */
+export function modelWithProtocol(protocol: Protocol): ModelKey {
+  const spec = MODELS.find((m) => m.protocol === protocol);
+  if (!spec) throw new Error(`no model runs with protocol ${protocol}`);
+  return spec.key;
+}
+

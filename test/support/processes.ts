@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import type { UpstreamConfig, WorkerConfig } from '../../src/config.js';
+import type { UpstreamConfig, WorkerConfig, LabellingConfig } from '../../src/config.js';
 import { connectDb } from '../../src/db/client.js';
-import { LocalArtifactStore } from '../../src/services/artifacts.js';
 import { limitedProvider } from '../../src/services/providers/index.js';
 import { fingerprint } from '../../src/emulator/index.js';
 import { loadInputImages } from '../../src/services/input-artifacts.js';
@@ -21,7 +19,8 @@ export type SpawnedProcess = ChildProcess & { output: () => string; ready: RegEx
 
 /** Node with `args` in the repository root; resolves once its stdout matches `ready`, rejects if it exits first. */
 export async function spawnNode(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = PROCESS_START_MS): Promise<SpawnedProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // At info, so the start-up lines `ready` waits for are logged whatever LOG_LEVEL the test process has.
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -119,7 +118,7 @@ export async function jobRows(pool: pg.Pool, ids: string[]): Promise<JobRow[]> {
  * store of `t`), by job id.
  */
 export async function sentFingerprints(t: TestApp, rows: Array<Pick<JobRow, 'id' | 'params'>>): Promise<Map<string, string>> {
-  const store = new LocalArtifactStore(join(t.config.dataDir, 'artifacts'));
+  const store = t.app.artifacts;
   return new Map(await Promise.all(rows.map(async (r) => {
     const images = await loadInputImages(r.params, store);
     return [r.id, fingerprint(wireBody({ params: r.params, images } as never))] as const;
@@ -161,6 +160,8 @@ export async function startWorker(
     log?: (line: string) => void;
     /** Used as it is instead of the emulator's Segmind provider behind the upstream limits. */
     provider?: UpstreamProvider;
+    /** Instead of the test app's synthetic-media labelling. */
+    labelling?: LabellingConfig;
   } = {},
 ): Promise<InProcessWorker> {
   const upstream = { ...t.config.upstream, ...opts.upstream };
@@ -170,14 +171,18 @@ export async function startWorker(
     apiKey: opts.apiKey ?? t.emulator.apiKey,
     requestTimeoutMs: upstream.requestTimeoutMs,
     pollTimeoutMs: upstream.callTimeoutMs,
+    visibilityGraceMs: upstream.visibilityGraceMs,
   });
   const worker = new Worker({
     databaseUrl: t.databaseUrl,
     pool: db.pool,
     readCredits: upstream.creditReadings,
+    creditReadingIntervalMs: upstream.creditReadingIntervalMs,
     provider: opts.provider ?? limitedProvider(provider, db.pool, { upstream }),
-    artifacts: new LocalArtifactStore(join(t.config.dataDir, 'artifacts')),
+    // The app's own store: the same folder, database table or bucket.
+    artifacts: t.app.artifacts,
     config: { ...t.config.worker, ...opts.worker },
+    labelling: opts.labelling ?? t.config.labelling,
     log: opts.log ?? (() => {}),
   });
   await worker.start();

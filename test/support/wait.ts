@@ -4,7 +4,7 @@
 // what was seen so far.
 
 /** How long a condition may take before the test fails. */
-export const PATIENCE_MS = 60_000;
+export const PATIENCE_MS = 120_000;
 
 /** How long a child process (tsx compiling on a busy machine) may take to print its ready line. */
 export const PROCESS_START_MS = 120_000;
