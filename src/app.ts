@@ -22,6 +22,8 @@ import { startWorkerHttpServer, type RunningWorkerHttp } from './server/worker-h
 import { componentLogger } from './util/logger.js';
 import { observeLive } from './util/metrics.js';
 import { startTracing, type Tracing } from './util/tracing.js';
+import { UrlSigner } from './util/url-signing.js';
+import { loadUrlSigningSecret } from './db/url-signing-secret.js';
 
 export interface App {
   url: string;
@@ -116,6 +118,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   // IMAGE_RETENTION_DAYS / JOB_RETENTION_DAYS are swept wherever a worker runs.
   const retention = config.embeddedWorker ? new RetentionSweeper({ pool: db.pool, artifacts, config: config.retention, log: opts.log }) : null;
   retention?.start();
+  const urls = new UrlSigner(await loadUrlSigningSecret(db.pool));
   const http = await startHttpServer({
     schema,
     db,
@@ -134,7 +137,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
     labelling: config.labelling,
     // On the public port unless METRICS_ADDRESS gives metrics a listener of their own (below).
     metrics: config.observability.metricsAddress ? null : { token: config.observability.metricsToken, otherwise: 'admin-key', pool: db.pool },
-    context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, publicUrl, upstream: opts.provider }),
+    urls,
+    context: (apiKey, publicUrl) => ({ db, apiKey, events, artifacts, config, publicUrl, urls, upstream: opts.provider }),
   });
   const stopObserving = observeLive({ subscriptions: () => events.subscriberCount(), queueDepth: () => countLiveJobs(db.pool) });
   const address = config.observability.metricsAddress;

@@ -147,6 +147,9 @@ describe.skipIf(!chromiumPath)('the dashboard in headless Chromium', () => {
     })));
     expect(attrs.length).toBeGreaterThan(0);
     for (const a of attrs) expect(a).toEqual({ width: '320', height: '320', loading: 'lazy', decoding: 'async' });
+    // Plain <img src> of the API's signed links: the browser fetches them itself, without the key.
+    const srcs = await page.$$eval('.gallery .thumb img', (imgs) => (imgs as any[]).map((i) => i.getAttribute('src') as string));
+    for (const src of srcs) expect(src).toMatch(new RegExp(`^${t.url}/thumbnails/[^?]+\\?key=[0-9a-f-]+&expires=\\d+&signature=[\\w-]+$`));
     // The box a thumbnail lands in has its size before the image does.
     const boxes = await page.$$eval('.gallery .card .pair > .thumb', (els) => (els as any[]).map((el) => [el.clientWidth, el.clientHeight, el.querySelector('img') ? 1 : 0]));
     for (const [w, h] of boxes) {

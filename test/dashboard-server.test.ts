@@ -10,6 +10,9 @@ import { MODELS } from '../src/models/registry.js';
 import { startTestApp, waitForFinal, type TestApp } from './support/app.js';
 import { sampleAt } from './support/engine-samples.js';
 import { SOURCE_URL, TARGET_URL } from './support/fixtures.js';
+import { loadUrlSigningSecret } from '../src/db/url-signing-secret.js';
+import { revokeApiKey } from '../src/services/api-keys.js';
+import { UrlSigner } from '../src/util/url-signing.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -120,5 +123,105 @@ describe('thumbnails', () => {
     expect((await get(`/thumbnails/${encodeURIComponent(id)}/nonsense`, auth())).status).toBe(404);
     expect((await get(`/thumbnails/not-an-id/output`, auth())).status).toBe(404);
     expect((await get(`/thumbnails/${encodeURIComponent(id)}`, auth())).status).toBe(404);
+  });
+});
+
+describe('signed thumbnail links', () => {
+  const photo = async (n: number) => `data:image/jpeg;base64,${(await sampleAt(n, 600)).toString('base64')}`;
+  /** A finished job of `key` with an inline source and a URL target, and its thumbnail links. */
+  async function jobWithLinks(key: string, n: number) {
+    const r = await t.gql(
+      `mutation($input: CreateFaceswapV4JobInput!) { createFaceswapV4Job(input: $input) { ... on SwapJob { id } ... on UserError { message } } }`,
+      { input: { sourceImage: await photo(n), targetImage: TARGET_URL, provider: 'SEGMIND' } },
+      key,
+    );
+    const id = r.data.createFaceswapV4Job.id as string;
+    expect(id).toBeTruthy();
+    await waitForFinal(t, id, { key });
+    const q = await t.gql(
+      `query($id: ID!) { job(id: $id) { output { thumbnailUrl } ... on FaceswapV4Job { sourceImage { thumbnailUrl } targetImage { source thumbnailUrl } } } }`,
+      { id },
+      key,
+    );
+    const job = q.data.job;
+    return { id, output: job.output.thumbnailUrl as string, source: job.sourceImage.thumbnailUrl as string, target: job.targetImage };
+  }
+  const path = (link: string) => link.slice(t.url.length);
+  const withParam = (link: string, name: string, value: string) => {
+    const u = new URL(link);
+    u.searchParams.set(name, value);
+    return u.pathname + u.search;
+  };
+  const refusal = (res: { body: Buffer }) => JSON.parse(res.body.toString()).error as string;
+
+  it('the API gives each stored image a link that loads without the Authorization header: the same bytes as with the key', async () => {
+    const links = await jobWithLinks(t.key, 2);
+    expect(links.output).toMatch(new RegExp(`^${t.url}/thumbnails/[^?]+/output\\?key=[0-9a-f-]+&expires=\\d+&signature=[\\w-]+$`));
+    expect(links.source).toContain('/sourceImage?');
+    // A URL input is shown from its own address: no thumbnail, no link.
+    expect(links.target).toEqual({ source: 'URL', thumbnailUrl: null });
+    for (const [field, link] of [['output', links.output], ['sourceImage', links.source]] as const) {
+      const signed = await get(path(link));
+      expect(signed.status).toBe(200);
+      expect(signed.headers['content-type']).toBe('image/webp');
+      const keyed = await get(`/thumbnails/${encodeURIComponent(links.id)}/${field}`, auth());
+      expect(signed.body.equals(keyed.body)).toBe(true);
+    }
+    // Read again within the same quarter hour, the link is the same (the browser's cache holds).
+    const again = await t.gql(`query($id: ID!) { job(id: $id) { output { thumbnailUrl } } }`, { id: links.id });
+    const expires = (link: string) => Number(new URL(link).searchParams.get('expires'));
+    expect(expires(again.data.job.output.thumbnailUrl) - expires(links.output)).toBeLessThanOrEqual(900);
+    expect(expires(links.output) * 1000).toBeGreaterThanOrEqual(Date.now() + 3600_000 - 5_000);
+  });
+
+  it('refuses an altered link with 403, and a link is good for its own path only', async () => {
+    const links = await jobWithLinks(t.key, 4);
+    const signature = new URL(links.output).searchParams.get('signature')!;
+    const flipped = (signature[0] === 'A' ? 'B' : 'A') + signature.slice(1);
+    const altered = [
+      withParam(links.output, 'signature', flipped),
+      withParam(links.output, 'signature', ''),
+      withParam(links.output, 'expires', String(Number(new URL(links.output).searchParams.get('expires')) + 86_400)),
+      withParam(links.output, 'expires', 'soon'),
+      withParam(links.output, 'key', '00000000-0000-4000-8000-000000000000'),
+      // The output's query on the input's path.
+      path(links.source).split('?')[0] + new URL(links.output).search,
+    ];
+    for (const link of altered) {
+      const res = await get(link);
+      expect(res.status, link).toBe(403);
+      expect(refusal(res)).toBe('The signed link is not valid for this path (altered or truncated).');
+    }
+    // Unsigned and keyless is the usual 401.
+    expect((await get(path(links.output).split('?')[0]!)).status).toBe(401);
+  });
+
+  it('refuses an expired link with 403 and says to read the URL again', async () => {
+    const links = await jobWithLinks(t.key, 5);
+    // Signed with the deployment's real secret, two hours ago.
+    const signer = new UrlSigner(await loadUrlSigningSecret(t.app.db.pool));
+    const u = new URL(links.output);
+    const stale = signer.sign(u.pathname, u.searchParams.get('key')!, Date.now() - 2 * 3600_000);
+    const res = await get(stale);
+    expect(res.status).toBe(403);
+    expect(refusal(res)).toBe('The signed link has expired; read the URL from the API again.');
+    // The same signer's fresh link for that path is good: the secret is the one the API uses.
+    expect((await get(signer.sign(u.pathname, u.searchParams.get('key')!))).status).toBe(200);
+  });
+
+  it('acts as its key: another key\'s job is a 404, and a revoked key\'s links stop working', async () => {
+    const owner = await t.newKey('link-owner');
+    const links = await jobWithLinks(owner, 6);
+    expect((await get(path(links.output))).status).toBe(200);
+    // A link correctly signed for another key, on this job's path: that key does not own the job.
+    const signer = new UrlSigner(await loadUrlSigningSecret(t.app.db.pool));
+    const otherKeyId = new URL((await jobWithLinks(t.key, 3)).output).searchParams.get('key')!;
+    const foreign = await get(signer.sign(new URL(links.output).pathname, otherKeyId));
+    expect(foreign.status).toBe(404);
+    expect(refusal(foreign)).toBe('No such thumbnail.');
+    await revokeApiKey(t.app.db.pool, new URL(links.output).searchParams.get('key')!);
+    const revoked = await get(path(links.output));
+    expect(revoked.status).toBe(403);
+    expect(refusal(revoked)).toBe('The signed link\'s API key is revoked or expired.');
   });
 });

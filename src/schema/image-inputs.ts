@@ -6,6 +6,7 @@ import { isImageRef } from '../models/image-ref.js';
 import type { ImageParam } from '../models/types.js';
 import { builder } from './builder.js';
 import { jobGlobalId } from '../models/job-ids.js';
+import type { Context } from '../resolvers/context.js';
 
 export const ImageInputSourceEnum = builder.enumType('ImageInputSource', {
   values: {
@@ -22,6 +23,18 @@ interface ImageInputShape {
   bytes: number | null;
   width: number | null;
   height: number | null;
+  /** INLINE: the job's global id and the field, for the thumbnail's link. */
+  thumbnailOf: { jobId: string; field: string } | null;
+}
+
+export const THUMBNAIL_LINK_DESCRIPTION = 'signed link to a WebP preview (longest side 320 px) that needs no Authorization '
+  + 'header, for <img src>. It acts as your key for this image only, for at least an hour (then read it again), and stops '
+  + 'working when the key is revoked.';
+
+/** The signed link of a job's thumbnail: "output" or an image input's field (GET /thumbnails/<job id>/<field>). */
+export function thumbnailUrl(ctx: Context, jobGlobalIdText: string, field: string): string {
+  // Global ids are standard base64 and may hold '/' or '+'; the signature covers the path as encoded.
+  return ctx.publicUrl + ctx.urls.sign(`/thumbnails/${encodeURIComponent(jobGlobalIdText)}/${field}`, ctx.apiKey.id);
 }
 
 export const ImageInputType = builder.objectRef<ImageInputShape>('ImageInput').implement({
@@ -36,6 +49,11 @@ export const ImageInputType = builder.objectRef<ImageInputShape>('ImageInput').i
     bytes: t.exposeInt('bytes', { nullable: true, description: 'Size of the stored image (INLINE only).' }),
     width: t.exposeInt('width', { nullable: true }),
     height: t.exposeInt('height', { nullable: true }),
+    thumbnailUrl: t.string({
+      nullable: true,
+      description: `INLINE only: a ${THUMBNAIL_LINK_DESCRIPTION}`,
+      resolve: (i, _args, ctx) => (i.thumbnailOf ? thumbnailUrl(ctx, i.thumbnailOf.jobId, i.thumbnailOf.field) : null),
+    }),
   }),
 });
 
@@ -57,8 +75,9 @@ export function imageInput(
     return {
       source: 'INLINE', url: inputUrl(publicUrl, job, param.name),
       sha256: a.sha256, contentType: a.contentType, bytes: a.bytes, width: a.width, height: a.height,
+      thumbnailOf: { jobId: jobGlobalId(job), field: param.name },
     };
   }
   if (typeof value !== 'string') return null;
-  return { source: 'URL', url: value, sha256: null, contentType: null, bytes: null, width: null, height: null };
+  return { source: 'URL', url: value, sha256: null, contentType: null, bytes: null, width: null, height: null, thumbnailOf: null };
 }

@@ -10,6 +10,7 @@ import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js'
 import { builder } from './builder.js';
 import { ProviderEnum } from './providers.js';
 import { jobGlobalId, jobTypeName } from '../models/job-ids.js';
+import { THUMBNAIL_LINK_DESCRIPTION, thumbnailUrl } from './image-inputs.js';
 import { jobColumn, jobParams, JOB_ROW_SELECT } from '../resolvers/job-rows-select.js';
 
 export const JobStatusEnum = builder.enumType('JobStatus', {
@@ -74,6 +75,10 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
       description: 'Download link; send the same Authorization header as for the API. Serves the labelled bytes (sha256, bytes).',
       // Global ids are standard base64 and may hold '/' or '+'.
       resolve: (o, _args, ctx) => `${ctx.publicUrl}/outputs/${encodeURIComponent(o.jobId)}`,
+    }),
+    thumbnailUrl: t.string({
+      description: `A ${THUMBNAIL_LINK_DESCRIPTION}`,
+      resolve: (o, _args, ctx) => thumbnailUrl(ctx, o.jobId, 'output'),
     }),
     sha256: t.exposeString('sha256', { description: 'sha256 of the bytes served (url, base64): the upstream\'s image with its label.' }),
     bytes: t.exposeInt('bytes', { description: 'Size of the bytes served.' }),

@@ -44,6 +44,7 @@ import { observeLive } from '../util/metrics.js';
 const log = componentLogger('http');
 import { Dashboard } from './dashboard.js';
 import { serveThumbnail, Thumbnails } from './thumbnails.js';
+import type { UrlSigner } from '../util/url-signing.js';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -70,6 +71,8 @@ export interface HttpServerOptions {
   metrics: MetricsAccess | null;
   /** Synthetic-media labels of served outputs (labelled at completion, or at the first download of an older job). */
   labelling: LabellingConfig;
+  /** Signs and checks links that need no Authorization header (thumbnails as plain <img src>). */
+  urls: UrlSigner;
 }
 
 export interface RunningHttpServer {
@@ -302,11 +305,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const handled = url.pathname === '/graphql'
       ? observeRequest(req, res, (t) => handleGraphQL(req, res, url, t))
       : url.pathname.startsWith('/outputs/')
-        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
+        ? serveOutput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, urls: opts.urls, url, id: decodeURIComponent(url.pathname.slice('/outputs/'.length)) })
         : url.pathname.startsWith('/inputs/')
-          ? serveInput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, path: decodeURIComponent(url.pathname.slice('/inputs/'.length)) })
+          ? serveInput(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, urls: opts.urls, url, path: decodeURIComponent(url.pathname.slice('/inputs/'.length)) })
         : url.pathname.startsWith('/thumbnails/')
-          ? serveThumbnail(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, thumbnails, path: decodeURIComponent(url.pathname.slice('/thumbnails/'.length)) })
+          ? serveThumbnail(req, res, { db: opts.db, artifacts: opts.artifacts, limits, labelling: opts.labelling, urls: opts.urls, url, thumbnails, path: decodeURIComponent(url.pathname.slice('/thumbnails/'.length)) })
         : dashboard.handles(url.pathname)
           ? Promise.resolve(dashboard.serve(req, res, url.pathname))
         : url.pathname === '/healthz' || url.pathname === '/readyz'

@@ -1,7 +1,9 @@
 // A job's stored images, to its own API key only:
 //   GET /outputs/<job id>          its output;
 //   GET /inputs/<job id>/<field>   an input image sent inline (ImageInput.url).
-// Another key's job is answered exactly like an unknown one (404).
+// Another key's job is answered exactly like an unknown one (404). Instead of the
+// Authorization header, a request may carry a signed link's query (url-signing.ts),
+// which acts as the key that was given it, for that path only, until it expires.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LabellingConfig } from '../config.js';
 import type { Db } from '../db/client.js';
@@ -12,20 +14,44 @@ import type { ArtifactStore } from '../services/artifacts.js';
 import { findJob } from '../services/jobs.js';
 import { ensureServedOutput, OutputUnavailable, type JobOutputRow } from '../services/served-outputs.js';
 import type { KeyLimits } from './key-limits.js';
-import { authenticateHeaders } from './request-auth.js';
+import { authenticateHeaders, type Refusal } from './request-auth.js';
+import { liveApiKeyById, type ApiKeyIdentity } from '../services/api-keys.js';
+import type { UrlSigner } from '../util/url-signing.js';
 
-export interface FileOptions { db: Db; artifacts: ArtifactStore; limits: KeyLimits; labelling: LabellingConfig }
+export interface FileOptions {
+  db: Db; artifacts: ArtifactStore; limits: KeyLimits; labelling: LabellingConfig;
+  /** Checks signed links; with `url`, the request as received (its percent-encoded path is what was signed). */
+  urls: UrlSigner;
+  url: URL;
+}
 
 export function fail(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify({ error: message }));
 }
 
+const refusedLink = (message: string): { refusal: Refusal } => ({
+  refusal: { status: 403, headers: {}, error: { message, extensions: { code: 'FORBIDDEN', field: 'signature', rule: 'signed-link' } } },
+});
+
+/** Who asks: a signed link's key when the query carries a signature, else the Authorization header's. */
+async function authenticateFileRequest(req: IncomingMessage, opts: FileOptions): Promise<{ apiKey: ApiKeyIdentity } | { refusal: Refusal }> {
+  const link = opts.urls.check(opts.url.pathname, opts.url.searchParams);
+  if (!link.ok && link.problem === 'unsigned') return authenticateHeaders(opts.db.pool, req.headers.authorization);
+  if (!link.ok) {
+    return refusedLink(link.problem === 'expired'
+      ? 'The signed link has expired; read the URL from the API again.'
+      : 'The signed link is not valid for this path (altered or truncated).');
+  }
+  const apiKey = await liveApiKeyById(opts.db.pool, link.keyId);
+  return apiKey ? { apiKey } : refusedLink('The signed link\'s API key is revoked or expired.');
+}
+
 /** The caller's job named by `rawId`, with `select`; null (and the answer sent) when there is none to serve. */
 export async function ownJob<S extends object>(
   req: IncomingMessage, res: ServerResponse, opts: FileOptions, rawId: string, select: S, what: string,
 ): Promise<Record<string, unknown> | null> {
-  const auth = await authenticateHeaders(opts.db.pool, req.headers.authorization);
+  const auth = await authenticateFileRequest(req, opts);
   if ('refusal' in auth) {
     for (const [name, value] of Object.entries(auth.refusal.headers)) res.setHeader(name, value);
     fail(res, auth.refusal.status, auth.refusal.error.message);

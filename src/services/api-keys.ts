@@ -103,6 +103,18 @@ export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise
   return coalescer.push(hashApiKey(secret));
 }
 
+/**
+ * The owner of key `id` if it is live: what a signed link (src/util/url-signing.ts)
+ * acts as. Looked up on every use, so a revocation ends the key's links too.
+ */
+export async function liveApiKeyById(pool: pg.Pool, id: string): Promise<ApiKeyIdentity | null> {
+  const { rows } = await pool.query<ApiKeyIdentity>(prepared(
+    `SELECT id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE id = $1 AND ${KEY_IS_LIVE}`,
+    [id],
+  ));
+  return rows[0] ?? null;
+}
+
 /** Of `ids`, those no longer live, and why: what a process that may have missed notices must close. */
 export async function deadApiKeys(pool: pg.Pool, ids: readonly string[]): Promise<{ id: string; revoked: boolean }[]> {
   if (ids.length === 0) return [];

@@ -35,15 +35,12 @@ function matches(job: JobSummaryFragment, f: Filters): boolean {
   return true;
 }
 
-/** The job's two main inputs, with a thumbnail URL for those stored here (a URL input has none). */
+/** The job's two main inputs, with the signed thumbnail link of those stored here (a URL input has none). */
 function inputsOf(job: JobSummaryFragment): { field: string; url: string | null }[] {
   if (job.deletedAt) return [];
-  const j = job as unknown as Record<string, { source: string } | null | undefined>;
+  const j = job as unknown as Record<string, { thumbnailUrl: string | null } | null | undefined>;
   const fields = job.__typename === 'BodySwapJob' ? ['characterImage', 'referenceCharacterImage'] : ['sourceImage', 'targetImage'];
-  return fields.map((field) => ({
-    field,
-    url: j[field]?.source === 'INLINE' ? `/thumbnails/${encodeURIComponent(job.id)}/${field}` : null,
-  }));
+  return fields.map((field) => ({ field, url: j[field]?.thumbnailUrl ?? null }));
 }
 
 function Card({ job }: { job: JobSummaryFragment }) {
@@ -52,7 +49,7 @@ function Card({ job }: { job: JobSummaryFragment }) {
     <li class={gone ? 'card deleted' : 'card'}>
       <a href={`#/jobs/${encodeURIComponent(job.id)}`} aria-label={`${MODEL_LABELS[job.model]} job, ${job.status}${gone ? ', deleted' : ''}, ${when(job.createdAt)}`}>
         <div class="pair">
-          <Thumb url={job.output && !gone ? `/thumbnails/${encodeURIComponent(job.id)}/output` : null} alt="output"
+          <Thumb url={job.output && !gone ? job.output.thumbnailUrl : null} alt="output"
             empty={gone ? 'deleted: images erased' : job.status === 'COMPLETED' ? 'no output' : job.status.toLowerCase()} />
           <div class="inputs">
             {inputsOf(job).map((i) => <Thumb url={i.url} alt={i.field} empty={i.url ? undefined : 'URL input'} />)}

@@ -469,45 +469,45 @@ export type MoneyFragment = { __typename: 'Money', usd: string, micros: string }
 
 export type ImageInputFieldsFragment = { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null };
 
-type JobSummary_BodySwapJob_Fragment = { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+type JobSummary_BodySwapJob_Fragment = { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
     | { __typename: 'BodySwapJob', id: string }
     | { __typename: 'FaceswapComicJob', id: string }
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobSummary_FaceswapComicJob_Fragment = { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+type JobSummary_FaceswapComicJob_Fragment = { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
     | { __typename: 'BodySwapJob', id: string }
     | { __typename: 'FaceswapComicJob', id: string }
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobSummary_FaceswapV2Job_Fragment = { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+type JobSummary_FaceswapV2Job_Fragment = { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
     | { __typename: 'BodySwapJob', id: string }
     | { __typename: 'FaceswapComicJob', id: string }
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobSummary_FaceswapV3MultiJob_Fragment = { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+type JobSummary_FaceswapV3MultiJob_Fragment = { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
     | { __typename: 'BodySwapJob', id: string }
     | { __typename: 'FaceswapComicJob', id: string }
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobSummary_FaceswapV4Job_Fragment = { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+type JobSummary_FaceswapV4Job_Fragment = { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
     | { __typename: 'BodySwapJob', id: string }
     | { __typename: 'FaceswapComicJob', id: string }
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
 export type JobSummaryFragment =
   | JobSummary_BodySwapJob_Fragment
@@ -517,7 +517,7 @@ export type JobSummaryFragment =
   | JobSummary_FaceswapV4Job_Fragment
 ;
 
-type JobDetail_BodySwapJob_Fragment = { __typename: 'BodySwapJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+type JobDetail_BodySwapJob_Fragment = { __typename: 'BodySwapJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
     | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -529,9 +529,9 @@ type JobDetail_BodySwapJob_Fragment = { __typename: 'BodySwapJob', submittedAt: 
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobDetail_FaceswapComicJob_Fragment = { __typename: 'FaceswapComicJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, maskImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+type JobDetail_FaceswapComicJob_Fragment = { __typename: 'FaceswapComicJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, maskImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
     | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -543,9 +543,9 @@ type JobDetail_FaceswapComicJob_Fragment = { __typename: 'FaceswapComicJob', sub
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobDetail_FaceswapV2Job_Fragment = { __typename: 'FaceswapV2Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+type JobDetail_FaceswapV2Job_Fragment = { __typename: 'FaceswapV2Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
     | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -557,9 +557,9 @@ type JobDetail_FaceswapV2Job_Fragment = { __typename: 'FaceswapV2Job', submitted
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobDetail_FaceswapV3MultiJob_Fragment = { __typename: 'FaceswapV3MultiJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+type JobDetail_FaceswapV3MultiJob_Fragment = { __typename: 'FaceswapV3MultiJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
     | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -571,9 +571,9 @@ type JobDetail_FaceswapV3MultiJob_Fragment = { __typename: 'FaceswapV3MultiJob',
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
-type JobDetail_FaceswapV4Job_Fragment = { __typename: 'FaceswapV4Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+type JobDetail_FaceswapV4Job_Fragment = { __typename: 'FaceswapV4Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
     | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
     | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -585,7 +585,7 @@ type JobDetail_FaceswapV4Job_Fragment = { __typename: 'FaceswapV4Job', submitted
     | { __typename: 'FaceswapV2Job', id: string }
     | { __typename: 'FaceswapV3MultiJob', id: string }
     | { __typename: 'FaceswapV4Job', id: string }
-   | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
+   | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null };
 
 export type JobDetailFragment =
   | JobDetail_BodySwapJob_Fragment
@@ -638,13 +638,13 @@ export type CreateFaceswapV4JobMutationVariables = Exact<{
 
 export type CreateFaceswapV4JobMutation = { __typename: 'Mutation', result:
     | { __typename: 'BudgetExceededError', period: BudgetPeriod, message: string, limit: { __typename: 'Money', usd: string, micros: string }, remaining: { __typename: 'Money', usd: string, micros: string }, required: { __typename: 'Money', usd: string, micros: string } }
-    | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'IdempotencyConflictError', idempotencyKey: string, jobId: string, message: string }
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'UnsupportedOptionError', option: string, provider: Provider, message: string, options: Array<{ __typename: 'UnsupportedOptionDetail', option: string, value: string, reason: string }> }
@@ -657,13 +657,13 @@ export type CreateFaceswapV3MultiJobMutationVariables = Exact<{
 
 export type CreateFaceswapV3MultiJobMutation = { __typename: 'Mutation', result:
     | { __typename: 'BudgetExceededError', period: BudgetPeriod, message: string, limit: { __typename: 'Money', usd: string, micros: string }, remaining: { __typename: 'Money', usd: string, micros: string }, required: { __typename: 'Money', usd: string, micros: string } }
-    | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'IdempotencyConflictError', idempotencyKey: string, jobId: string, message: string }
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'UnsupportedOptionError', option: string, provider: Provider, message: string, options: Array<{ __typename: 'UnsupportedOptionDetail', option: string, value: string, reason: string }> }
@@ -676,13 +676,13 @@ export type CreateFaceswapV2JobMutationVariables = Exact<{
 
 export type CreateFaceswapV2JobMutation = { __typename: 'Mutation', result:
     | { __typename: 'BudgetExceededError', period: BudgetPeriod, message: string, limit: { __typename: 'Money', usd: string, micros: string }, remaining: { __typename: 'Money', usd: string, micros: string }, required: { __typename: 'Money', usd: string, micros: string } }
-    | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'IdempotencyConflictError', idempotencyKey: string, jobId: string, message: string }
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'UnsupportedOptionError', option: string, provider: Provider, message: string, options: Array<{ __typename: 'UnsupportedOptionDetail', option: string, value: string, reason: string }> }
@@ -695,13 +695,13 @@ export type CreateFaceswapComicJobMutationVariables = Exact<{
 
 export type CreateFaceswapComicJobMutation = { __typename: 'Mutation', result:
     | { __typename: 'BudgetExceededError', period: BudgetPeriod, message: string, limit: { __typename: 'Money', usd: string, micros: string }, remaining: { __typename: 'Money', usd: string, micros: string }, required: { __typename: 'Money', usd: string, micros: string } }
-    | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'IdempotencyConflictError', idempotencyKey: string, jobId: string, message: string }
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'UnsupportedOptionError', option: string, provider: Provider, message: string, options: Array<{ __typename: 'UnsupportedOptionDetail', option: string, value: string, reason: string }> }
@@ -713,13 +713,13 @@ export type CreateBodySwapJobMutationVariables = Exact<{
 
 
 export type CreateBodySwapJobMutation = { __typename: 'Mutation', result:
-    | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'BudgetExceededError', period: BudgetPeriod, message: string, limit: { __typename: 'Money', usd: string, micros: string }, remaining: { __typename: 'Money', usd: string, micros: string }, required: { __typename: 'Money', usd: string, micros: string } }
     | { __typename: 'IdempotencyConflictError', idempotencyKey: string, jobId: string, message: string }
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
@@ -735,42 +735,42 @@ export type RerunJobMutationVariables = Exact<{
 
 
 export type RerunJobMutation = { __typename: 'Mutation', result:
-    | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'BudgetExceededError', period: BudgetPeriod, message: string, limit: { __typename: 'Money', usd: string, micros: string }, remaining: { __typename: 'Money', usd: string, micros: string }, required: { __typename: 'Money', usd: string, micros: string } }
-    | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+    | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
         | { __typename: 'BodySwapJob', id: string }
         | { __typename: 'FaceswapComicJob', id: string }
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
     | { __typename: 'IdempotencyConflictError', idempotencyKey: string, jobId: string, message: string }
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'JobErasedError', id: string, imagesErasedAt: string, message: string }
@@ -786,41 +786,41 @@ export type CancelJobMutationVariables = Exact<{
 export type CancelJobMutation = { __typename: 'Mutation', result:
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'JobCanceled', job:
-        | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+        | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
        }
     | { __typename: 'JobNotCancelableError', id: string, message: string, jobStatus: string }
     | { __typename: 'NotFoundError', id: string, message: string }
@@ -834,41 +834,41 @@ export type DeleteJobMutationVariables = Exact<{
 export type DeleteJobMutation = { __typename: 'Mutation', result:
     | { __typename: 'InvalidInputError', field: string, rule: string, message: string, violations: Array<{ __typename: 'FieldViolation', field: string, rule: string, message: string }> }
     | { __typename: 'JobDeleted', job:
-        | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+        | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
        }
     | { __typename: 'JobNotFinishedError', id: string, message: string, jobStatus: string }
     | { __typename: 'NotFoundError', id: string, message: string }
@@ -880,7 +880,7 @@ export type JobQueryVariables = Exact<{
 
 
 export type JobQuery = { __typename: 'Query', job:
-    | { __typename: 'BodySwapJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+    | { __typename: 'BodySwapJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
         | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -892,8 +892,8 @@ export type JobQuery = { __typename: 'Query', job:
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapComicJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, maskImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapComicJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, maskImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
         | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -905,8 +905,8 @@ export type JobQuery = { __typename: 'Query', job:
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapV2Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapV2Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
         | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -918,8 +918,8 @@ export type JobQuery = { __typename: 'Query', job:
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapV3MultiJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapV3MultiJob', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
         | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -931,8 +931,8 @@ export type JobQuery = { __typename: 'Query', job:
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-    | { __typename: 'FaceswapV4Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+    | { __typename: 'FaceswapV4Job', submittedAt: string | null, imagesErasedAt: string | null, upstreamRequestId: string | null, parameters: unknown, id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null, url: string, sha256: string | null, bytes: number | null, contentType: string | null, width: number | null, height: number | null } | null, notApplied: Array<{ __typename: 'NotAppliedOption', option: string, value: string, note: string }>, cost: { __typename: 'JobCost', upstreamCreditsRemaining: { __typename: 'Money', usd: string, micros: string } | null, estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, events: Array<{ __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown }>, reruns: Array<
         | { __typename: 'BodySwapJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapComicJob', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
         | { __typename: 'FaceswapV2Job', id: string, status: JobStatus, reproducibility: Reproducibility | null, createdAt: string }
@@ -944,7 +944,7 @@ export type JobQuery = { __typename: 'Query', job:
         | { __typename: 'FaceswapV2Job', id: string }
         | { __typename: 'FaceswapV3MultiJob', id: string }
         | { __typename: 'FaceswapV4Job', id: string }
-       | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+       | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
    | null };
 
 export type JobsQueryVariables = Exact<{
@@ -958,41 +958,41 @@ export type JobsQueryVariables = Exact<{
 
 
 export type JobsQuery = { __typename: 'Query', jobs: { __typename: 'SwapJobConnection', edges: Array<{ __typename: 'SwapJobEdge', cursor: string, node:
-        | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+        | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-        | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+        | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
             | { __typename: 'BodySwapJob', id: string }
             | { __typename: 'FaceswapComicJob', id: string }
             | { __typename: 'FaceswapV2Job', id: string }
             | { __typename: 'FaceswapV3MultiJob', id: string }
             | { __typename: 'FaceswapV4Job', id: string }
-           | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+           | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
        }>, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } };
 
 export type JobUpdatedSubscriptionVariables = Exact<{
@@ -1002,41 +1002,41 @@ export type JobUpdatedSubscriptionVariables = Exact<{
 
 
 export type JobUpdatedSubscription = { __typename: 'Subscription', jobUpdated: { __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown, job:
-      | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+      | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
      } };
 
 export type JobsUpdatedSubscriptionVariables = Exact<{
@@ -1046,41 +1046,41 @@ export type JobsUpdatedSubscriptionVariables = Exact<{
 
 
 export type JobsUpdatedSubscription = { __typename: 'Subscription', jobsUpdated: { __typename: 'JobEvent', cursor: string, status: JobStatus, createdAt: string, detail: unknown, job:
-      | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+      | { __typename: 'BodySwapJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, characterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, referenceCharacterImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapComicJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapV2Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapV3MultiJob', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
-      | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource } | null, rerunOf:
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+      | { __typename: 'FaceswapV4Job', id: string, model: JobModel, status: JobStatus, provider: Provider, seed: number | null, createdAt: string, updatedAt: string, finishedAt: string | null, deletedAt: string | null, reproducibility: Reproducibility | null, sourceImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, targetImage: { __typename: 'ImageInput', source: ImageInputSource, thumbnailUrl: string | null } | null, rerunOf:
           | { __typename: 'BodySwapJob', id: string }
           | { __typename: 'FaceswapComicJob', id: string }
           | { __typename: 'FaceswapV2Job', id: string }
           | { __typename: 'FaceswapV3MultiJob', id: string }
           | { __typename: 'FaceswapV4Job', id: string }
-         | null, output: { __typename: 'JobOutput', url: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
+         | null, output: { __typename: 'JobOutput', url: string, thumbnailUrl: string, sha256: string, width: number | null, height: number | null, mimeType: string, bytes: number } | null, cost: { __typename: 'JobCost', estimated: { __typename: 'Money', usd: string, micros: string }, charged: { __typename: 'Money', usd: string, micros: string } | null }, failure: { __typename: 'JobFailure', code: FailureCode, message: string } | null }
      } };
 
 export type SpendQueryVariables = Exact<{
@@ -1204,6 +1204,7 @@ export const JobSummaryFragmentDoc = new TypedDocumentString(`
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -1225,41 +1226,51 @@ export const JobSummaryFragmentDoc = new TypedDocumentString(`
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -1381,6 +1392,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -1402,41 +1414,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }`, {"fragmentName":"JobDetail"}) as unknown as TypedDocumentString<JobDetailFragment, unknown>;
@@ -1527,6 +1549,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -1548,41 +1571,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -1668,6 +1701,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -1689,41 +1723,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -1809,6 +1853,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -1830,41 +1875,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -1950,6 +2005,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -1971,41 +2027,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -2091,6 +2157,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2112,41 +2179,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -2237,6 +2314,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2258,41 +2336,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -2382,6 +2470,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2403,41 +2492,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -2527,6 +2626,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2548,41 +2648,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -2675,6 +2785,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2696,41 +2807,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }
@@ -2851,6 +2972,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2872,41 +2994,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }`) as unknown as TypedDocumentString<JobsQuery, JobsQueryVariables>;
@@ -2943,6 +3075,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -2964,41 +3097,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }`) as unknown as TypedDocumentString<JobUpdatedSubscription, JobUpdatedSubscriptionVariables>;
@@ -3035,6 +3178,7 @@ fragment JobSummary on SwapJob {
   }
   output {
     url
+    thumbnailUrl
     sha256
     width
     height
@@ -3056,41 +3200,51 @@ fragment JobSummary on SwapJob {
   ... on FaceswapV4Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV3MultiJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapV2Job {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on FaceswapComicJob {
     sourceImage {
       source
+      thumbnailUrl
     }
     targetImage {
       source
+      thumbnailUrl
     }
   }
   ... on BodySwapJob {
     characterImage {
       source
+      thumbnailUrl
     }
     referenceCharacterImage {
       source
+      thumbnailUrl
     }
   }
 }`) as unknown as TypedDocumentString<JobsUpdatedSubscription, JobsUpdatedSubscriptionVariables>;
