@@ -13,6 +13,8 @@ import { SOURCE_URL, TARGET_URL } from './support/fixtures.js';
 import { loadUrlSigningSecret } from '../src/db/url-signing-secret.js';
 import { revokeApiKey } from '../src/services/api-keys.js';
 import { UrlSigner } from '../src/util/url-signing.js';
+import { thumbnailsServed } from '../src/util/metrics.js';
+import { decodeJobId } from '../src/models/job-ids.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -101,6 +103,34 @@ describe('thumbnails', () => {
     const again = await get(`/thumbnails/${encodeURIComponent(id)}/sourceImage`, auth());
     expect(again.headers.etag).toBe(res.headers.etag);
     expect(again.body.equals(res.body)).toBe(true);
+  });
+
+  it('shrinks an image once: another job with the same bytes, or this one after a restart, reads the stored thumbnail back', async () => {
+    const first = await get(`/thumbnails/${encodeURIComponent(id)}/sourceImage`, auth());
+    expect(first.status).toBe(200);
+    const counts = async () => Object.fromEntries((await thumbnailsServed.get()).values.map((v) => [v.labels.how, v.value]));
+    const before = await counts();
+    // The same photo in a new job: this process has not served that job, so only the database knows.
+    const photo = `data:image/jpeg;base64,${(await sampleAt(1, 900)).toString('base64')}`;
+    const r = await t.gql(
+      `mutation($input: CreateFaceswapV4JobInput!) { createFaceswapV4Job(input: $input) { ... on SwapJob { id } } }`,
+      { input: { sourceImage: photo, targetImage: TARGET_URL, provider: 'SEGMIND' } },
+    );
+    const second = r.data.createFaceswapV4Job.id as string;
+    const res = await get(`/thumbnails/${encodeURIComponent(second)}/sourceImage`, auth());
+    expect(res.status).toBe(200);
+    expect(res.body.equals(first.body)).toBe(true);
+    expect(res.headers.etag).toBe(first.headers.etag);
+    const after = await counts();
+    expect(after.stored ?? 0).toBe((before.stored ?? 0) + 1);
+    expect(after.made ?? 0).toBe(before.made ?? 0);
+    // Recorded for the second job too, so erasing the first keeps the file.
+    const { rows } = await t.app.db.pool.query(
+      `SELECT count(DISTINCT key)::int AS keys, count(*)::int AS n FROM job_thumbnails j JOIN jobs ON jobs.id = j.job_id
+        WHERE j.source = 'sourceImage' AND j.made_from LIKE '%:webp-q72-320' AND jobs.id = ANY($1::uuid[])`,
+      [[decodeJobId(id, 'id').id, decodeJobId(second, 'id').id]],
+    );
+    expect(rows[0]).toEqual({ keys: 1, n: 2 });
   });
 
   it('of the output', async () => {

@@ -1,9 +1,11 @@
 // Small previews of a job's images for the dashboard, made with sharp:
 // GET /thumbnails/<job id>/output and /thumbnails/<job id>/<input field>, with
-// the same key rules as /outputs. Each is stored in the artifact store and
-// recorded against its job (services/job-thumbnails.ts), so erasing the job
-// erases it. An output's thumbnail is synthetic too and carries the output's
+// the same key rules as /outputs (or a signed link). Each is stored in the
+// artifact store and recorded against its job with what it was made from
+// (services/job-thumbnails.ts): erasing the job erases it, and an image already
+// shrunk (after a restart, by another process, in another job) is read back. An output's thumbnail is synthetic too and carries the output's
 // label; an input's shows what the client sent, so it carries none.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import sharp from 'sharp';
 import { isImageRef } from '../models/image-ref.js';
@@ -12,20 +14,25 @@ import { modelSpec } from '../models/registry.js';
 import { isArtifactStoreUnavailable } from '../services/artifact-store-unavailable.js';
 import type { StoredArtifact } from '../services/artifacts.js';
 import { removeUnreferencedArtifacts } from '../services/job-erasure.js';
-import { recordThumbnail } from '../services/job-thumbnails.js';
+import { recordThumbnail, storedThumbnailKey } from '../services/job-thumbnails.js';
+import { thumbnailsServed } from '../util/metrics.js';
 import { labelOutput, type LabelSubject } from '../services/labelling.js';
 import { ensureServedOutput, labelSubjectOf, OutputUnavailable, type JobOutputRow } from '../services/served-outputs.js';
 import { fail, ownJob, sendArtifact, type FileOptions } from './outputs.js';
 
 /** Longest side of a thumbnail, in pixels: two gallery columns on a 2× screen. */
 export const THUMBNAIL_SIZE = 320;
+/** How a thumbnail is made: part of what it is remembered by, so a new recipe makes new ones. */
+const RECIPE = `webp-q72-${THUMBNAIL_SIZE}`;
 const MAX_REMEMBERED = 10_000;
 
 export interface ThumbnailSource {
   /** The stored image to shrink. */
   key: string;
-  /** What the thumbnail is remembered by: the job and the image's sha256. */
+  /** What the thumbnail is remembered by in this process: the job and the image's sha256. */
   cacheKey: string;
+  /** The image's sha256: the same bytes, in any job, give the same thumbnail. */
+  sha256: string;
   /** Who the label names, for an output's thumbnail; none for an input's. */
   label?: LabelSubject;
 }
@@ -45,10 +52,10 @@ export class Thumbnails {
    * job's images were erased meanwhile (the thumbnail is then removed unless another
    * job's record names it).
    */
-  async record(opts: FileOptions, jobId: string, source: string, key: string): Promise<boolean> {
-    const entry = `${jobId}/${source}/${key}`;
+  async record(opts: FileOptions, jobId: string, source: ThumbnailSource & { field: string }, key: string): Promise<boolean> {
+    const entry = `${jobId}/${source.field}/${key}`;
     if (this.recorded.has(entry)) return true;
-    if (!(await recordThumbnail(opts.db.pool, jobId, source, key))) {
+    if (!(await recordThumbnail(opts.db.pool, jobId, source.field, key, madeFrom(source)))) {
       await removeUnreferencedArtifacts(opts.db.pool, opts.artifacts, [key]);
       return false;
     }
@@ -75,6 +82,15 @@ export class Thumbnails {
   }
 
   private async make(opts: FileOptions, source: ThumbnailSource): Promise<StoredArtifact | null> {
+    // Made before (by any process, for any job with these bytes): read back, not shrunk again.
+    const storedKey = await storedThumbnailKey(opts.db.pool, madeFrom(source));
+    const stored = storedKey ? await opts.artifacts.read(storedKey) : null;
+    if (storedKey && stored) {
+      thumbnailsServed.inc({ how: 'stored' });
+      const sha256 = createHash('sha256').update(stored).digest('hex');
+      return { key: storedKey, sha256, bytes: stored.length, mimeType: 'image/webp', width: null, height: null };
+    }
+    thumbnailsServed.inc({ how: 'made' });
     const bytes = await opts.artifacts.read(source.key);
     if (!bytes) return null;
     let small = await sharp(bytes)
@@ -86,6 +102,9 @@ export class Thumbnails {
     return opts.artifacts.put(small, 'image/webp');
   }
 }
+
+/** The image's sha256 and the recipe: what job_thumbnails.made_from holds. */
+const madeFrom = (source: ThumbnailSource): string => `${source.sha256}:${RECIPE}`;
 
 export async function serveThumbnail(
   req: IncomingMessage, res: ServerResponse, opts: FileOptions & { path: string; thumbnails: Thumbnails },
@@ -111,19 +130,19 @@ export async function serveThumbnail(
     }
     if (served) {
       const label = { ...labelSubjectOf(job as unknown as JobOutputRow), derivedFrom: { title: 'output', sha256: served.sha256, mimeType: served.mimeType } };
-      source = { key: served.key, cacheKey: `${String(job.id)}:${served.sha256}`, label };
+      source = { key: served.key, cacheKey: `${String(job.id)}:${served.sha256}`, sha256: served.sha256, label };
     }
   } else {
     const param = modelSpec(job.model as string).params.find((p) => p.kind === 'image' && p.name === field);
     const value = param && (job.params as Record<string, unknown>)[param.wire];
     // Remembered per job: a job's erasure removes the thumbnail file unless another job's
     // record names it (job-thumbnails.ts), so each job records the one it was served.
-    if (isImageRef(value)) source = { key: value.artifact.key, cacheKey: `${String(job.id)}:${value.artifact.sha256}` };
+    if (isImageRef(value)) source = { key: value.artifact.key, cacheKey: `${String(job.id)}:${value.artifact.sha256}`, sha256: value.artifact.sha256 };
   }
   if (!source) return fail(res, 404, 'No such thumbnail: the job has no stored image by that name.');
   const thumb = await opts.thumbnails.of(opts, source);
   if (!thumb) return fail(res, 404, 'No thumbnail: the stored image could not be read as an image.');
-  if (!(await opts.thumbnails.record(opts, String(job.id), field, thumb.key))) return fail(res, 410, 'The job\'s images were erased; its thumbnail is gone.');
+  if (!(await opts.thumbnails.record(opts, String(job.id), { ...source, field }, thumb.key))) return fail(res, 410, 'The job\'s images were erased; its thumbnail is gone.');
   const sent = await sendArtifact(req, res, opts.artifacts, { key: thumb.key, sha256: thumb.sha256, contentType: thumb.mimeType, bytes: thumb.bytes }, 'thumbnail');
   // Removed by another job's erasure since it was made (files are shared by content).
   if (!sent) opts.thumbnails.forget(source);

@@ -95,6 +95,13 @@ export const fanoutLag = new Histogram({
   registers: [registry],
 });
 
+export const thumbnailsServed = new Counter({
+  name: 'swapyard_thumbnails_total',
+  help: 'Thumbnails this process needed, by how it got them: made (sharp), stored (made before, by any process, read back)',
+  labelNames: ['how'] as const,
+  registers: [registry],
+});
+
 export const spendUsd = new Counter({
   name: 'swapyard_spend_usd_total',
   help: 'Charges settled on jobs (the ledger), in US dollars',
