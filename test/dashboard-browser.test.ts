@@ -439,6 +439,28 @@ describe.skipIf(!chromiumPath)('the dashboard in headless Chromium', () => {
     expect(await page.getByRole('link', { name: 'Keys' }).count()).toBe(0);
   });
 
+  it('shows every card of a page larger than one frame\'s worth (cards arrive over a few frames, not in one long task)', async () => {
+    const created = await Promise.all(Array.from({ length: 45 }, (_, i) => t.gql(
+      `mutation($input: CreateFaceswapV4JobInput!) { createFaceswapV4Job(input: $input) { ... on SwapJob { id } } }`,
+      { input: { sourceImage: SOURCE_URL, targetImage: TARGET_URL, provider: 'SEGMIND', seed: 500 + i } },
+    )));
+    expect(created.every((r) => r.data.createFaceswapV4Job.id)).toBe(true);
+    const total = (await t.gql(`{ jobs(first: 100) { edges { node { id } } } }`)).data.jobs.edges.length;
+    expect(total).toBeGreaterThan(45);
+    // The test before left another key signed in.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signInWith(t.key);
+    await page.goto(`${t.url}/#/`);
+    await page.locator('.gallery .card').first().waitFor({ timeout: PATIENCE_MS });
+    await page.locator('#filter-per-page').selectOption('100');
+    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('.gallery .card').length === n, total, { timeout: PATIENCE_MS });
+    // Newest first, in the API's order.
+    const hrefs = await page.$$eval('.gallery .card > a', (as) => (as as any[]).map((a) => a.getAttribute('href')));
+    const ids = (await t.gql(`{ jobs(first: 100) { edges { node { id } } } }`)).data.jobs.edges.map((e: any) => `#/jobs/${encodeURIComponent(e.node.id)}`);
+    expect(hrefs).toEqual(ids);
+    await page.locator('#filter-per-page').selectOption('24');
+  });
+
   it('a second key sees none of the first key\'s jobs', async () => {
     const other = await t.newKey('second');
     await page.getByRole('button', { name: 'Sign out' }).click();

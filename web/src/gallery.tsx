@@ -9,6 +9,12 @@ import { MODEL_LABELS, STATUSES, usd, when } from './format.js';
 import { Thumb } from './thumb.js';
 
 const PAGE_SIZES = [24, 48, 100] as const;
+/**
+ * Cards rendered per frame when a page arrives: a page of 100 in one go was one
+ * main-thread task of 40-100 ms (docs/PERFORMANCE.md §7); in frames of 20 the
+ * first screen paints at once and the rest follow in the next four frames.
+ */
+const CARDS_PER_FRAME = 20;
 
 interface Filters { model: string; status: string; provider: string; from: string; to: string; seed: string; deleted: string }
 const NO_FILTERS: Filters = { model: '', status: '', provider: '', from: '', to: '', seed: '', deleted: '' };
@@ -83,6 +89,15 @@ export function Gallery() {
   const [info, setInfo] = useState<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState(false);
+  const [shown, setShown] = useState(CARDS_PER_FRAME);
+
+  // A new page starts over at one frame's worth of cards; each frame adds as many.
+  useEffect(() => setShown(CARDS_PER_FRAME), [filters, page, size]);
+  useEffect(() => {
+    if (!jobs || shown >= jobs.length) return;
+    const frame = requestAnimationFrame(() => setShown((n) => n + CARDS_PER_FRAME));
+    return () => cancelAnimationFrame(frame);
+  }, [jobs, shown]);
 
   useEffect(() => {
     let current = true;
@@ -171,7 +186,7 @@ export function Gallery() {
       </form>
       {error && <p class="error" role="alert">{error}</p>}
       {jobs === null ? <p>Loading…</p> : jobs.length === 0 ? <p class="empty">No jobs yet. <a href="#/new">Make a swap</a>.</p> : (
-        <ul class="gallery" aria-label="Jobs">{jobs.map((j) => <JobCard job={j} key={j.id} />)}</ul>
+        <ul class="gallery" aria-label="Jobs">{jobs.slice(0, shown).map((j) => <JobCard job={j} key={j.id} />)}</ul>
       )}
       <nav class="pager" aria-label="Pages">
         <button type="button" disabled={!info?.hasPreviousPage && !page.after} onClick={() => setPage(info?.startCursor ? { before: info.startCursor } : {})}>← Newer</button>
