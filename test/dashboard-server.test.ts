@@ -133,6 +133,23 @@ describe('thumbnails', () => {
     expect(rows[0]).toEqual({ keys: 1, n: 2 });
   });
 
+  it('many jobs asking at once for the same new image: shrunk once', async () => {
+    const photo = `data:image/jpeg;base64,${(await sampleAt(2, 700)).toString('base64')}`;
+    const ids = await Promise.all(Array.from({ length: 4 }, async () => {
+      const r = await t.gql(
+        `mutation($input: CreateFaceswapV4JobInput!) { createFaceswapV4Job(input: $input) { ... on SwapJob { id } } }`,
+        { input: { sourceImage: photo, targetImage: TARGET_URL, provider: 'SEGMIND' } },
+      );
+      return r.data.createFaceswapV4Job.id as string;
+    }));
+    const made = async () => (await thumbnailsServed.get()).values.find((v) => v.labels.how === 'made')?.value ?? 0;
+    const before = await made();
+    const answers = await Promise.all(ids.map((job) => get(`/thumbnails/${encodeURIComponent(job)}/sourceImage`, auth())));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(new Set(answers.map((a) => a.headers.etag)).size).toBe(1);
+    expect(await made()).toBe(before + 1);
+  });
+
   it('of the output', async () => {
     const res = await get(`/thumbnails/${encodeURIComponent(id)}/output`, auth());
     expect(res.status).toBe(200);

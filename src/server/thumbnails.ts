@@ -39,6 +39,8 @@ export interface ThumbnailSource {
 
 export class Thumbnails {
   private readonly made = new Map<string, Promise<StoredArtifact | null>>();
+  /** Thumbnails being made now, by what they are made from (job_thumbnails.made_from). */
+  private readonly making = new Map<string, Promise<StoredArtifact | null>>();
   /** `job id/source/key` already in job_thumbnails, so a gallery's reloads write nothing. */
   private readonly recorded = new Set<string>();
 
@@ -81,7 +83,21 @@ export class Thumbnails {
     return entry;
   }
 
-  private async make(opts: FileOptions, source: ThumbnailSource): Promise<StoredArtifact | null> {
+  /**
+   * One making per image at a time in this process: a gallery's first load asks for
+   * the same input of many jobs at once, before any of them is recorded.
+   */
+  private make(opts: FileOptions, source: ThumbnailSource): Promise<StoredArtifact | null> {
+    const key = madeFrom(source);
+    let making = this.making.get(key);
+    if (!making) {
+      making = this.makeOnce(opts, source).finally(() => this.making.delete(key));
+      this.making.set(key, making);
+    }
+    return making;
+  }
+
+  private async makeOnce(opts: FileOptions, source: ThumbnailSource): Promise<StoredArtifact | null> {
     // Made before (by any process, for any job with these bytes): read back, not shrunk again.
     const storedKey = await storedThumbnailKey(opts.db.pool, madeFrom(source));
     const stored = storedKey ? await opts.artifacts.read(storedKey) : null;
