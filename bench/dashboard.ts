@@ -10,9 +10,11 @@
 // its embedded worker on the emulator; --smoke: 12 jobs, 1 rep, from the sources.
 //
 // Rep 1 is cold (the server makes each thumbnail with sharp on its first request,
-// on the cores Chromium runs on), later reps warm (thumbnails made): the warm ones
-// measure the page, the cold one the page beside the server's work. --cold
-// restarts the API before each rep, so every rep is cold.
+// on the cores Chromium runs on; each distinct image once: the jobs' inputs cycle
+// through 6 photos), later reps warm (thumbnails made): the warm ones measure the
+// page, the cold one the page beside the server's work. --cold restarts the API
+// and forgets every thumbnail made (job_thumbnails) before each rep, so every rep
+// is cold.
 // --compare DIR: every other rep loads the dashboard built in DIR (app.js,
 // app.css, e.g. a copy of another tree's web/dist) instead of this tree's, on the
 // same server and jobs: interleaved before/after pairs in one run.
@@ -29,6 +31,7 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildDashboard } from '../scripts/build-dashboard.mjs';
 import { findChromium, launchChromium } from '../test/support/browser.js';
@@ -302,8 +305,12 @@ try {
   try {
     for (let r = 0; r < reps; r++) {
       if (coldEveryRep && r > 0) {
-        // The thumbnails made are remembered in the API process: a new one makes them again.
+        // Thumbnails are remembered in the API process and, by what they were made
+        // from, in job_thumbnails: a new process without those rows makes them again.
         await api.stop();
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        await client.query('DELETE FROM job_thumbnails').finally(() => client.end());
         procs.splice(procs.indexOf(api), 1);
         api = await startApi();
         procs.push(api);
