@@ -3,8 +3,9 @@
 // the same key rules as /outputs (or a signed link). Each is stored in the
 // artifact store and recorded against its job with what it was made from
 // (services/job-thumbnails.ts): erasing the job erases it, and an image already
-// shrunk (after a restart, by another process, in another job) is read back. An output's thumbnail is synthetic too and carries the output's
-// label; an input's shows what the client sent, so it carries none.
+// shrunk (after a restart, by another process, in another job) is read back.
+// An output's thumbnail is synthetic too and carries the output's label; an
+// input's shows what the client sent, so it carries none.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import sharp from 'sharp';
