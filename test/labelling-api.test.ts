@@ -122,7 +122,7 @@ describe('default configuration: the XMP label on every output', () => {
     const job = await runJob(t, INLINE_CASE.mutation, INLINE_CASE.input);
     const out = await thumbnail(t, job.id, 'output');
     expect(out.status).toBe(200);
-    expect(out.type).toBe('image/webp');
+    expect(out.type).toBe('image/jpeg');
     expect(await readXmp(out.bytes)).toMatchObject({
       DigitalSourceType: `${TERMS}compositeWithTrainedAlgorithmicMedia`, JobId: job.id, Model: 'FACESWAP_V2', Provider: 'SEGMIND',
     });
