@@ -11,8 +11,8 @@ import { isImageRef } from '../models/image-ref.js';
 import { modelSpec } from '../models/registry.js';
 import { decodeJobId } from '../models/job-ids.js';
 import type { ArtifactStore } from '../services/artifacts.js';
-import { findJob } from '../services/jobs.js';
-import { ensureServedOutput, OutputUnavailable, type JobOutputRow } from '../services/served-outputs.js';
+import { findJobFiles, type JobFileRow } from '../services/job-file-lookups.js';
+import { ensureServedOutput, OutputUnavailable } from '../services/served-outputs.js';
 import type { KeyLimits } from './key-limits.js';
 import { authenticateHeaders, type Refusal } from './request-auth.js';
 import { liveApiKeyById, type ApiKeyIdentity } from '../services/api-keys.js';
@@ -48,9 +48,9 @@ async function authenticateFileRequest(req: IncomingMessage, opts: FileOptions):
 }
 
 /** The caller's job named by `rawId`, with `select`; null (and the answer sent) when there is none to serve. */
-export async function ownJob<S extends object>(
-  req: IncomingMessage, res: ServerResponse, opts: FileOptions, rawId: string, select: S, what: string,
-): Promise<Record<string, unknown> | null> {
+export async function ownJob(
+  req: IncomingMessage, res: ServerResponse, opts: FileOptions, rawId: string, what: string,
+): Promise<JobFileRow | null> {
   const auth = await authenticateFileRequest(req, opts);
   if ('refusal' in auth) {
     for (const [name, value] of Object.entries(auth.refusal.headers)) res.setHeader(name, value);
@@ -72,7 +72,7 @@ export async function ownJob<S extends object>(
     fail(res, 404, `No such ${what}.`);
     return null;
   }
-  const job = await findJob(opts.db.prisma, apiKey.id, decoded.id, decoded.model, { select: { model: true, imagesErasedAt: true, deletedAt: true, ...select } });
+  const job = await findJobFiles(opts.db.pool, apiKey.id, decoded.id, decoded.model);
   if (!job) {
     fail(res, 404, `No such ${what}.`);
     return null;
@@ -82,7 +82,7 @@ export async function ownJob<S extends object>(
     fail(res, 410, job.deletedAt ? `The job was deleted; its ${what} is erased.` : `The job's images were erased after the retention period; its ${what} is gone.`);
     return null;
   }
-  return job as Record<string, unknown>;
+  return job;
 }
 
 /** Streams one artifact, with its sha256 as the ETag. */
@@ -116,15 +116,11 @@ export async function sendArtifact(
 
 /** The output as served: the upstream's bytes with the synthetic-media label (services/served-outputs.ts). */
 export async function serveOutput(req: IncomingMessage, res: ServerResponse, opts: FileOptions & { id: string }): Promise<void> {
-  const select = {
-    id: true, provider: true, params: true, outputKey: true, outputSha256: true, outputMimeType: true, outputBytes: true,
-    servedOutputKey: true, servedOutputSha256: true, servedOutputBytes: true, servedOutputLabel: true,
-  };
-  const job = await ownJob(req, res, opts, opts.id, select, 'output');
+  const job = await ownJob(req, res, opts, opts.id, 'output');
   if (!job) return;
   let file;
   try {
-    file = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job as unknown as JobOutputRow);
+    file = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job);
   } catch (err) {
     if (err instanceof OutputUnavailable) return fail(res, 404, err.message);
     throw err;
@@ -136,11 +132,11 @@ export async function serveOutput(req: IncomingMessage, res: ServerResponse, opt
 /** `path` is what follows /inputs/: "<job id>/<field>", the field by its GraphQL name (sourceImage). */
 export async function serveInput(req: IncomingMessage, res: ServerResponse, opts: FileOptions & { path: string }): Promise<void> {
   const slash = opts.path.lastIndexOf('/');
-  const job = await ownJob(req, res, opts, slash > 0 ? opts.path.slice(0, slash) : opts.path, { params: true }, 'input');
+  const job = await ownJob(req, res, opts, slash > 0 ? opts.path.slice(0, slash) : opts.path, 'input');
   if (!job) return;
   const field = slash > 0 ? opts.path.slice(slash + 1) : '';
-  const param = modelSpec(job.model as string).params.find((p) => p.kind === 'image' && p.name === field);
-  const value = param && (job.params as Record<string, unknown>)[param.wire];
+  const param = modelSpec(job.model).params.find((p) => p.kind === 'image' && p.name === field);
+  const value = param && job.params[param.wire];
   // URL inputs are not kept here: their URL is where they are.
   if (!isImageRef(value)) return fail(res, 404, 'No such input: the job has no stored image by that name.');
   const a = value.artifact;

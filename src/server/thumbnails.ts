@@ -18,7 +18,7 @@ import { removeUnreferencedArtifacts } from '../services/job-erasure.js';
 import { recordThumbnail, storedThumbnailKey } from '../services/job-thumbnails.js';
 import { thumbnailsServed } from '../util/metrics.js';
 import { labelOutput, type LabelSubject } from '../services/labelling.js';
-import { ensureServedOutput, labelSubjectOf, OutputUnavailable, type JobOutputRow } from '../services/served-outputs.js';
+import { ensureServedOutput, labelSubjectOf, OutputUnavailable } from '../services/served-outputs.js';
 import { fail, ownJob, sendArtifact, type FileOptions } from './outputs.js';
 
 /** Longest side of a thumbnail, in pixels: two gallery columns on a 2× screen. */
@@ -135,37 +135,33 @@ export async function serveThumbnail(
   const slash = opts.path.lastIndexOf('/');
   if (slash <= 0) return fail(res, 404, 'No such thumbnail.');
   const field = opts.path.slice(slash + 1);
-  const select = {
-    id: true, provider: true, params: true, outputKey: true, outputSha256: true, outputMimeType: true, outputBytes: true,
-    servedOutputKey: true, servedOutputSha256: true, servedOutputBytes: true, servedOutputLabel: true,
-  };
-  const job = await ownJob(req, res, opts, opts.path.slice(0, slash), select, 'thumbnail');
+  const job = await ownJob(req, res, opts, opts.path.slice(0, slash), 'thumbnail');
   if (!job) return;
   let source: ThumbnailSource | null = null;
   if (field === 'output') {
     // The output as served (labelled once per job, as a download would), so the thumbnail's parent is what clients get.
     let served;
     try {
-      served = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job as unknown as JobOutputRow);
+      served = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job);
     } catch (err) {
       if (err instanceof OutputUnavailable) return fail(res, 404, 'No thumbnail: the output file is missing from the artifact store.');
       throw err;
     }
     if (served) {
-      const label = { ...labelSubjectOf(job as unknown as JobOutputRow), derivedFrom: { title: 'output', sha256: served.sha256, mimeType: served.mimeType } };
-      source = { key: served.key, cacheKey: `${String(job.id)}:${served.sha256}`, sha256: served.sha256, label };
+      const label = { ...labelSubjectOf(job), derivedFrom: { title: 'output', sha256: served.sha256, mimeType: served.mimeType } };
+      source = { key: served.key, cacheKey: `${job.id}:${served.sha256}`, sha256: served.sha256, label };
     }
   } else {
-    const param = modelSpec(job.model as string).params.find((p) => p.kind === 'image' && p.name === field);
-    const value = param && (job.params as Record<string, unknown>)[param.wire];
+    const param = modelSpec(job.model).params.find((p) => p.kind === 'image' && p.name === field);
+    const value = param && job.params[param.wire];
     // Remembered per job: a job's erasure removes the thumbnail file unless another job's
     // record names it (job-thumbnails.ts), so each job records the one it was served.
-    if (isImageRef(value)) source = { key: value.artifact.key, cacheKey: `${String(job.id)}:${value.artifact.sha256}`, sha256: value.artifact.sha256 };
+    if (isImageRef(value)) source = { key: value.artifact.key, cacheKey: `${job.id}:${value.artifact.sha256}`, sha256: value.artifact.sha256 };
   }
   if (!source) return fail(res, 404, 'No such thumbnail: the job has no stored image by that name.');
   const thumb = await opts.thumbnails.of(opts, source);
   if (!thumb) return fail(res, 404, 'No thumbnail: the stored image could not be read as an image.');
-  if (!(await opts.thumbnails.record(opts, String(job.id), { ...source, field }, thumb.key))) return fail(res, 410, 'The job\'s images were erased; its thumbnail is gone.');
+  if (!(await opts.thumbnails.record(opts, job.id, { ...source, field }, thumb.key))) return fail(res, 410, 'The job\'s images were erased; its thumbnail is gone.');
   const sent = await sendArtifact(req, res, opts.artifacts, { key: thumb.key, sha256: thumb.sha256, contentType: thumb.mimeType, bytes: thumb.bytes }, 'thumbnail');
   // Removed by another job's erasure since it was made (files are shared by content).
   if (!sent) opts.thumbnails.forget(source);

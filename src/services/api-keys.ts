@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { prepared } from '../db/prepared.js';
 import { Coalescer } from '../util/coalescer.js';
+import { isUuid } from '../util/uuid.js';
 
 export interface ApiKeyIdentity {
   id: string;
@@ -103,16 +104,33 @@ export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise
   return coalescer.push(hashApiKey(secret));
 }
 
+/** Looks up many key ids in one statement: each gets its key's owner if the key is live, or null. */
+async function lookUpIds(pool: pg.Pool, ids: string[]): Promise<Array<PromiseSettledResult<ApiKeyIdentity | null>>> {
+  const { rows } = await pool.query<ApiKeyIdentity>(prepared(
+    `SELECT id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE id = ANY($1::uuid[]) AND ${KEY_IS_LIVE}`,
+    [[...new Set(ids)]],
+  ));
+  const byId = new Map(rows.map((identity) => [identity.id, identity]));
+  return ids.map((id) => ({ status: 'fulfilled', value: byId.get(id) ?? null }));
+}
+
+const idLookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>();
+
 /**
  * The owner of key `id` if it is live: what a signed link (src/util/url-signing.ts)
- * acts as. Looked up on every use, so a revocation ends the key's links too.
+ * acts as. Looked up on every use, so a revocation ends the key's links too; a
+ * gallery's hundreds of thumbnail links arrive at once and share statements, as
+ * secret lookups do (authenticateApiKey).
  */
 export async function liveApiKeyById(pool: pg.Pool, id: string): Promise<ApiKeyIdentity | null> {
-  const { rows } = await pool.query<ApiKeyIdentity>(prepared(
-    `SELECT id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE id = $1 AND ${KEY_IS_LIVE}`,
-    [id],
-  ));
-  return rows[0] ?? null;
+  // One malformed id must not fail the batch it shares (a uuid[] cast raises).
+  if (!isUuid(id)) return null;
+  let coalescer = idLookups.get(pool);
+  if (!coalescer) {
+    coalescer = new Coalescer((ids) => lookUpIds(pool, ids), { maxBatch: 200, maxInFlight: 2 });
+    idLookups.set(pool, coalescer);
+  }
+  return coalescer.push(id);
 }
 
 /** Of `ids`, those no longer live, and why: what a process that may have missed notices must close. */
