@@ -142,11 +142,16 @@ describe.skipIf(!chromiumPath)('the dashboard in headless Chromium', () => {
     const widths = await page.$$eval('.gallery .thumb img', (imgs) => (imgs as any[]).filter((i) => i.complete).map((i) => i.naturalWidth));
     expect(Math.max(...widths)).toBeLessThanOrEqual(320);
     // Every thumbnail states its size (no layout shift as it arrives), loads lazily and decodes off the main thread.
-    const attrs = await page.$$eval('.gallery .thumb img', (imgs) => (imgs as any[]).map((i) => ({
+    const attrsOf = (selector: string) => page.$$eval(selector, (imgs) => (imgs as any[]).map((i) => ({
       width: i.getAttribute('width'), height: i.getAttribute('height'), loading: i.getAttribute('loading'), decoding: i.getAttribute('decoding'),
     })));
-    expect(attrs.length).toBeGreaterThan(0);
-    for (const a of attrs) expect(a).toEqual({ width: '320', height: '320', loading: 'lazy', decoding: 'async' });
+    // An output's thumbnail is 320 px, an input's 160 (shown at half the size).
+    const outputs = await attrsOf('.gallery .pair > .thumb img');
+    const inputs = await attrsOf('.gallery .pair .inputs .thumb img');
+    expect(outputs.length).toBeGreaterThan(0);
+    expect(inputs.length).toBeGreaterThan(0);
+    for (const a of outputs) expect(a).toEqual({ width: '320', height: '320', loading: 'lazy', decoding: 'async' });
+    for (const a of inputs) expect(a).toEqual({ width: '160', height: '160', loading: 'lazy', decoding: 'async' });
     // Plain <img src> of the API's signed links: the browser fetches them itself, without the key.
     const srcs = await page.$$eval('.gallery .thumb img', (imgs) => (imgs as any[]).map((i) => i.getAttribute('src') as string));
     for (const src of srcs) expect(src).toMatch(new RegExp(`^${t.url}/thumbnails/[^?]+\\?key=[0-9a-f-]+&expires=\\d+&signature=[\\w-]+$`));

@@ -99,7 +99,8 @@ describe('thumbnails', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('image/jpeg');
     const meta = await sharp(res.body).metadata();
-    expect(Math.max(meta.width!, meta.height!)).toBe(320);
+    // An input's preview is half an output's: the gallery shows it at half the size.
+    expect(Math.max(meta.width!, meta.height!)).toBe(160);
     const again = await get(`/thumbnails/${encodeURIComponent(id)}/sourceImage`, auth());
     expect(again.headers.etag).toBe(res.headers.etag);
     expect(again.body.equals(res.body)).toBe(true);
@@ -127,7 +128,7 @@ describe('thumbnails', () => {
     // Recorded for the second job too, so erasing the first keeps the file.
     const { rows } = await t.app.db.pool.query(
       `SELECT count(DISTINCT key)::int AS keys, count(*)::int AS n FROM job_thumbnails j JOIN jobs ON jobs.id = j.job_id
-        WHERE j.source = 'sourceImage' AND j.made_from LIKE '%:jpeg-q75-320' AND jobs.id = ANY($1::uuid[])`,
+        WHERE j.source = 'sourceImage' AND j.made_from LIKE '%:jpeg-q75-160' AND jobs.id = ANY($1::uuid[])`,
       [[decodeJobId(id, 'id').id, decodeJobId(second, 'id').id]],
     );
     expect(rows[0]).toEqual({ keys: 1, n: 2 });

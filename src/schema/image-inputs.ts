@@ -4,6 +4,7 @@
 // link, served to the job's own key only (src/server/job-files.ts).
 import { isImageRef } from '../models/image-ref.js';
 import type { ImageParam } from '../models/types.js';
+import { INPUT_THUMBNAIL_SIZE } from '../models/thumbnail-sizes.js';
 import { builder } from './builder.js';
 import { jobGlobalId } from '../models/job-ids.js';
 import type { Context } from '../resolvers/context.js';
@@ -27,9 +28,10 @@ interface ImageInputShape {
   thumbnailOf: { jobId: string; field: string } | null;
 }
 
-export const THUMBNAIL_LINK_DESCRIPTION = 'signed link to a WebP preview (longest side 320 px) that needs no Authorization '
-  + 'header, for <img src>. It acts as your key for this image only, for at least an hour (then read it again), and stops '
-  + 'working when the key is revoked.';
+/** What a thumbnailUrl field is, for a preview whose longest side is `size` px. */
+export const thumbnailLinkDescription = (size: number): string => `signed link to a JPEG preview (longest side ${size} px) `
+  + 'that needs no Authorization header, for <img src>. It acts as your key for this image only, for at least an hour '
+  + '(then read it again), and stops working when the key is revoked.';
 
 /** The signed link of a job's thumbnail: "output" or an image input's field (GET /thumbnails/<job id>/<field>). */
 export function thumbnailUrl(ctx: Context, jobGlobalIdText: string, field: string): string {
@@ -51,7 +53,7 @@ export const ImageInputType = builder.objectRef<ImageInputShape>('ImageInput').i
     height: t.exposeInt('height', { nullable: true }),
     thumbnailUrl: t.string({
       nullable: true,
-      description: `INLINE only: a ${THUMBNAIL_LINK_DESCRIPTION}`,
+      description: `INLINE only: a ${thumbnailLinkDescription(INPUT_THUMBNAIL_SIZE)}`,
       resolve: (i, _args, ctx) => (i.thumbnailOf ? thumbnailUrl(ctx, i.thumbnailOf.jobId, i.thumbnailOf.field) : null),
     }),
   }),

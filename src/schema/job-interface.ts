@@ -10,7 +10,8 @@ import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js'
 import { builder } from './builder.js';
 import { ProviderEnum } from './providers.js';
 import { jobGlobalId, jobTypeName } from '../models/job-ids.js';
-import { THUMBNAIL_LINK_DESCRIPTION, thumbnailUrl } from './image-inputs.js';
+import { OUTPUT_THUMBNAIL_SIZE } from '../models/thumbnail-sizes.js';
+import { thumbnailLinkDescription, thumbnailUrl } from './image-inputs.js';
 import { jobColumn, jobParams, JOB_ROW_SELECT } from '../resolvers/job-rows-select.js';
 
 export const JobStatusEnum = builder.enumType('JobStatus', {
@@ -77,7 +78,7 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
       resolve: (o, _args, ctx) => `${ctx.publicUrl}/outputs/${encodeURIComponent(o.jobId)}`,
     }),
     thumbnailUrl: t.string({
-      description: `A ${THUMBNAIL_LINK_DESCRIPTION}`,
+      description: `A ${thumbnailLinkDescription(OUTPUT_THUMBNAIL_SIZE)}`,
       resolve: (o, _args, ctx) => thumbnailUrl(ctx, o.jobId, 'output'),
     }),
     sha256: t.exposeString('sha256', { description: 'sha256 of the bytes served (url, base64): the upstream\'s image with its label.' }),

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { isImageRef } from '../models/image-ref.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { modelSpec } from '../models/registry.js';
+import { INPUT_THUMBNAIL_SIZE, OUTPUT_THUMBNAIL_SIZE } from '../models/thumbnail-sizes.js';
 import { isArtifactStoreUnavailable } from '../services/artifact-store-unavailable.js';
 import type { StoredArtifact } from '../services/artifacts.js';
 import { removeUnreferencedArtifacts } from '../services/job-erasure.js';
@@ -21,16 +22,14 @@ import { labelOutput, type LabelSubject } from '../services/labelling.js';
 import { ensureServedOutput, labelSubjectOf, OutputUnavailable } from '../services/served-outputs.js';
 import { fail, ownJob, sendArtifact, type FileOptions } from './outputs.js';
 
-/** Longest side of a thumbnail, in pixels: two gallery columns on a 2× screen. */
-export const THUMBNAIL_SIZE = 320;
 /**
  * JPEG, not WebP: Chromium decodes a page of 300 of them in 120 ms of CPU
  * against WebP's 220 (software decode, docs/PERFORMANCE.md §7), for files a
  * quarter larger; the gallery is bound by the decode, not the bytes.
  */
 const THUMBNAIL_TYPE = 'image/jpeg';
-/** How a thumbnail is made: part of what it is remembered by, so a new recipe makes new ones. */
-const RECIPE = `jpeg-q75-${THUMBNAIL_SIZE}`;
+/** How a thumbnail of `size` px is made: part of what it is remembered by, so a new recipe makes new ones. */
+const recipe = (size: number): string => `jpeg-q75-${size}`;
 const MAX_REMEMBERED = 10_000;
 
 export interface ThumbnailSource {
@@ -40,6 +39,8 @@ export interface ThumbnailSource {
   cacheKey: string;
   /** The image's sha256: the same bytes, in any job, give the same thumbnail. */
   sha256: string;
+  /** Longest side, in pixels (models/thumbnail-sizes.ts). */
+  size: number;
   /** Who the label names, for an output's thumbnail; none for an input's. */
   label?: LabelSubject;
 }
@@ -118,7 +119,7 @@ export class Thumbnails {
     if (!bytes) return null;
     let small = await sharp(bytes)
       .rotate()
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .resize(source.size, source.size, { fit: 'inside', withoutEnlargement: true })
       .jpeg({ quality: 75 })
       .toBuffer();
     if (source.label) small = (await labelOutput(small, source.label, { xmp: opts.labelling.xmp, c2pa: opts.labelling.c2pa })).bytes;
@@ -127,7 +128,7 @@ export class Thumbnails {
 }
 
 /** The image's sha256 and the recipe: what job_thumbnails.made_from holds. */
-const madeFrom = (source: ThumbnailSource): string => `${source.sha256}:${RECIPE}`;
+const madeFrom = (source: ThumbnailSource): string => `${source.sha256}:${recipe(source.size)}`;
 
 export async function serveThumbnail(
   req: IncomingMessage, res: ServerResponse, opts: FileOptions & { path: string; thumbnails: Thumbnails },
@@ -149,14 +150,16 @@ export async function serveThumbnail(
     }
     if (served) {
       const label = { ...labelSubjectOf(job), derivedFrom: { title: 'output', sha256: served.sha256, mimeType: served.mimeType } };
-      source = { key: served.key, cacheKey: `${job.id}:${served.sha256}`, sha256: served.sha256, label };
+      source = { key: served.key, cacheKey: `${job.id}:${served.sha256}:${OUTPUT_THUMBNAIL_SIZE}`, sha256: served.sha256, size: OUTPUT_THUMBNAIL_SIZE, label };
     }
   } else {
     const param = modelSpec(job.model).params.find((p) => p.kind === 'image' && p.name === field);
     const value = param && job.params[param.wire];
     // Remembered per job: a job's erasure removes the thumbnail file unless another job's
     // record names it (job-thumbnails.ts), so each job records the one it was served.
-    if (isImageRef(value)) source = { key: value.artifact.key, cacheKey: `${job.id}:${value.artifact.sha256}`, sha256: value.artifact.sha256 };
+    if (isImageRef(value)) {
+      source = { key: value.artifact.key, cacheKey: `${job.id}:${value.artifact.sha256}:${INPUT_THUMBNAIL_SIZE}`, sha256: value.artifact.sha256, size: INPUT_THUMBNAIL_SIZE };
+    }
   }
   if (!source) return fail(res, 404, 'No such thumbnail: the job has no stored image by that name.');
   const thumb = await opts.thumbnails.of(opts, source);

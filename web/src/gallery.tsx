@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { JobFilter, JobModel, JobStatus, JobSummaryFragment, Provider } from '../../src/client/index.js';
 import { api } from './api.js';
 import { MODEL_LABELS, STATUSES, usd, when } from './format.js';
+import { INPUT_THUMBNAIL_SIZE } from '../../src/models/thumbnail-sizes.js';
 import { Thumb } from './thumb.js';
 
 const PAGE_SIZES = [24, 48, 100] as const;
@@ -58,7 +59,7 @@ function Card({ job }: { job: JobSummaryFragment }) {
           <Thumb url={job.output && !gone ? job.output.thumbnailUrl : null} alt="output"
             empty={gone ? 'deleted: images erased' : job.status === 'COMPLETED' ? 'no output' : job.status.toLowerCase()} />
           <div class="inputs">
-            {inputsOf(job).map((i) => <Thumb url={i.url} alt={i.field} empty={i.url ? undefined : 'URL input'} />)}
+            {inputsOf(job).map((i) => <Thumb url={i.url} alt={i.field} size={INPUT_THUMBNAIL_SIZE} empty={i.url ? undefined : 'URL input'} />)}
           </div>
         </div>
         <div class="meta">

@@ -5,17 +5,16 @@
 // docs/PERFORMANCE.md §7). The box has a fixed aspect and the <img> its size, so
 // the grid never reflows as images arrive.
 import { useState } from 'preact/hooks';
+import { OUTPUT_THUMBNAIL_SIZE } from '../../src/models/thumbnail-sizes.js';
 
-/** The server's thumbnail size (THUMBNAIL_SIZE in src/server/thumbnails.ts): the box's CSS scales it. */
-const SIZE = 320;
-
-export function Thumb({ url, alt, empty = 'no image' }: { url: string | null; alt: string; empty?: string }) {
+/** `size`: the server's size for this kind of image (models/thumbnail-sizes.ts); the box's CSS scales it. */
+export function Thumb({ url, alt, size = OUTPUT_THUMBNAIL_SIZE, empty = 'no image' }: { url: string | null; alt: string; size?: number; empty?: string }) {
   const [failed, setFailed] = useState<string | null>(null);
   const broken = url !== null && failed === url;
   return (
     <div class="thumb">
       {url && !broken
-        ? <img src={url} alt={alt} width={SIZE} height={SIZE} loading="lazy" decoding="async" onError={() => setFailed(url)} />
+        ? <img src={url} alt={alt} width={size} height={size} loading="lazy" decoding="async" onError={() => setFailed(url)} />
         : <span class="placeholder">{!url ? empty : 'unavailable'}</span>}
     </div>
   );
