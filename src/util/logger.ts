@@ -112,7 +112,11 @@ function terminalStream(): DestinationStream | undefined {
  * left when the process exits; a SIGKILL loses the lines not yet written.
  */
 function stdoutStream(): DestinationStream {
-  return pino.destination({ dest: 1, sync: !isMainThread });
+  if (!isMainThread) return pino.destination({ dest: 1, sync: true });
+  // Lines gather up to 4 KB, or 100 ms, per write: one syscall for a dozen
+  // request lines instead of one or two (the writes were 7 % of the API's CPU
+  // in bench:submissions). A SIGKILL loses at most those 100 ms of lines.
+  return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
 }
 
 /** Builds a logger; `destination` for tests that read what was logged. */
