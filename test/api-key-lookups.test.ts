@@ -2,9 +2,14 @@
 // changes no answer: each secret gets its own key's owner, or null when it is
 // unknown, revoked or expired; and a revocation still holds for every lookup
 // that starts after its commit, however many lookups are in flight around it.
+// The same holds for what downloads and thumbnails look up (a signed link's key
+// by id, and the job: job-file-lookups.ts): a gallery asks for 300 at once.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authenticateApiKey, createApiKey, revokeApiKey } from '../src/services/api-keys.js';
+import { modelSpec } from '../src/models/registry.js';
+import { authenticateApiKey, createApiKey, liveApiKeyById, revokeApiKey } from '../src/services/api-keys.js';
+import { findJobFiles } from '../src/services/job-file-lookups.js';
+import { createJob } from '../src/services/jobs.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
 let t: TestApp;
@@ -75,5 +80,61 @@ describe('API key lookups', () => {
       await broken.end();
     }
     expect((await authenticateApiKey(pool, key.secret))?.id).toBe(key.id);
+  });
+});
+
+async function jobOf(apiKeyId: string, model = 'FACESWAP_V4'): Promise<string> {
+  const spec = modelSpec(model);
+  const params = Object.fromEntries(spec.params.filter((p) => p.kind === 'image').map((p) => [p.wire, `https://example.com/${p.wire}.jpg`]));
+  const made = await createJob(t.app.db, {
+    apiKeyId, spec, normalised: { params: params as never, seed: 7 }, provider: 'segmind',
+    cost: { estimatedMicros: 0n, failureMicros: 0n },
+  });
+  if (made.kind !== 'created') throw new Error(`job not created: ${made.kind}`);
+  return made.job.id;
+}
+
+describe('lookups behind downloads and thumbnails', () => {
+  it('signed links\' keys: 120 concurrent lookups over live, revoked, expired, unknown and malformed ids, in fewer statements', async () => {
+    const live = await createApiKey(t.app.db.pool, 'live', { admin: true });
+    const revoked = await createApiKey(t.app.db.pool, 'revoked');
+    await revokeApiKey(t.app.db.pool, revoked.id);
+    const expired = await createApiKey(t.app.db.pool, 'expired', { expiresAt: new Date(Date.now() - 1000) });
+    const cases: Array<[string, string | null]> = [
+      [live.id, live.id], [revoked.id, null], [expired.id, null], ['00000000-0000-4000-8000-000000000000', null], ['not-a-uuid', null],
+    ];
+    const before = statements;
+    const asked = Array.from({ length: 120 }, (_, i) => cases[i % cases.length]!);
+    const answers = await Promise.all(asked.map(([id]) => liveApiKeyById(pool, id)));
+    answers.forEach((answer, i) => expect(answer?.id ?? null).toBe(asked[i]![1]));
+    expect(answers[0]).toMatchObject({ name: 'live', isAdmin: true, expiresAt: null });
+    expect(statements - before).toBeGreaterThan(0);
+    expect(statements - before).toBeLessThan(60);
+  });
+
+  it('jobs: each of 150 concurrent lookups gets its own key\'s job and nothing of another key\'s, in fewer statements', async () => {
+    const a = await createApiKey(t.app.db.pool, 'a');
+    const b = await createApiKey(t.app.db.pool, 'b');
+    const aJob = await jobOf(a.id);
+    const bJob = await jobOf(b.id, 'FACESWAP_COMIC');
+    const cases: Array<[string, string, string | undefined, string | null]> = [
+      [a.id, aJob, undefined, aJob],
+      [a.id, aJob, 'FACESWAP_V4', aJob],
+      [a.id, aJob, 'FACESWAP_COMIC', null], // the id names another model
+      [a.id, bJob, undefined, null], // another key's job is no job
+      [b.id, bJob, 'FACESWAP_COMIC', bJob],
+      [b.id, 'not-a-uuid', undefined, null],
+      [b.id, '00000000-0000-4000-8000-000000000000', undefined, null],
+    ];
+    const before = statements;
+    const asked = Array.from({ length: 150 }, (_, i) => cases[i % cases.length]!);
+    const answers = await Promise.all(asked.map(([key, id, model]) => findJobFiles(pool, key, id, model)));
+    answers.forEach((answer, i) => expect(answer?.id ?? null).toBe(asked[i]![3]));
+    expect(answers[0]).toMatchObject({
+      model: 'FACESWAP_V4', provider: 'segmind', imagesErasedAt: null, deletedAt: null, outputKey: null, servedOutputKey: null,
+    });
+    expect(answers[0]!.params).toMatchObject({ source_image: 'https://example.com/source_image.jpg' });
+    expect(statements - before).toBeGreaterThan(0);
+    expect(statements - before).toBeLessThan(75);
   });
 });
