@@ -91,14 +91,15 @@ const lookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>()
  * The key's owner, or null when the secret is unknown, revoked or expired.
  * Every request looks its key up (a revocation holds from its commit on), and
  * lookups that arrive while others are in flight share the next statement:
- * under load one query serves many requests instead of one each. Each lookup's
- * statement still starts after its request arrived.
+ * under load one query serves many requests instead of one each, one at a
+ * time (as creates: jobs.ts#createBatcher). Each lookup's statement still
+ * starts after its request arrived.
  */
 export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise<ApiKeyIdentity | null> {
   if (!secret.startsWith(KEY_PREFIX)) return null;
   let coalescer = lookups.get(pool);
   if (!coalescer) {
-    coalescer = new Coalescer((hashes) => lookUpHashes(pool, hashes), { maxBatch: 200, maxInFlight: 2 });
+    coalescer = new Coalescer((hashes) => lookUpHashes(pool, hashes), { maxBatch: 200, maxInFlight: 1 });
     lookups.set(pool, coalescer);
   }
   return coalescer.push(hashApiKey(secret));

@@ -178,12 +178,14 @@ const batchers = new WeakMap<Db, Coalescer<InsertParams, CreateRow>>();
  * The creates of a process go through one coalescer per database: under load,
  * creates that arrive while others are being written share one statement and
  * one commit (see CREATE_MANY_SQL), so the per-key ordering lock and the
- * commit's flush are paid once per batch instead of once per job.
+ * commit's flush are paid once per batch instead of once per job. One batch
+ * at a time: with two, each was half the size, and every statement wakes a
+ * PostgreSQL backend (the API's costliest syscall in bench:submissions).
  */
 export function createBatcher(db: Db): Coalescer<InsertParams, CreateRow> {
   let batcher = batchers.get(db);
   if (!batcher) {
-    batcher = new Coalescer((batch) => insertBatch(db, batch), { maxBatch: 100, maxInFlight: 2 });
+    batcher = new Coalescer((batch) => insertBatch(db, batch), { maxBatch: 100, maxInFlight: 1 });
     batchers.set(db, batcher);
   }
   return batcher;
