@@ -93,7 +93,7 @@ export function SpendPage() {
             <div><dt>Failure rate</dt><dd>{total ? `${((failed / total) * 100).toFixed(1)}%` : '—'}</dd></div>
             <div><dt>This month</dt><dd>{usd(data.usage.spentThisMonth)}</dd></div>
             <div><dt>Reserved (running)</dt><dd>{usd(data.usage.reserved)}</dd></div>
-            <div><dt>Latest upstream credits</dt><dd>{credit ? `${usd(credit.cost.upstreamCreditsRemaining)} at ${when(credit.finishedAt)}` : '—'}</dd></div>
+            <div><dt>Latest upstream credits</dt><dd>{credit ? <>{usd(credit.cost.upstreamCreditsRemaining)}<small>at {when(credit.finishedAt)}</small></> : '—'}</dd></div>
           </dl>
           <Chart data={data.creditSpend} from={from} to={to} />
           <details>
