@@ -338,8 +338,6 @@ describe('moves that arrive together share one statement', () => {
         });
       });
       expect(byId.get(ids.at(-1)!)).toMatchObject({ status: 'QUEUED', locked_by: 'batcher', events: null, charges: 0 });
-      await pool.query(`DELETE FROM ledger_entries WHERE job_id = ANY($1::uuid[])`, [ids]);
-      await pool.query(`DELETE FROM jobs WHERE id = ANY($1::uuid[])`, [ids]);
     } finally {
       await pool.end();
     }
