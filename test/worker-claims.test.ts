@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimAndMarkSending, claimJobs } from '../src/services/job-steps.js';
+import { claimAndMarkSending, claimJobs, complete, markSubmittedSending } from '../src/services/job-steps.js';
+import { moveBatchStats } from '../src/services/job-transitions.js';
 import { withUpstreamLimits } from '../src/services/providers/limits.js';
 import type { UpstreamProvider } from '../src/services/providers/types.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -301,3 +302,44 @@ async function waitForStatus(id: string, status: string): Promise<any> {
     () => `job ${id} still ${r?.status}, not ${status}`,
   );
 }
+
+describe('moves that arrive together share one statement', () => {
+  it('each move of a batch is recorded as it would be alone; a move whose lease is lost fails alone', async () => {
+    const pool = new pg.Pool({ connectionString: t.databaseUrl, max: 4 });
+    try {
+      const ids = await insertQueuedJobs(pool, 12);
+      const claimed = await claimJobs(pool, 'batcher', 12, 60_000);
+      expect(claimed.map((j) => j.id).sort()).toEqual([...ids].sort());
+      const held = (id: string, workerId = 'batcher') => ({ jobId: id, workerId, was: 'QUEUED' as const });
+      // The last job is asked for by a worker that does not hold it: its move is refused, the others go on.
+      const submitted = await Promise.all(ids.map((id, i) => markSubmittedSending(pool, held(id, i === ids.length - 1 ? 'someone-else' : 'batcher'))));
+      expect(submitted.slice(0, -1).every((n) => n?.status === 'SUBMITTED')).toBe(true);
+      expect(submitted.at(-1)).toBeNull();
+      const done = await Promise.all(ids.slice(0, -1).map((id, i) => complete(pool, { ...held(id), was: 'SUBMITTED' }, {
+        result: { n: i }, output_key: `${'a'.repeat(64)}.png`, output_sha256: 'a'.repeat(64), output_bytes: 100 + i,
+        output_mime_type: 'image/png', output_width: 8, output_height: 8,
+      }, { n: i })));
+      expect(done.map((n) => n?.jobId)).toEqual(ids.slice(0, -1));
+      // Batched: fewer statements than moves.
+      const stats = moveBatchStats(pool);
+      expect(stats.items).toBe(23);
+      expect(stats.largest).toBeGreaterThan(1);
+      const { rows } = await pool.query(
+        `SELECT j.id, j.status, j.upstream_status, j.locked_by, j.output_bytes, j.result, j.charged_micros::text AS charged,
+                (SELECT array_agg(e.status::text ORDER BY e.id) FROM job_events e WHERE e.job_id = j.id) AS events,
+                (SELECT e.detail FROM job_events e WHERE e.job_id = j.id AND e.status = 'COMPLETED') AS detail,
+                (SELECT count(*)::int FROM ledger_entries l WHERE l.job_id = j.id) AS charges
+         FROM jobs j WHERE j.id = ANY($1::uuid[])`, [ids]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      ids.slice(0, -1).forEach((id, i) => {
+        expect(byId.get(id)).toMatchObject({
+          status: 'COMPLETED', upstream_status: 'COMPLETED', locked_by: null, output_bytes: 100 + i, result: { n: i },
+          events: ['SUBMITTED', 'COMPLETED'], detail: { n: i }, charges: 1,
+        });
+      });
+      expect(byId.get(ids.at(-1)!)).toMatchObject({ status: 'QUEUED', locked_by: 'batcher', events: null, charges: 0 });
+    } finally {
+      await pool.end();
+    }
+  });
+});

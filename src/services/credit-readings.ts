@@ -17,12 +17,21 @@ const RECORD_SQL = `INSERT INTO upstream_credit_readings (job_id, credits_micros
 
 // Takes the slot of a reading when the last one of its kind is at least the
 // interval old. One statement: of workers racing for the slot, exactly one
-// gets a row back (the others' conflicting updates find the new taken_at).
+// gets taken = true (the others' conflicting updates find the new taken_at).
+// Also says how long, by the database's clock, until the slot it saw frees
+// (the one taken now, or the one that refused it as of the statement's
+// snapshot, which a concurrent taker can only have moved later).
 const TAKE_SLOT_SQL = `
-  INSERT INTO upstream_credit_balances (account, kind, taken_at) VALUES ($1, $2, now())
-  ON CONFLICT (account, kind) DO UPDATE SET taken_at = now()
-  WHERE upstream_credit_balances.taken_at <= now() - $3 * interval '1 millisecond'
-  RETURNING 1`;
+  WITH taken AS (
+    INSERT INTO upstream_credit_balances (account, kind, taken_at) VALUES ($1, $2, now())
+    ON CONFLICT (account, kind) DO UPDATE SET taken_at = now()
+    WHERE upstream_credit_balances.taken_at <= now() - $3 * interval '1 millisecond'
+    RETURNING taken_at
+  )
+  SELECT EXISTS (SELECT 1 FROM taken) AS taken,
+         extract(epoch FROM (COALESCE((SELECT taken_at FROM taken),
+                                      (SELECT taken_at FROM upstream_credit_balances WHERE account = $1 AND kind = $2), now())
+                             + $3 * interval '1 millisecond') - now()) * 1000 AS "freeInMs"`;
 
 const BALANCE_SQL = `UPDATE upstream_credit_balances SET credits_micros = $3, read_at = now() WHERE account = $1 AND kind = $2`;
 
@@ -40,13 +49,30 @@ export function accountOf(provider: UpstreamProvider): string {
   return provider.account ?? provider.name;
 }
 
+/**
+ * When this process last saw each slot's interval end (by its own clock), per
+ * pool: before then no taker can get the slot, so the statement is not sent.
+ * It never makes a reading more frequent, only saves asking; a slot another
+ * process frees early (none does) would be seen at most one interval late.
+ */
+const slotsBusyUntil = new WeakMap<pg.Pool, Map<string, number>>();
+
 /** True when this caller may read now (and has taken the interval's slot). */
 export async function takeReadingSlot(pool: pg.Pool, account: string, kind: ReadingKind, intervalMs: number): Promise<boolean> {
   // 0: no throttle. (The statement below would refuse a concurrent taker whose now(), its
   // transaction's start, is earlier than the slot another taker just wrote.)
   if (intervalMs <= 0) return true;
-  const { rowCount } = await pool.query(prepared(TAKE_SLOT_SQL, [account, kind, intervalMs]));
-  return (rowCount ?? 0) > 0;
+  let busy = slotsBusyUntil.get(pool);
+  if (!busy) slotsBusyUntil.set(pool, (busy = new Map()));
+  const slot = JSON.stringify([account, kind, intervalMs]);
+  const until = busy.get(slot);
+  const sentAt = Date.now();
+  if (until !== undefined && sentAt < until) return false;
+  const { rows } = await pool.query<{ taken: boolean; freeInMs: string | number }>(prepared(TAKE_SLOT_SQL, [account, kind, intervalMs]));
+  const row = rows[0]!;
+  // From when it was sent: the statement's now() is no earlier, so the end seen here is no later than the real one.
+  busy.set(slot, sentAt + Math.min(intervalMs, Math.max(0, Number(row.freeInMs))));
+  return row.taken;
 }
 
 /** Keeps a reading: as the account's latest, and beside the job it followed (if any). */

@@ -39,7 +39,7 @@ export const JOB_STEPS = {
 
 const STATUS_LIST = (statuses: readonly JobStatus[]) => statuses.map((s) => `'${s}'`).join(', ');
 
-/** Due and not leased to anyone: what a claim may take. */
+/** Due and not leased to anyone: what a claim may take. Live jobs in run_at order come from jobs_live_run_at_idx (its predicate is the status list below). */
 const CLAIMABLE = `run_at <= now() AND (locked_until IS NULL OR locked_until < now())`;
 
 const CLAIM_SQL = `

@@ -5,6 +5,8 @@
 // are written under that key's advisory lock, so their ids are a resume
 // cursor (docs/ARCHITECTURE.md, §4).
 import type pg from 'pg';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { Coalescer } from '../util/coalescer.js';
 import type { JobColumn } from '../db/job-columns.js';
 import { prepared } from '../db/prepared.js';
 import type { JobStatus } from './job-status.js';
@@ -140,7 +142,9 @@ const KEY_LOCK_AFTER_MOVE = `key_lock AS MATERIALIZED (
  * parameter `detailParam`, queues a delivery for each matching webhook
  * endpoint, and notifies subscribers (and webhook dispatchers when there is
  * something to deliver), all under the key's ordering lock. Its last CTE,
- * event_notice, is the EventNotice row.
+ * event_notice, is the EventNotice row. The event's JSON is built once
+ * (OFFSET 0 keeps the planner from pulling the subquery up, which copied the
+ * json_build_object into both the size check and the payload).
  */
 export function eventFanOut(detailParam: string): string {
   return `${KEY_LOCK_AFTER_MOVE}, event AS (
@@ -162,7 +166,7 @@ export function eventFanOut(detailParam: string): string {
               'status', event.status, 'model', moved.model, 'event', fitted.json)::text),
             CASE WHEN EXISTS (SELECT 1 FROM hooks) THEN pg_notify('${WEBHOOKS_CHANNEL}', '') END
      FROM event JOIN moved ON moved.id = event.job_id
-     CROSS JOIN LATERAL (SELECT ${eventWithJobJson('event', 'moved')} AS json) AS built
+     CROSS JOIN LATERAL (SELECT ${eventWithJobJson('event', 'moved')} AS json OFFSET 0) AS built
      CROSS JOIN LATERAL (SELECT CASE WHEN octet_length(built.json::text) <= ${MAX_NOTICE_ROWS_BYTES} THEN built.json END AS json) AS fitted)`;
 }
 
@@ -172,7 +176,7 @@ export function eventFanOut(detailParam: string): string {
  * `sets`, then the event fan-out and, for a final status, the charge. The
  * statement's last CTE is event_notice.
  */
-export function moveSql(opts: { to: JobStatus; sets: string[]; where: string; errorCode?: string | null; billed?: boolean; detailParam: string }): string {
+export function moveSql(opts: { to: JobStatus; sets: string[]; where: string; errorCode?: string | null; billed?: boolean; detailParam: string; from?: string; returning?: string }): string {
   const sets = [...opts.sets];
   const charge = settlement(opts.to, opts.errorCode, opts.billed);
   let ledger = '';
@@ -186,9 +190,10 @@ export function moveSql(opts: { to: JobStatus; sets: string[]; where: string; er
      )`;
   }
   return `moved AS (
-       UPDATE jobs SET ${sets.join(', ')}
+       UPDATE jobs SET ${sets.join(', ')}${opts.from ? `
+       FROM ${opts.from}` : ''}
        WHERE ${opts.where}
-       RETURNING jobs.*
+       RETURNING jobs.*${opts.returning ? `, ${opts.returning}` : ''}
      ), ${eventFanOut(opts.detailParam)}${ledger}`;
 }
 
@@ -212,8 +217,29 @@ export function recordMove(row: { jobId: string; model: string; provider: string
  * Moves a job and records the event: the statement every named step of
  * job-steps.ts runs. Returns null when the job was not in an expected state
  * (or the lease was lost).
+ *
+ * On a pool, moves that arrive while others of the process are being written
+ * wait and go together (Coalescer): one statement and one commit for the
+ * batch, so a key's ordering lock and the commit's flush are paid once per
+ * batch instead of once per move (docs/PERFORMANCE.md §10). Each move still
+ * commits before its caller hears of it; a move alone goes at once, in the
+ * single-row statement. On a client (a caller's transaction) it runs there.
  */
 export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<EventNotice | null> {
+  const row = isClient(db) ? await transitionRow(db, req) : await moveBatcher(db).push(req);
+  if (!row) return null;
+  recordMove(row, req.was ?? req.from, req.patch?.error_code ?? req.reason);
+  return { eventId: row.eventId, jobId: row.jobId, apiKeyId: row.apiKeyId, status: row.status, model: row.model };
+}
+
+function isClient(db: pg.Pool | pg.PoolClient): db is pg.PoolClient {
+  return typeof (db as Partial<pg.PoolClient>).release === 'function';
+}
+
+type NoticeRow = EventNotice & { provider: string; chargedMicros: string | null; jobCreatedAt: Date };
+
+/** The single-row statement of a move. */
+async function transitionRow(db: pg.Pool | pg.PoolClient, req: TransitionRequest): Promise<NoticeRow | null> {
   const params: unknown[] = [req.jobId, req.to, req.from, JSON.stringify(req.detail ?? {})];
   const sets = moveSets('$2', req.patch ?? {}, params, req.releaseLease);
   let lockGuard = '';
@@ -225,15 +251,114 @@ export async function transition(db: pg.Pool | pg.PoolClient, req: TransitionReq
     to: req.to, sets, errorCode: req.patch?.error_code, billed: req.billed, detailParam: '$4',
     where: `id = $1 AND status = ANY($3::"JobStatus"[])${lockGuard}`,
   });
-  const { rows } = await db.query<EventNotice & { provider: string; chargedMicros: string | null; jobCreatedAt: Date }>(prepared(
+  const { rows } = await db.query<NoticeRow>(prepared(
     `WITH ${sql}
      SELECT * FROM event_notice`,
     params,
   ));
-  const row = rows[0];
-  if (!row) return null;
-  recordMove(row, req.was ?? req.from, req.patch?.error_code ?? req.reason);
-  return { eventId: row.eventId, jobId: row.jobId, apiKeyId: row.apiKeyId, status: row.status, model: row.model };
+  return rows[0] ?? null;
+}
+
+const moveBatchers = new WeakMap<pg.Pool, Coalescer<TransitionRequest, NoticeRow | null>>();
+
+/** How the moves on `pool` were batched so far (for tests and benches). */
+export function moveBatchStats(pool: pg.Pool): { batches: number; items: number; largest: number } {
+  return { ...(moveBatchers.get(pool)?.stats ?? { batches: 0, items: 0, largest: 0 }) };
+}
+
+function moveBatcher(pool: pg.Pool): Coalescer<TransitionRequest, NoticeRow | null> {
+  let batcher = moveBatchers.get(pool);
+  if (!batcher) {
+    batcher = new Coalescer((reqs) => transitionBatch(pool, reqs), { maxBatch: 64, maxInFlight: 1 });
+    moveBatchers.set(pool, batcher);
+  }
+  return batcher;
+}
+
+/**
+ * The moves of a batch: those of one shape (the same statement text but for
+ * each row's values) share a statement, one transaction per shape. A batch
+ * statement that fails for anything but an unreachable database is retried
+ * move by move, so one bad move fails alone.
+ */
+async function transitionBatch(pool: pg.Pool, reqs: TransitionRequest[]): Promise<Array<PromiseSettledResult<NoticeRow | null>>> {
+  const groups = new Map<string, number[]>();
+  reqs.forEach((req, i) => {
+    const key = shapeOf(req);
+    const group = groups.get(key);
+    // A job twice in one batch (not expected: a job has one holder) goes in a group of its own.
+    if (group && !group.some((j) => reqs[j]!.jobId === req.jobId)) group.push(i);
+    else groups.set(group ? `${key}#${i}` : key, [i]);
+  });
+  const out: Array<PromiseSettledResult<NoticeRow | null>> = new Array(reqs.length);
+  await Promise.all([...groups.values()].map(async (indexes) => {
+    const group = indexes.map((i) => reqs[i]!);
+    try {
+      const rows = group.length === 1 ? [await transitionRow(pool, group[0]!)] : await transitionRows(pool, group);
+      indexes.forEach((i, k) => (out[i] = { status: 'fulfilled', value: rows[k]! }));
+    } catch (err) {
+      if (group.length === 1 || isDatabaseUnavailable(err)) {
+        for (const i of indexes) out[i] = { status: 'rejected', reason: err };
+        return;
+      }
+      await Promise.all(indexes.map(async (i) => {
+        out[i] = await transitionRow(pool, reqs[i]!).then((value) => ({ status: 'fulfilled' as const, value }), (reason) => ({ status: 'rejected' as const, reason }));
+      }));
+    }
+  }));
+  return out;
+}
+
+/** What decides a move's statement text: moves of one shape can share one. */
+function shapeOf(req: TransitionRequest): string {
+  const patch = Object.entries(req.patch ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => (v === 'now' ? `${k}=now` : k));
+  return JSON.stringify([req.to, req.from, patch, req.lockedBy !== undefined, Boolean(req.releaseLease), req.billed ?? false,
+    settlement(req.to, req.patch?.error_code, req.billed)?.ruleSql ?? null]);
+}
+
+/**
+ * Moves of one shape in one statement: each row's id, lease holder, detail
+ * and patch travel as one JSON array; the patch is typed by the jobs table
+ * itself (jsonb_populate_record). The rest is the single move's SQL, over
+ * every row: the keys' ordering locks (in one order), the events, webhook
+ * deliveries, charges and notices. Outcomes in the moves' order; null where
+ * a move did not happen.
+ */
+async function transitionRows(pool: pg.Pool, reqs: TransitionRequest[]): Promise<Array<NoticeRow | null>> {
+  const first = reqs[0]!;
+  const patchKeys = Object.entries(first.patch ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v === 'now'] as const);
+  const sets = [`status = $2::"JobStatus"`, 'updated_at = now()'];
+  for (const [column, isNow] of patchKeys) {
+    if (isNow) sets.push(column === 'first_sent_at' ? 'first_sent_at = COALESCE(jobs.first_sent_at, now())' : `${column} = now()`);
+    else sets.push(`${column} = (input.in_patch).${column}`);
+  }
+  if (first.releaseLease) sets.push(...LEASE_RELEASE);
+  const lockGuard = first.lockedBy !== undefined ? ' AND jobs.locked_by = input.in_locked_by' : '';
+  const rows = [...reqs].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0)).map((req) => ({
+    in_id: req.jobId,
+    in_locked_by: req.lockedBy ?? null,
+    in_detail: req.detail ?? {},
+    in_patch: Object.fromEntries(patchKeys.filter(([, isNow]) => !isNow).map(([column]) => {
+      const value = (req.patch as Record<string, unknown>)[column];
+      return [column, value instanceof Date ? value.toISOString() : value];
+    })),
+  }));
+  const sql = moveSql({
+    to: first.to, sets, errorCode: first.patch?.error_code, billed: first.billed, detailParam: 'moved.in_detail',
+    from: 'input',
+    where: `jobs.id = ANY($4::uuid[]) AND jobs.id = input.in_id AND jobs.status = ANY($3::"JobStatus"[])${lockGuard}`,
+    returning: 'input.in_detail',
+  });
+  const { rows: notices } = await pool.query<NoticeRow>(prepared(
+    `WITH input AS MATERIALIZED (
+       SELECT r.in_id, r.in_locked_by, r.in_detail, jsonb_populate_record(NULL::jobs, r.in_patch) AS in_patch
+       FROM jsonb_to_recordset($1::jsonb) AS r(in_id uuid, in_locked_by text, in_detail jsonb, in_patch jsonb)
+     ), ${sql}
+     SELECT * FROM event_notice`,
+    [JSON.stringify(rows), first.to, first.from, rows.map((r) => r.in_id)],
+  ));
+  const byJob = new Map(notices.map((n) => [n.jobId, n]));
+  return reqs.map((req) => byJob.get(req.jobId) ?? null);
 }
 
 /** Changes columns of a job the worker holds without changing its status (no event); hands the lease back when asked. */

@@ -3,6 +3,8 @@
 // The bytes decide what is an image, never the Content-Type: CDNs and gateways
 // answer JSON, HTML and XML errors under `image/png` (decodedImageType).
 
+import { promisify } from 'node:util';
+import { crc32, inflate, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
 /** The image type from its first bytes; null when it is not a known image. */
@@ -25,6 +27,8 @@ export function sniffImageType(bytes: Buffer): string | null {
 export async function decodedImageType(bytes: Buffer): Promise<string | null> {
   const sniffed = sniffImageType(bytes);
   if (!sniffed) return null;
+  // A plain PNG shown whole without libvips (wholePng); anything it does not vouch for goes to sharp.
+  if (sniffed === 'image/png' && (await wholePng(bytes))) return sniffed;
   try {
     // failOn 'truncated': a JPEG cut short is only a libjpeg warning, which 'error' would let through.
     await sharp(bytes, { failOn: 'truncated', limitInputPixels: MAX_OUTPUT_PIXELS }).extractChannel(0).raw().toBuffer();
@@ -36,6 +40,75 @@ export async function decodedImageType(bytes: Buffer): Promise<string | null> {
 
 /** Largest output decoded (about 16k × 16k); sharp's own default, stated. */
 const MAX_OUTPUT_PIXELS = 268_402_689;
+
+const inflateAsync = promisify(inflate);
+/** Up to this many bytes of pixel data are inflated on the event loop (well under a millisecond); more on the thread pool. */
+const INFLATE_ON_LOOP_BYTES = 1 << 20;
+/** Bytes per pixel of the PNG colour types the fast path reads at bit depth 8: grey, RGB, grey+alpha, RGBA. */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+/**
+ * True when `bytes` are a whole PNG of the plainest kind: 8-bit grey, RGB,
+ * grey+alpha or RGBA, not interlaced, within MAX_OUTPUT_PIXELS; every chunk's
+ * CRC right; its IDAT chunks together one complete zlib stream that inflates
+ * to exactly one filter byte (0–4) and one row of pixels per line; IEND last.
+ * Decoding such a file cannot fail: unfiltering is arithmetic. False means
+ * only "not shown here": the caller asks sharp (libvips) then, which decodes
+ * every pixel, so the verdict on anything else is the same as before. What it
+ * saves is libvips' set-up and thread hop, the largest CPU cost of a
+ * completed job in the worker (docs/PERFORMANCE.md §10).
+ */
+export async function wholePng(bytes: Buffer): Promise<boolean> {
+  try {
+    if (bytes.length < 8 + 25 + 12) return false;
+    let at = 8;
+    let width = 0;
+    let height = 0;
+    let channels = 0;
+    const idat: Buffer[] = [];
+    let idatDone = false;
+    let ended = false;
+    while (at + 12 <= bytes.length) {
+      const length = bytes.readUInt32BE(at);
+      const type = bytes.toString('latin1', at + 4, at + 8);
+      const end = at + 12 + length;
+      if (length > 0x7fffffff || end > bytes.length) return false;
+      if (crc32(bytes.subarray(at + 4, at + 8 + length)) !== bytes.readUInt32BE(at + 8 + length)) return false;
+      const data = bytes.subarray(at + 8, at + 8 + length);
+      if (at === 8) {
+        if (type !== 'IHDR' || length !== 13) return false;
+        width = data.readUInt32BE(0);
+        height = data.readUInt32BE(4);
+        channels = PNG_CHANNELS[data[9]!] ?? 0;
+        // bit depth 8, compression 0, filter 0, no interlace
+        if (data[8] !== 8 || channels === 0 || data[10] !== 0 || data[11] !== 0 || data[12] !== 0) return false;
+        if (width === 0 || height === 0 || width * height > MAX_OUTPUT_PIXELS) return false;
+      } else if (type === 'IDAT') {
+        if (idatDone) return false; // IDAT chunks must be consecutive
+        idat.push(data);
+      } else if (type === 'IEND') {
+        ended = end === bytes.length && length === 0;
+        break;
+      } else {
+        if (idat.length > 0) idatDone = true;
+        // An unknown critical chunk (upper-case first letter) is one a decoder must refuse; PLTE belongs to palette images.
+        if ((type.charCodeAt(0) & 0x20) === 0) return false;
+      }
+      at = end;
+    }
+    if (!ended || idat.length === 0) return false;
+    const rowBytes = width * channels;
+    const expected = height * (rowBytes + 1);
+    const stream = Buffer.concat(idat);
+    const options = { maxOutputLength: expected + 1 };
+    const pixels = expected <= INFLATE_ON_LOOP_BYTES ? inflateSync(stream, options) : await inflateAsync(stream, options);
+    if (pixels.length !== expected) return false;
+    for (let row = 0; row < height; row++) if (pixels[row * (rowBytes + 1)]! > 4) return false;
+    return true;
+  } catch {
+    return false; // a stream that does not inflate whole, an output larger than the header says: sharp decides
+  }
+}
 
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 
