@@ -12,7 +12,8 @@
 //     along its edge, relative to the target's own there). The last two are
 //     defined in bench/support/swap-quality.ts.
 // Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --no-quality] [-- --no-perf]
-//        [-- --strategies 'name;name'] [-- --json] [-- --pairs-out file.jsonl (per-pair figures)]
+//        [-- --strategies 'name;name'] [-- --every K (every K-th pair, for screening)] [-- --json]
+//        [-- --pairs-out file.jsonl (per-pair figures)]
 import { createHash } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -34,6 +35,9 @@ const pairsArg = args.indexOf('--pairs');
 const dumpArg = args.indexOf('--pairs-out');
 const dumpPath = dumpArg >= 0 ? args[dumpArg + 1] : undefined;
 const maxPairs = pairsArg >= 0 ? Number(args[pairsArg + 1]) : smoke ? 1 : Infinity;
+// --every K: screen on every K-th pair (spread over all photos) instead of the first N.
+const everyArg = args.indexOf('--every');
+const every = everyArg >= 0 ? Math.max(1, Number(args[everyArg + 1])) : 1;
 
 const require = createRequire(import.meta.url);
 const sampleDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
@@ -42,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, ditherFade: false, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -66,7 +70,27 @@ const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entri
   'oval+membrane+edge, f6, shape .5': { mask: 'oval', blend: 'membrane+edge', colour: true, poseMatch: true, occluders: false, feather: 0.06, shape: 0.5 },
   'hairline+membrane+edge, skin, f6, shape .5': { mask: 'hairline', blend: 'membrane+edge', colour: 'skin', poseMatch: true, occluders: false, feather: 0.06, shape: 0.5 },
   'oval+membrane+edge, f6': { mask: 'oval', blend: 'membrane+edge', colour: true, poseMatch: true, occluders: false, feather: 0.06 },
+  ...layeredRows(),
 } satisfies Record<string, SwapStrategy>).map(([name, st]) => [name, row(st)]));
+
+/** Issue 19's seam work: the documented default's base with gentle ramps, an outward tone feather and texture fade-in. */
+function layeredRows(): Record<string, SwapStrategy> {
+  const base: SwapStrategy = { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5 };
+  const out: Record<string, SwapStrategy> = {
+    'H': base,
+    'H, dither fade': { ...base, ditherFade: true },
+    'H, cubic': { ...base, ramp: 'cubic' },
+    'H, cubic, f8': { ...base, ramp: 'cubic', feather: 0.08 },
+  };
+  for (const ramp of ['cubic', 'smoothstep2'] as const) {
+    for (const o of [0, 0.04, 0.08]) for (const tf of [0, 0.06, 0.1]) {
+      if (!o && !tf) continue;
+      out[`H, ${ramp}, out ${o}, tex ${tf}`] = { ...base, ramp, outward: o, textureFeather: tf };
+      out[`H, ${ramp}, out ${o}, tex ${tf}, df`] = { ...base, ramp, outward: o, textureFeather: tf, ditherFade: true };
+    }
+  }
+  return out;
+}
 const strategiesArg = args.indexOf('--strategies');
 const chosenStrategies = strategiesArg >= 0
   ? Object.fromEntries(args[strategiesArg + 1]!.split(';').map((name) => {
@@ -201,7 +225,7 @@ async function quality(width: number, strategies: Record<string, SwapStrategy>, 
     }
     const pairs: Array<[Face, Face]> = [];
     for (const s of faces) for (const t of faces) if (s.photo !== t.photo) pairs.push([s, t]);
-    const chosen = pairs.slice(0, Math.min(pairs.length, limit));
+    const chosen = pairs.filter((_, i) => i % every === 0).slice(0, limit);
     log(`quality: ${faces.length} sample faces, ${chosen.length} source/target pairs (faces of different photos) at ${width}px`);
     log('  identity = outputs closer to source than to target; landmarks = mean mesh distance output↔target / target inter-ocular (lower is truer);');
     log('  seam = Σ|∇(out−target)|² / Σ|∇target|² in a band along the changed region\'s edge (0 = invisible; ratio = Σ|∇out|²/Σ|∇target|², 1 = as the target)');
