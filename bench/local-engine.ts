@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, ditherFade: false, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, ditherFade: false, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -87,6 +87,27 @@ function layeredRows(): Record<string, SwapStrategy> {
       if (!o && !tf) continue;
       out[`H, ${ramp}, out ${o}, tex ${tf}`] = { ...base, ramp, outward: o, textureFeather: tf };
       out[`H, ${ramp}, out ${o}, tex ${tf}, df`] = { ...base, ramp, outward: o, textureFeather: tf, ditherFade: true };
+    }
+  }
+  // The same with the edge made exact first (membrane+edge: the Poisson correction of what the membrane leaves on the edge), so no tone step is left to extend.
+  const exact: SwapStrategy = { ...base, blend: 'membrane+edge' };
+  for (const ramp of ['cubic', 'smoothstep2'] as const) {
+    for (const o of [0, 0.02, 0.04]) for (const tf of [0.06, 0.1]) {
+      out[`E, ${ramp}, out ${o}, tex ${tf}`] = { ...exact, ramp, outward: o, textureFeather: tf };
+    }
+  }
+  // Shape transfer 1.0 with the layered blends.
+  for (const [name, st] of Object.entries({
+    'H, shape 1': { ...base, shape: 1 },
+    'H, shape 1, cubic, out 0.04, tex 0.06': { ...base, shape: 1, ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
+    'E, shape 1, cubic, out 0.02, tex 0.06': { ...exact, shape: 1, ramp: 'cubic', outward: 0.02, textureFeather: 0.06 },
+    'E, shape 1, cubic, out 0.04, tex 0.06': { ...exact, shape: 1, ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
+    'E, shape 1, smoothstep2, out 0.02, tex 0.06': { ...exact, shape: 1, ramp: 'smoothstep2', outward: 0.02, textureFeather: 0.06 },
+  } satisfies Record<string, SwapStrategy>)) out[name] = st;
+  // Tone faded in over a short inward ramp (no tone step on the edge, nothing added outside the region), texture over a wider one.
+  for (const ramp of ['cubic', 'smoothstep2', 'smoothstep'] as const) {
+    for (const tn of [0.01, 0.02, 0.03]) for (const tf of [0.06, 0.1]) {
+      out[`H, ${ramp}, tone ${tn}, tex ${tf}`] = { ...base, ramp, toneFeather: tn, textureFeather: tf };
     }
   }
   return out;
@@ -170,7 +191,10 @@ async function throughput(size: number, swaps: number, poolSize?: number) {
 
 interface Face { photo: number; index: number; box: [number, number, number, number]; embedding: number[]; mesh: Float64Array }
 
-interface PairFigures { source: number; target: number; landmarks: number; seam: Seam | null }
+interface PairFigures { source: number; target: number; landmarks: number; seam: Seam | null; seamVisible: Seam | null }
+
+/** Levels of difference from which a pixel counts as visibly changed, for the second seam figure. */
+const VISIBLE_LEVELS = 8;
 
 /** Run `fn` over `items` with at most `limit` in flight (the outputs are large; the pool's queue need not hold them all). */
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -229,25 +253,29 @@ async function quality(width: number, strategies: Record<string, SwapStrategy>, 
     log(`quality: ${faces.length} sample faces, ${chosen.length} source/target pairs (faces of different photos) at ${width}px`);
     log('  identity = outputs closer to source than to target; landmarks = mean mesh distance output↔target / target inter-ocular (lower is truer);');
     log('  seam = Σ|∇(out−target)|² / Σ|∇target|² in a band along the changed region\'s edge (0 = invisible; ratio = Σ|∇out|²/Σ|∇target|², 1 = as the target)');
+    log(`  seam@${VISIBLE_LEVELS} = the same with "changed" meaning a channel differs by more than ${VISIBLE_LEVELS} levels (the visible edge; a faint tone shift spread outside the face cannot move the band)`);
     const rows: Record<string, {
       pairs: number; closerToSource: number; meanSimSource: number; meanSimTarget: number; lost: number;
-      landmarkError: number; landmarkErrorMedian: number; seam: number; seamMedian: number; seamRatio: number; seamPairs: number; seconds: number;
+      landmarkError: number; landmarkErrorMedian: number; seam: number; seamMedian: number; seamRatio: number; seamPairs: number;
+      seamVisible: number; seamVisibleMedian: number; seconds: number;
     }> = {};
     for (const [name, strategy] of Object.entries(strategies)) {
       const t0 = performance.now();
-      const figures = await mapLimited(chosen, pool.size * 3, async ([s, t]): Promise<PairFigures | { lost: true; seam: Seam | null } | null> => {
+      const figures = await mapLimited(chosen, pool.size * 3, async ([s, t]): Promise<PairFigures | { lost: true; seam: Seam | null; seamVisible: Seam | null } | null> => {
         const res = await pool.swap({ ...request(images.get(s.photo)!, images.get(t.photo)!, strategy), format: 'png', sourceIndices: [s.index], targetIndices: [t.index] });
         if (!res.ok) return null;
         const [desc, out] = await Promise.all([pool.describe(res.bytes, t.box), decodeRgb(res.bytes)]);
         const seam = seamVisibility(out, pixels.get(t.photo)!, t.box);
-        if (!desc) return { lost: true, seam };
-        return { source: cosine(desc.embedding, s.embedding), target: cosine(desc.embedding, t.embedding), landmarks: landmarkError(desc.mesh, t.mesh), seam };
+        const seamVisible = seamVisibility(out, pixels.get(t.photo)!, t.box, undefined, VISIBLE_LEVELS);
+        if (!desc) return { lost: true, seam, seamVisible };
+        return { source: cosine(desc.embedding, s.embedding), target: cosine(desc.embedding, t.embedding), landmarks: landmarkError(desc.mesh, t.mesh), seam, seamVisible };
       });
       if (dumpPath) {
         appendFileSync(dumpPath, `${JSON.stringify({ strategy: name, pairs: chosen.map(([s, t], i) => ({ sourceFace: [s.photo, s.index], targetFace: [t.photo, t.index], ...figures[i] })) })}\n`);
       }
       const ok = figures.filter((x): x is PairFigures => x !== null && !('lost' in x));
       const seams = figures.map((x) => x?.seam).filter((x): x is Seam => Boolean(x));
+      const visible = figures.map((x) => x?.seamVisible).filter((x): x is Seam => Boolean(x));
       rows[name] = {
         pairs: ok.length,
         closerToSource: round(ok.filter((x) => x.source > x.target).length / (ok.length || 1), 3),
@@ -260,12 +288,15 @@ async function quality(width: number, strategies: Record<string, SwapStrategy>, 
         seamMedian: round(median(seams.map((x) => x.seam)), 3),
         seamRatio: round(mean(seams.map((x) => x.ratio)), 3),
         seamPairs: seams.length,
+        seamVisible: round(mean(visible.map((x) => x.seam)), 3),
+        seamVisibleMedian: round(median(visible.map((x) => x.seam)), 3),
         seconds: round((performance.now() - t0) / 1000),
       };
       const r = rows[name]!;
       log(`  ${name.padEnd(28)} identity ${(r.closerToSource * 100).toFixed(1)}% (sim src ${r.meanSimSource.toFixed(3)}, tgt ${r.meanSimTarget.toFixed(3)}; ${r.pairs} pairs${r.lost ? `, ${r.lost} without a face in the output` : ''})`
         + `  landmarks ${r.landmarkError.toFixed(4)} (median ${r.landmarkErrorMedian.toFixed(4)})`
-        + `  seam ${r.seam.toFixed(3)} (median ${r.seamMedian.toFixed(3)}, ratio ${r.seamRatio.toFixed(3)}; ${r.seamPairs} pairs)  [${r.seconds} s]`);
+        + `  seam ${r.seam.toFixed(3)} (median ${r.seamMedian.toFixed(3)}, ratio ${r.seamRatio.toFixed(3)}; ${r.seamPairs} pairs)`
+        + `  seam@${VISIBLE_LEVELS} ${r.seamVisible.toFixed(3)} (median ${r.seamVisibleMedian.toFixed(3)})  [${r.seconds} s]`);
     }
     return { width, faces: faces.length, rows };
   } finally {

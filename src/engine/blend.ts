@@ -113,8 +113,9 @@ export function compositeTwoBand(
  * Layered compositing for a seamless edge without giving up the face: the
  * difference D = warped − target inside `region` is split into its tone
  * (a blur of D over the region, radius `toneRadius`) and its texture (the
- * rest). Inside the region the tone is taken whole and the texture with
- * `alphaTexture` (a gentle ramp from the region's edge inwards); outside the
+ * rest). Inside the region the tone is taken with `alphaTone` (whole when
+ * null; else a short ramp from the edge) and the texture with `alphaTexture`
+ * (a gentle, wider ramp from the region's edge inwards); outside the
  * region, over `outward` pixels, only a smooth extension of the edge's tone
  * difference is added, with weight `ramp(1 − distance / outward)`. Nothing
  * of the source's pixels outside its face is used: outside the region the
@@ -123,7 +124,7 @@ export function compositeTwoBand(
  * target it rounds instead of sprinkling ±1 noise.
  */
 export function compositeLayers(
-  out: RgbImage, warped: Float32Array, region: Uint8Array, alphaTexture: Float32Array, roi: Roi,
+  out: RgbImage, warped: Float32Array, region: Uint8Array, alphaTexture: Float32Array, alphaTone: Float32Array | null, roi: Roi,
   opts: { toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean },
   random: () => number,
 ): void {
@@ -157,7 +158,7 @@ export function compositeLayers(
   }
   for (let k = 0; k < n; k++) {
     let a: number, inside: boolean;
-    if (region[k]) { a = 1; inside = true; }
+    if (region[k]) { a = alphaTone ? alphaTone[k]! : 1; inside = true; }
     else {
       if (!opts.distance || opts.outward <= 0) continue;
       const dist = opts.distance[k]!;
@@ -169,11 +170,11 @@ export function compositeLayers(
     const p = ((roi.y + Math.floor(k / w)) * out.width + roi.x + (k % w)) * 3;
     const r = random();
     const at = inside ? alphaTexture[k]! : 0;
-    const amp = opts.ditherFade ? Math.min(1, inside ? Math.max(at, 0.25) : a) : 1;
+    const amp = opts.ditherFade ? Math.min(1, inside ? Math.max(at, a) : a) : 1;
     const d = 0.5 + (r - 0.5) * amp;
     for (let c = 0; c < 3; c++) {
       const t = out.data[p + c]!;
-      const v = inside ? t + low[c]![k]! + at * (diff[c]![k]! - low[c]![k]!) : t + a * ext[c]![k]!;
+      const v = inside ? t + a * low[c]![k]! + at * (diff[c]![k]! - low[c]![k]!) : t + a * ext[c]![k]!;
       const q = Math.floor(v + d);
       out.data[p + c] = q < 0 ? 0 : q > 255 ? 255 : q;
     }

@@ -50,6 +50,8 @@ export interface SwapStrategy {
    */
   outward?: number;
   textureFeather?: number;
+  /** With layered compositing: fade the tone in over this width inside the region (0 = whole tone up to the edge). */
+  toneFeather?: number;
   /** Scale the rounding dither with the blend weight (round, not dither, where the blend barely touches the target). */
   ditherFade?: boolean;
   /** Mirror the source face when that matches the target's head turn better. */
@@ -219,7 +221,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     const keep = selectTriangles(ctx.topology, srcMesh, tf.mesh, strategy.mask === 'inner' ? 'inner' : 'oval');
     const radius = featherRadius(tf.box[2]);
     const outwardPx = strategy.outward ? Math.max(2, tf.box[2] * strategy.outward) : 0;
-    const layered = outwardPx > 0 || Boolean(strategy.textureFeather);
+    const layered = outwardPx > 0 || Boolean(strategy.textureFeather) || Boolean(strategy.toneFeather);
     const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2 + Math.ceil(outwardPx));
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
@@ -259,7 +261,8 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
       const alphaTexture = strategy.textureFeather
         ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.textureFeather), strategy.ramp)
         : Float32Array.from(region);
-      compositeLayers(out, warped.rgb, region, alphaTexture, roi, {
+      const alphaTone = strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
+      compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
         toneRadius: Math.max(1.5, tf.box[2] * 0.012), outward: outwardPx,
         distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
         ramp: (x) => rampValue(x, strategy.ramp), ditherFade: Boolean(strategy.ditherFade),
