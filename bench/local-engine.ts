@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, ditherFade: false, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, ditherFade: false, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -104,6 +104,10 @@ function layeredRows(): Record<string, SwapStrategy> {
     'E, shape 1, cubic, out 0.04, tex 0.06': { ...exact, shape: 1, ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
     'E, shape 1, smoothstep2, out 0.02, tex 0.06': { ...exact, shape: 1, ramp: 'smoothstep2', outward: 0.02, textureFeather: 0.06 },
   } satisfies Record<string, SwapStrategy>)) out[name] = st;
+  // The exact edge correction fading over a narrower ring, so more of the source's tone stays in the face's outer ring.
+  for (const ef of [0.015, 0.025, 0.035]) for (const [o, tf] of [[0.04, 0.06], [0.04, 0.04], [0.06, 0.04]] as const) {
+    out[`E, edge ${ef}, cubic, out ${o}, tex ${tf}`] = { ...exact, edgeFade: ef, ramp: 'cubic', outward: o, textureFeather: tf };
+  }
   // Tone faded in over a short inward ramp (no tone step on the edge, nothing added outside the region), texture over a wider one.
   for (const ramp of ['cubic', 'smoothstep2', 'smoothstep'] as const) {
     for (const tn of [0.01, 0.02, 0.03]) for (const tf of [0.06, 0.1]) {

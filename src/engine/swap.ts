@@ -50,6 +50,8 @@ export interface SwapStrategy {
    */
   outward?: number;
   textureFeather?: number;
+  /** membrane+edge: width (fraction of the face width) over which the exact edge correction fades inwards; 1.5 × the feather when absent. */
+  edgeFade?: number;
   /** With layered compositing: fade the tone in over this width inside the region (0 = whole tone up to the edge). */
   toneFeather?: number;
   /** Scale the rounding dither with the blend weight (round, not dither, where the blend barely touches the target). */
@@ -255,7 +257,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     timings.colour! += p1 - p0; p0 = p1;
     if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * 0.25));
     if (strategy.blend === 'poisson') poissonBlend(warped.rgb, region, target, roi);
-    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, featherWidth * 1.5));
+    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5));
     const random = seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
     if (layered) {
       const alphaTexture = strategy.textureFeather
