@@ -70,6 +70,7 @@ const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entri
   'oval+membrane+edge, f6, shape .5': { mask: 'oval', blend: 'membrane+edge', colour: true, poseMatch: true, occluders: false, feather: 0.06, shape: 0.5 },
   'hairline+membrane+edge, skin, f6, shape .5': { mask: 'hairline', blend: 'membrane+edge', colour: 'skin', poseMatch: true, occluders: false, feather: 0.06, shape: 0.5 },
   'oval+membrane+edge, f6': { mask: 'oval', blend: 'membrane+edge', colour: true, poseMatch: true, occluders: false, feather: 0.06 },
+  'code default before issue 19 (oval+membrane+edge, f6, shape .5)': { mask: 'oval', blend: 'membrane+edge', feather: 0.06, colour: true, poseMatch: true, occluders: false, shape: 0.5 },
   ...layeredRows(),
 } satisfies Record<string, SwapStrategy>).map(([name, st]) => [name, row(st)]));
 
