@@ -109,6 +109,10 @@ function layeredRows(): Record<string, SwapStrategy> {
   for (const ef of [0.015, 0.025, 0.035]) for (const [o, tf] of [[0.04, 0.06], [0.04, 0.04], [0.06, 0.04]] as const) {
     out[`E, edge ${ef}, cubic, out ${o}, tex ${tf}`] = { ...exact, edgeFade: ef, ramp: 'cubic', outward: o, textureFeather: tf };
   }
+  // Exact edge, nothing added outside the region: tone over a short ramp, texture over a longer one.
+  for (const ramp of ['smoothstep', 'cubic'] as const) for (const tn of [0.01, 0.02, 0.04]) {
+    out[`E, edge 0.015, ${ramp}, tone ${tn}, tex 0.04`] = { ...exact, edgeFade: 0.015, ramp, toneFeather: tn, textureFeather: 0.04 };
+  }
   // Tone faded in over a short inward ramp (no tone step on the edge, nothing added outside the region), texture over a wider one.
   for (const ramp of ['cubic', 'smoothstep2', 'smoothstep'] as const) {
     for (const tn of [0.01, 0.02, 0.03]) for (const tf of [0.06, 0.1]) {
