@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, ditherFade: false, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -113,6 +113,9 @@ function layeredRows(): Record<string, SwapStrategy> {
   for (const ramp of ['smoothstep', 'cubic'] as const) for (const tn of [0.01, 0.02, 0.04]) {
     out[`E, edge 0.015, ${ramp}, tone ${tn}, tex 0.04`] = { ...exact, edgeFade: 0.015, ramp, toneFeather: tn, textureFeather: 0.04 };
   }
+  // The source's fine detail (high-pass, above ~1.2 % of the face width) over the target's own low-pass tone.
+  out['H, detail only, tex 0.04'] = { ...base, detailOnly: true, textureFeather: 0.04 };
+  out['H, detail only, cubic, tex 0.04'] = { ...base, detailOnly: true, ramp: 'cubic', textureFeather: 0.04 };
   // Tone faded in over a short inward ramp (no tone step on the edge, nothing added outside the region), texture over a wider one.
   for (const ramp of ['cubic', 'smoothstep2', 'smoothstep'] as const) {
     for (const tn of [0.01, 0.02, 0.03]) for (const tf of [0.06, 0.1]) {

@@ -52,6 +52,8 @@ export interface SwapStrategy {
   textureFeather?: number;
   /** membrane+edge: width (fraction of the face width) over which the exact edge correction fades inwards; 1.5 × the feather when absent. */
   edgeFade?: number;
+  /** Layered compositing with none of the source's tone: the target's low-pass with the source's fine detail (high-pass) over it. */
+  detailOnly?: boolean;
   /** With layered compositing: fade the tone in over this width inside the region (0 = whole tone up to the edge). */
   toneFeather?: number;
   /** Scale the rounding dither with the blend weight (round, not dither, where the blend barely touches the target). */
@@ -223,7 +225,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     const keep = selectTriangles(ctx.topology, srcMesh, tf.mesh, strategy.mask === 'inner' ? 'inner' : 'oval');
     const radius = featherRadius(tf.box[2]);
     const outwardPx = strategy.outward ? Math.max(2, tf.box[2] * strategy.outward) : 0;
-    const layered = outwardPx > 0 || Boolean(strategy.textureFeather) || Boolean(strategy.toneFeather);
+    const layered = outwardPx > 0 || Boolean(strategy.textureFeather) || Boolean(strategy.toneFeather) || Boolean(strategy.detailOnly);
     const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2 + Math.ceil(outwardPx));
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
@@ -263,7 +265,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
       const alphaTexture = strategy.textureFeather
         ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.textureFeather), strategy.ramp)
         : Float32Array.from(region);
-      const alphaTone = strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
+      const alphaTone = strategy.detailOnly ? new Float32Array(region.length) : strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
       compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
         toneRadius: Math.max(1.5, tf.box[2] * 0.012), outward: outwardPx,
         distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
