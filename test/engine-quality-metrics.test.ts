@@ -61,4 +61,16 @@ describe('seam visibility', () => {
     expect(hard.ratio).toBeGreaterThan(soft.ratio);
     expect(seamVisibility(target, target, box)).toBeNull();
   });
+
+  it('with a threshold, sits on the visible edge: a faint shift outside a hard step does not hide the step', () => {
+    const target = texture();
+    // A hard 30-level step at an inner square, and a 1-level shift over the rest of the box around it.
+    const inner = (x: number, y: number) => x >= box[0] + 20 && x < box[0] + 60 && y >= box[1] + 20 && y < box[1] + 60;
+    const out = pasted(target, (x, y) => (inner(x, y) ? 30 : 1));
+    const any = seamVisibility(out, target, box)!;
+    const visible = seamVisibility(out, target, box, undefined, 8)!;
+    expect(any.changed).toBe(box[2] * box[3]); // the band sits on the box's edge, where only the 1-level shift is
+    expect(visible.changed).toBe(40 * 40);
+    expect(visible.seam).toBeGreaterThan(10 * any.seam);
+  });
 });

@@ -47,8 +47,15 @@ export interface Seam {
  * (Chebyshev) of that region's edge, on both sides. A hard cut, a tone step or
  * a texture jump at the mask's edge all put gradient into output − target
  * there; a seamless blend puts little. Null when the swap changed nothing.
+ *
+ * `threshold` > 0 counts a pixel as changed only when some channel differs by
+ * more than that many levels: the band then sits on the *visible* edge of the
+ * change. With 0 (the bench's seam figure) a blend that spreads a faint,
+ * smooth tone shift outside the face moves the band out onto that shift and
+ * away from whatever step or texture jump it leaves further in; the
+ * thresholded figure still sees it.
  */
-export function seamVisibility(output: Rgb, target: Rgb, box: Box, halfWidth = Math.max(2, Math.round(box[2] * 0.02))): Seam | null {
+export function seamVisibility(output: Rgb, target: Rgb, box: Box, halfWidth = Math.max(2, Math.round(box[2] * 0.02)), threshold = 0): Seam | null {
   const gx = box[2] * 0.6, gy = box[3] * 0.6;
   const x0 = Math.max(0, Math.floor(box[0] - gx)), y0 = Math.max(0, Math.floor(box[1] - gy));
   const x1 = Math.min(target.width, Math.ceil(box[0] + box[2] + gx)), y1 = Math.min(target.height, Math.ceil(box[1] + box[3] + gy));
@@ -58,7 +65,8 @@ export function seamVisibility(output: Rgb, target: Rgb, box: Box, halfWidth = M
   let changed = 0;
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const p = ((y0 + y) * target.width + x0 + x) * 3;
-    if (output.data[p] !== target.data[p] || output.data[p + 1] !== target.data[p + 1] || output.data[p + 2] !== target.data[p + 2]) {
+    if (Math.abs(output.data[p]! - target.data[p]!) > threshold || Math.abs(output.data[p + 1]! - target.data[p + 1]!) > threshold
+      || Math.abs(output.data[p + 2]! - target.data[p + 2]!) > threshold) {
       changedPlane[y * w + x] = 1;
       changed++;
     }

@@ -40,14 +40,14 @@ export function membraneCorrect(warped: Float32Array, cover: Uint8Array, target:
 }
 
 /** Alpha-blend `warped` into `out` (the target's pixels, modified in place) with seeded dithering. */
-export function compositeInto(out: RgbImage, warped: Float32Array, alpha: Float32Array, roi: Roi, random: () => number): void {
+export function compositeInto(out: RgbImage, warped: Float32Array, alpha: Float32Array, roi: Roi, random: () => number, ditherFade = false): void {
   for (let y = 0; y < roi.h; y++) {
     for (let x = 0; x < roi.w; x++) {
       const k = y * roi.w + x;
       const a = alpha[k]!;
       if (a <= 0) continue;
       const p = ((roi.y + y) * out.width + roi.x + x) * 3;
-      const d = random();
+      const d = ditherFade ? 0.5 + (random() - 0.5) * Math.min(1, a) : random();
       for (let c = 0; c < 3; c++) {
         const v = warped[3 * k + c]! * a + out.data[p + c]! * (1 - a);
         const q = Math.floor(v + d);
@@ -103,6 +103,78 @@ export function compositeTwoBand(
     for (let c = 0; c < 3; c++) {
       const t = tgt[3 * k + c]!, lw = lowW[c]![k]!, lt = lowT[c]![k]!;
       const v = t + al * (lw - lt) + ah * ((warped[3 * k + c]! - lw) - (t - lt));
+      const q = Math.floor(v + d);
+      out.data[p + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+    }
+  }
+}
+
+/**
+ * Layered compositing for a seamless edge without giving up the face: the
+ * difference D = warped − target inside `region` is split into its tone
+ * (a blur of D over the region, radius `toneRadius`) and its texture (the
+ * rest). Inside the region the tone is taken with `alphaTone` (whole when
+ * null; else a short ramp from the edge) and the texture with `alphaTexture`
+ * (a gentle, wider ramp from the region's edge inwards); outside the
+ * region, over `outward` pixels, only a smooth extension of the edge's tone
+ * difference is added, with weight `ramp(1 − distance / outward)`. Nothing
+ * of the source's pixels outside its face is used: outside the region the
+ * output is the target plus a smooth tone shift. `ditherFade` scales the
+ * rounding dither with the weight, so where the blend barely touches the
+ * target it rounds instead of sprinkling ±1 noise.
+ */
+export function compositeLayers(
+  out: RgbImage, warped: Float32Array, region: Uint8Array, alphaTexture: Float32Array, alphaTone: Float32Array | null, roi: Roi,
+  opts: { toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean },
+  random: () => number,
+): void {
+  const w = roi.w, h = roi.h, n = w * h;
+  const reg = new Float32Array(n);
+  for (let k = 0; k < n; k++) reg[k] = region[k]!;
+  const regBlur = blurPlane(reg, w, h, opts.toneRadius);
+  const near = blurPlane(reg, w, h, 1.5);
+  const edge = new Float32Array(n);
+  for (let k = 0; k < n; k++) edge[k] = region[k] && near[k]! < 0.999 ? 1 : 0;
+  const extRadius = Math.max(2, opts.outward / 2);
+  const edgeBlur = opts.outward > 0 ? blurPlane(edge, w, h, extRadius) : null;
+  const diff: Float32Array[] = [], low: Float32Array[] = [], ext: Array<Float32Array | null> = [];
+  for (let c = 0; c < 3; c++) {
+    const d = new Float32Array(n);
+    for (let k = 0; k < n; k++) {
+      if (!region[k]) continue;
+      const p = ((roi.y + Math.floor(k / w)) * out.width + roi.x + (k % w)) * 3;
+      d[k] = warped[3 * k + c]! - out.data[p + c]!;
+    }
+    const l = blurPlane(d, w, h, opts.toneRadius);
+    for (let k = 0; k < n; k++) l[k] = regBlur[k]! > 1e-6 ? l[k]! / regBlur[k]! : 0;
+    diff.push(d); low.push(l);
+    if (edgeBlur) {
+      const e = new Float32Array(n);
+      for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
+      const eb = blurPlane(e, w, h, extRadius);
+      for (let k = 0; k < n; k++) eb[k] = edgeBlur[k]! > 1e-6 ? eb[k]! / edgeBlur[k]! : 0;
+      ext.push(eb);
+    } else ext.push(null);
+  }
+  for (let k = 0; k < n; k++) {
+    let a: number, inside: boolean;
+    if (region[k]) { a = alphaTone ? alphaTone[k]! : 1; inside = true; }
+    else {
+      if (!opts.distance || opts.outward <= 0) continue;
+      const dist = opts.distance[k]!;
+      if (dist >= opts.outward) continue;
+      a = opts.ramp(1 - dist / opts.outward);
+      if (a <= 0) continue;
+      inside = false;
+    }
+    const p = ((roi.y + Math.floor(k / w)) * out.width + roi.x + (k % w)) * 3;
+    const r = random();
+    const at = inside ? alphaTexture[k]! : 0;
+    const amp = opts.ditherFade ? Math.min(1, inside ? Math.max(at, a) : a) : 1;
+    const d = 0.5 + (r - 0.5) * amp;
+    for (let c = 0; c < 3; c++) {
+      const t = out.data[p + c]!;
+      const v = inside ? t + a * low[c]![k]! + at * (diff[c]![k]! - low[c]![k]!) : t + a * ext[c]![k]!;
       const q = Math.floor(v + d);
       out.data[p + c] = q < 0 ? 0 : q > 255 ? 255 : q;
     }

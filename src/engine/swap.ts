@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { Human } from '@vladmandic/human';
 import { seededRandom } from '../util/seeded-random.js';
-import { compositeInto, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
+import { compositeInto, compositeLayers, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
 import { decodeImage, encodeImage, ImageDecodeError, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';
-import { featherMask, featherRadius } from './mask.js';
+import { distanceOutside, featherMask, featherRadius, rampValue, type Ramp } from './mask.js';
 import { samplerFor } from './sampling.js';
 import type { FaceTopology } from './topology.js';
 import { hairlineRegion, triangleZones } from './hairline.js';
@@ -38,6 +38,26 @@ export interface SwapStrategy {
    * 'skin-mean' = means only over skin (the source keeps its contrast).
    */
   colour: boolean | 'skin' | 'skin-mean';
+  /** How the blend weight rises from the edge (mask.ts#rampValue); smoothstep when absent. */
+  ramp?: Ramp;
+  /**
+   * Layered compositing (blend.ts#compositeLayers), as fractions of the face
+   * width: `outward` extends the edge's smooth tone difference this far
+   * outside the region (fading with `ramp`), `textureFeather` fades the
+   * source's texture in over this width inside it (0 = texture taken whole).
+   * Either one > 0 selects the layered compositing; the region's inside then
+   * keeps the source's whole tone.
+   */
+  outward?: number;
+  textureFeather?: number;
+  /** membrane+edge: width (fraction of the face width) over which the exact edge correction fades inwards; 1.5 × the feather when absent. */
+  edgeFade?: number;
+  /** Layered compositing with none of the source's tone: the target's low-pass with the source's fine detail (high-pass) over it. */
+  detailOnly?: boolean;
+  /** With layered compositing: fade the tone in over this width inside the region (0 = whole tone up to the edge). */
+  toneFeather?: number;
+  /** Scale the rounding dither with the blend weight (round, not dither, where the blend barely touches the target). */
+  ditherFade?: boolean;
   /** Mirror the source face when that matches the target's head turn better. */
   poseMatch: boolean;
   /** Leave pixels that are not skin-like (hair, hands, glasses) in either face as the target shows them. */
@@ -204,7 +224,9 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     const srcMesh = mirrored ? mirroredMesh(sf.mesh, ctx.topology, source.width) : sf.mesh;
     const keep = selectTriangles(ctx.topology, srcMesh, tf.mesh, strategy.mask === 'inner' ? 'inner' : 'oval');
     const radius = featherRadius(tf.box[2]);
-    const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2);
+    const outwardPx = strategy.outward ? Math.max(2, tf.box[2] * strategy.outward) : 0;
+    const layered = outwardPx > 0 || Boolean(strategy.textureFeather) || Boolean(strategy.toneFeather) || Boolean(strategy.detailOnly);
+    const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2 + Math.ceil(outwardPx));
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
       return;
@@ -218,7 +240,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     }
     const featherWidth = strategy.feather ? Math.max(2, tf.box[2] * strategy.feather)
       : strategy.blend === 'poisson' ? Math.max(2, tf.box[2] * 0.02) : strategy.blend === 'membrane' || strategy.blend === 'membrane+edge' ? radius / 2 : radius;
-    const alpha = featherMask(region, roi.w, roi.h, featherWidth);
+    const alpha = featherMask(region, roi.w, roi.h, featherWidth, strategy.ramp);
     if (strategy.occluders) {
       ctx.regions ??= triangleRegions(ctx.topology);
       rejectOccluders(alpha, warped, target, roi, ctx.regions, Math.max(2, tf.box[2] * 0.02));
@@ -237,12 +259,22 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     timings.colour! += p1 - p0; p0 = p1;
     if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * 0.25));
     if (strategy.blend === 'poisson') poissonBlend(warped.rgb, region, target, roi);
-    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, featherWidth * 1.5));
+    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5));
     const random = seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
-    if (strategy.twoBand) {
+    if (layered) {
+      const alphaTexture = strategy.textureFeather
+        ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.textureFeather), strategy.ramp)
+        : Float32Array.from(region);
+      const alphaTone = strategy.detailOnly ? new Float32Array(region.length) : strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
+      compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
+        toneRadius: Math.max(1.5, tf.box[2] * 0.012), outward: outwardPx,
+        distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
+        ramp: (x) => rampValue(x, strategy.ramp), ditherFade: Boolean(strategy.ditherFade),
+      }, random);
+    } else if (strategy.twoBand) {
       const alphaHigh = featherMask(region, roi.w, roi.h, featherWidth * 2);
       compositeTwoBand(out, warped.rgb, region, alpha, alphaHigh, roi, Math.max(1.5, tf.box[2] * 0.012), random);
-    } else compositeInto(out, warped.rgb, alpha, roi, random);
+    } else compositeInto(out, warped.rgb, alpha, roi, random, Boolean(strategy.ditherFade));
     timings.blend! += performance.now() - p0;
     pairs.push({ ...pair, mirrored, colour, pixels: warped.pixels });
   });
