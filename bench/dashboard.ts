@@ -15,6 +15,10 @@
 // page, the cold one the page beside the server's work. --cold restarts the API
 // and forgets every thumbnail made (job_thumbnails) before each rep, so every rep
 // is cold.
+// --split-cores: the API, the emulator and PostgreSQL on core 0, the bench and
+// Chromium on core 1 (taskset; PostgreSQL's processes are put back on every core
+// at the end): the page on a machine of its own, as its users have it, rather
+// than beside the server it loads 300 images from.
 // --compare DIR: every other rep loads the dashboard built in DIR (app.js,
 // app.css, e.g. a copy of another tree's web/dist) instead of this tree's, on the
 // same server and jobs: interleaved before/after pairs in one run.
@@ -27,7 +31,7 @@
 // `npx tsx bench/support/trace-top.ts DIR/rep-N.json`). Tracing costs the page
 // time itself: compare traced reps with traced reps.
 //
-//   npm run bench:dashboard [-- --smoke] [--jobs 100] [--reps 3] [--cold] [--compare DIR] [--trace DIR]
+//   npm run bench:dashboard [-- --smoke] [--jobs 100] [--reps 3] [--cold] [--split-cores] [--compare DIR] [--trace DIR]
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -38,6 +42,7 @@ import { findChromium, launchChromium } from '../test/support/browser.js';
 import { samplePath } from '../test/support/engine-samples.js';
 import { createBenchDatabase } from './support/db.js';
 import { startApiProcess, startEmulatorProcess, type Proc } from './support/processes.js';
+import { allCores, pinToCores, postgresPids } from './support/cores.js';
 import { hasFlag, load, log, machine, printJson, table, numArg, strArg, type Row } from './support/report.js';
 import { summarize } from './support/stats.js';
 
@@ -47,6 +52,7 @@ const reps = numArg('reps', smoke ? 1 : 3);
 const traceDir = strArg('trace');
 const compareDir = strArg('compare');
 const coldEveryRep = hasFlag('cold');
+const splitCores = hasFlag('split-cores');
 /** Over this a task is long and a frame slow; at most this share of slow frames is smooth. */
 const SLOW_MS = 50;
 const SLOW_FRAME_SHARE = 0.05;
@@ -260,6 +266,10 @@ try {
   procs.push({ pid: 0, output: () => '', stop: () => rm(dataDir, { recursive: true, force: true }) } as unknown as Proc);
   let api = await startApi();
   procs.push(api);
+  const serverCore = async () => {
+    if (splitCores) await pinToCores([api.pid, emulator.pid, ...(await postgresPids())], '0');
+  };
+  await serverCore();
   const gql = async (query: string, variables?: unknown) => {
     const res = await fetch(`${api.url}/graphql`, {
       method: 'POST',
@@ -300,6 +310,8 @@ try {
     await context.route('**/assets/app.js', (route) => route.fulfill({ path: join(dir, 'app.js'), contentType: 'text/javascript' }));
     await context.route('**/assets/app.css', (route) => route.fulfill({ path: join(dir, 'app.css'), contentType: 'text/css' }));
   };
+  // Chromium inherits the bench's cores.
+  if (splitCores) await pinToCores([process.pid], '1');
   const browser = await launchChromium(chromiumPath);
   const results: (RepResult & { load: number; variant: string; server: 'cold' | 'warm' })[] = [];
   try {
@@ -314,6 +326,7 @@ try {
         procs.splice(procs.indexOf(api), 1);
         api = await startApi();
         procs.push(api);
+        await serverCore();
       }
       // A fresh context each rep: nothing cached, the key in session storage as after sign-in.
       const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
@@ -398,5 +411,6 @@ try {
 } finally {
   for (const p of procs.reverse()) await p.stop().catch(() => {});
   await db.drop().catch(() => {});
+  if (splitCores) await pinToCores(await postgresPids(), allCores()).catch(() => {});
 }
 process.exit(exitCode);
