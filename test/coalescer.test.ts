@@ -2,7 +2,7 @@
 // arrive while a batch is in flight go together; each caller gets its own
 // outcome, and a batch that fails fails each of its callers.
 import { describe, expect, it } from 'vitest';
-import { Coalescer } from '../src/util/coalescer.js';
+import { Coalescer, coalescerPer } from '../src/util/coalescer.js';
 import { pause } from './support/wait.js';
 
 function deferred<T>() {
@@ -81,5 +81,21 @@ describe('Coalescer', () => {
     expect(failed.map((s) => (s as PromiseRejectedResult).reason?.message)).toEqual(['batch failed', 'batch failed']);
     await expect(c.push(3)).rejects.toThrow(/no outcome/);
     expect(await c.push(4)).toBe(4);
+  });
+});
+
+describe('coalescerPer', () => {
+  it('makes one coalescer per owner on first use, whose batches run with that owner', async () => {
+    const seen: Array<[string, number[]]> = [];
+    const per = coalescerPer<{ name: string }, number, string>(async (owner, items) => {
+      seen.push([owner.name, items]);
+      return items.map((i) => ({ status: 'fulfilled', value: `${owner.name}:${i}` }));
+    }, { maxBatch: 10, maxInFlight: 1 });
+    const a = { name: 'a' };
+    const b = { name: 'b' };
+    expect(per(a)).toBe(per(a));
+    expect(per(a)).not.toBe(per(b));
+    expect(await Promise.all([per(a).push(1), per(b).push(2)])).toEqual(['a:1', 'b:2']);
+    expect(seen).toEqual([['a', [1]], ['b', [2]]]);
   });
 });

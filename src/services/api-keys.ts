@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { prepared } from '../db/prepared.js';
-import { Coalescer } from '../util/coalescer.js';
+import { coalescerPer } from '../util/coalescer.js';
 import { isUuid } from '../util/uuid.js';
 
 export interface ApiKeyIdentity {
@@ -73,19 +73,22 @@ const KEY_COLUMNS = `id, name, prefix, is_admin AS "isAdmin", created_at AS "cre
 /** A key that is neither revoked nor expired (SQL over api_keys' columns). */
 const KEY_IS_LIVE = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`;
 
+/** An ApiKeyIdentity's columns. */
+const IDENTITY_COLUMNS = `id, name, is_admin AS "isAdmin", expires_at AS "expiresAt"`;
+
 type KeyLookup = ApiKeyIdentity & { hash: string };
 
 /** Looks up many hashes in one statement: each gets its live key's owner, or null. */
 async function lookUpHashes(pool: pg.Pool, hashes: string[]): Promise<Array<PromiseSettledResult<ApiKeyIdentity | null>>> {
   const { rows } = await pool.query<KeyLookup>(prepared(
-    `SELECT hash, id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE hash = ANY($1::text[]) AND ${KEY_IS_LIVE}`,
+    `SELECT hash, ${IDENTITY_COLUMNS} FROM api_keys WHERE hash = ANY($1::text[]) AND ${KEY_IS_LIVE}`,
     [[...new Set(hashes)]],
   ));
   const byHash = new Map(rows.map(({ hash, ...identity }) => [hash, identity]));
   return hashes.map((h) => ({ status: 'fulfilled', value: byHash.get(h) ?? null }));
 }
 
-const lookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>();
+const secretLookups = coalescerPer(lookUpHashes, { maxBatch: 200, maxInFlight: 1 });
 
 /**
  * The key's owner, or null when the secret is unknown, revoked or expired.
@@ -97,25 +100,20 @@ const lookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>()
  */
 export async function authenticateApiKey(pool: pg.Pool, secret: string): Promise<ApiKeyIdentity | null> {
   if (!secret.startsWith(KEY_PREFIX)) return null;
-  let coalescer = lookups.get(pool);
-  if (!coalescer) {
-    coalescer = new Coalescer((hashes) => lookUpHashes(pool, hashes), { maxBatch: 200, maxInFlight: 1 });
-    lookups.set(pool, coalescer);
-  }
-  return coalescer.push(hashApiKey(secret));
+  return secretLookups(pool).push(hashApiKey(secret));
 }
 
 /** Looks up many key ids in one statement: each gets its key's owner if the key is live, or null. */
 async function lookUpIds(pool: pg.Pool, ids: string[]): Promise<Array<PromiseSettledResult<ApiKeyIdentity | null>>> {
   const { rows } = await pool.query<ApiKeyIdentity>(prepared(
-    `SELECT id, name, is_admin AS "isAdmin", expires_at AS "expiresAt" FROM api_keys WHERE id = ANY($1::uuid[]) AND ${KEY_IS_LIVE}`,
+    `SELECT ${IDENTITY_COLUMNS} FROM api_keys WHERE id = ANY($1::uuid[]) AND ${KEY_IS_LIVE}`,
     [[...new Set(ids)]],
   ));
   const byId = new Map(rows.map((identity) => [identity.id, identity]));
   return ids.map((id) => ({ status: 'fulfilled', value: byId.get(id) ?? null }));
 }
 
-const idLookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>();
+const idLookups = coalescerPer(lookUpIds, { maxBatch: 200, maxInFlight: 2 });
 
 /**
  * The owner of key `id` if it is live: what a signed link (src/util/url-signing.ts)
@@ -126,12 +124,7 @@ const idLookups = new WeakMap<pg.Pool, Coalescer<string, ApiKeyIdentity | null>>
 export async function liveApiKeyById(pool: pg.Pool, id: string): Promise<ApiKeyIdentity | null> {
   // One malformed id must not fail the batch it shares (a uuid[] cast raises).
   if (!isUuid(id)) return null;
-  let coalescer = idLookups.get(pool);
-  if (!coalescer) {
-    coalescer = new Coalescer((ids) => lookUpIds(pool, ids), { maxBatch: 200, maxInFlight: 2 });
-    idLookups.set(pool, coalescer);
-  }
-  return coalescer.push(id);
+  return idLookups(pool).push(id);
 }
 
 /** Of `ids`, those no longer live, and why: what a process that may have missed notices must close. */

@@ -5,7 +5,7 @@
 // per thumbnail before; docs/PERFORMANCE.md §7).
 import type pg from 'pg';
 import { prepared } from '../db/prepared.js';
-import { Coalescer } from '../util/coalescer.js';
+import { coalescerPer } from '../util/coalescer.js';
 import { isUuid } from '../util/uuid.js';
 import type { JobOutputRow } from './served-outputs.js';
 
@@ -37,17 +37,12 @@ async function lookUp(pool: pg.Pool, batch: Lookup[]): Promise<Array<PromiseSett
   return batch.map((_, i) => ({ status: 'fulfilled', value: byOrd.get(i + 1) ?? null }));
 }
 
-const lookups = new WeakMap<pg.Pool, Coalescer<Lookup, JobFileRow | null>>();
+const lookups = coalescerPer(lookUp, { maxBatch: 200, maxInFlight: 2 });
 
 /** Key `apiKeyId`'s job `id` (of `model`, when the caller's id names one), or null. */
 export async function findJobFiles(pool: pg.Pool, apiKeyId: string, id: string, model?: string): Promise<JobFileRow | null> {
   // One malformed id must not fail the batch it shares (a uuid[] cast raises).
   if (!isUuid(id) || !isUuid(apiKeyId)) return null;
-  let coalescer = lookups.get(pool);
-  if (!coalescer) {
-    coalescer = new Coalescer((batch) => lookUp(pool, batch), { maxBatch: 200, maxInFlight: 2 });
-    lookups.set(pool, coalescer);
-  }
-  const job = await coalescer.push({ apiKeyId, id });
+  const job = await lookups(pool).push({ apiKeyId, id });
   return job && (!model || job.model === model) ? job : null;
 }

@@ -6,7 +6,7 @@
 // cursor (docs/ARCHITECTURE.md, §4).
 import type pg from 'pg';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { Coalescer } from '../util/coalescer.js';
+import { coalescerPer } from '../util/coalescer.js';
 import type { JobColumn } from '../db/job-columns.js';
 import { prepared } from '../db/prepared.js';
 import type { JobStatus } from './job-status.js';
@@ -259,20 +259,11 @@ async function transitionRow(db: pg.Pool | pg.PoolClient, req: TransitionRequest
   return rows[0] ?? null;
 }
 
-const moveBatchers = new WeakMap<pg.Pool, Coalescer<TransitionRequest, NoticeRow | null>>();
+const moveBatcher = coalescerPer(transitionBatch, { maxBatch: 64, maxInFlight: 1 });
 
 /** How the moves on `pool` were batched so far (for tests and benches). */
 export function moveBatchStats(pool: pg.Pool): { batches: number; items: number; largest: number } {
-  return { ...(moveBatchers.get(pool)?.stats ?? { batches: 0, items: 0, largest: 0 }) };
-}
-
-function moveBatcher(pool: pg.Pool): Coalescer<TransitionRequest, NoticeRow | null> {
-  let batcher = moveBatchers.get(pool);
-  if (!batcher) {
-    batcher = new Coalescer((reqs) => transitionBatch(pool, reqs), { maxBatch: 64, maxInFlight: 1 });
-    moveBatchers.set(pool, batcher);
-  }
-  return batcher;
+  return { ...moveBatcher(pool).stats };
 }
 
 /**

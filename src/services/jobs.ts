@@ -13,7 +13,7 @@ import { cancel, type CancelOutcome } from './job-steps.js';
 import { eventFanOut, JOBS_READY_CHANNEL, keyLockCall } from './job-transitions.js';
 import { LIVE_STATUSES, type JobStatus } from './job-status.js';
 import type { Estimate } from './pricing.js';
-import { Coalescer } from '../util/coalescer.js';
+import { coalescerPer, type Coalescer } from '../util/coalescer.js';
 import { componentLogger } from '../util/logger.js';
 import { jobMoved } from './job-telemetry.js';
 import { currentTraceParent } from '../util/tracing.js';
@@ -172,8 +172,6 @@ async function insertBatch(db: Db, batch: InsertParams[]): Promise<Array<Promise
   }));
 }
 
-const batchers = new WeakMap<Db, Coalescer<InsertParams, CreateRow>>();
-
 /**
  * The creates of a process go through one coalescer per database: under load,
  * creates that arrive while others are being written share one statement and
@@ -182,14 +180,7 @@ const batchers = new WeakMap<Db, Coalescer<InsertParams, CreateRow>>();
  * at a time: with two, each was half the size, and every statement wakes a
  * PostgreSQL backend (the API's costliest syscall in bench:submissions).
  */
-export function createBatcher(db: Db): Coalescer<InsertParams, CreateRow> {
-  let batcher = batchers.get(db);
-  if (!batcher) {
-    batcher = new Coalescer((batch) => insertBatch(db, batch), { maxBatch: 100, maxInFlight: 1 });
-    batchers.set(db, batcher);
-  }
-  return batcher;
-}
+export const createBatcher: (db: Db) => Coalescer<InsertParams, CreateRow> = coalescerPer(insertBatch, { maxBatch: 100, maxInFlight: 1 });
 
 export async function createJob(db: Db, args: CreateJobArgs): Promise<CreateOutcome> {
   const id = randomUUID();

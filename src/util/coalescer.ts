@@ -45,3 +45,22 @@ export class Coalescer<I, O> {
     }
   }
 }
+
+/**
+ * One coalescer per owner (a pool, a database), made on its first use and
+ * dropped with the owner: `run` gets the owner and the batch.
+ */
+export function coalescerPer<K extends object, I, O>(
+  run: (owner: K, items: I[]) => Promise<Array<PromiseSettledResult<O>>>,
+  opts: { maxBatch: number; maxInFlight: number },
+): (owner: K) => Coalescer<I, O> {
+  const made = new WeakMap<K, Coalescer<I, O>>();
+  return (owner) => {
+    let coalescer = made.get(owner);
+    if (!coalescer) {
+      coalescer = new Coalescer((items) => run(owner, items), opts);
+      made.set(owner, coalescer);
+    }
+    return coalescer;
+  };
+}
