@@ -300,9 +300,14 @@ async function transitionBatch(pool: pg.Pool, reqs: TransitionRequest[]): Promis
   return out;
 }
 
+/** The columns a move's patch sets, each with whether it is set to now(). */
+function patchColumns(req: TransitionRequest): Array<readonly [string, boolean]> {
+  return Object.entries(req.patch ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v === 'now'] as const);
+}
+
 /** What decides a move's statement text: moves of one shape can share one. */
 function shapeOf(req: TransitionRequest): string {
-  const patch = Object.entries(req.patch ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => (v === 'now' ? `${k}=now` : k));
+  const patch = patchColumns(req).map(([k, isNow]) => (isNow ? `${k}=now` : k));
   return JSON.stringify([req.to, req.from, patch, req.lockedBy !== undefined, Boolean(req.releaseLease), req.billed ?? false,
     settlement(req.to, req.patch?.error_code, req.billed)?.ruleSql ?? null]);
 }
@@ -317,7 +322,7 @@ function shapeOf(req: TransitionRequest): string {
  */
 async function transitionRows(pool: pg.Pool, reqs: TransitionRequest[]): Promise<Array<NoticeRow | null>> {
   const first = reqs[0]!;
-  const patchKeys = Object.entries(first.patch ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v === 'now'] as const);
+  const patchKeys = patchColumns(first);
   const sets = [`status = $2::"JobStatus"`, 'updated_at = now()'];
   for (const [column, isNow] of patchKeys) {
     if (isNow) sets.push(column === 'first_sent_at' ? 'first_sent_at = COALESCE(jobs.first_sent_at, now())' : `${column} = now()`);

@@ -105,17 +105,15 @@ function terminalStream(): DestinationStream | undefined {
 }
 
 /**
- * stdout, written asynchronously on the main thread: lines logged while a write is
- * in flight go out together in the next one, instead of one blocking write each
- * (a log reader that falls behind used to stall the event loop: 8 % of the API's
- * CPU in bench:submissions was spent in synchronous writes). pino flushes what is
- * left when the process exits; a SIGKILL loses the lines not yet written.
+ * stdout, written asynchronously on the main thread, instead of one blocking write
+ * per line (a log reader that falls behind used to stall the event loop: 8 % of the
+ * API's CPU in bench:submissions was spent in synchronous writes). Lines gather up
+ * to 4 KB, or 100 ms, per write: one syscall for a dozen request lines instead of
+ * one or two (7 % of the API's CPU). pino flushes what is left when the process
+ * exits; a SIGKILL loses at most those 100 ms of lines.
  */
 function stdoutStream(): DestinationStream {
   if (!isMainThread) return pino.destination({ dest: 1, sync: true });
-  // Lines gather up to 4 KB, or 100 ms, per write: one syscall for a dozen
-  // request lines instead of one or two (the writes were 7 % of the API's CPU
-  // in bench:submissions). A SIGKILL loses at most those 100 ms of lines.
   return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
 }
 
