@@ -14,14 +14,21 @@ import type { Roi } from './warp.js';
 
 export type BlendMode = 'feather' | 'membrane';
 
+/** 1 on the pixels of `mask` that lie on its edge (within about 1.5 px of the outside), else 0. */
+function edgeBand(mask: Uint8Array, w: number, h: number): Float32Array {
+  const n = w * h;
+  const plane = new Float32Array(n);
+  for (let i = 0; i < n; i++) plane[i] = mask[i]!;
+  const near = blurPlane(plane, w, h, 1.5);
+  const band = new Float32Array(n);
+  for (let i = 0; i < n; i++) band[i] = mask[i] && near[i]! < 0.999 ? 1 : 0;
+  return band;
+}
+
 /** Shift `warped` so its edge matches the target (the membrane correction), in place. */
 export function membraneCorrect(warped: Float32Array, cover: Uint8Array, target: RgbImage, roi: Roi, radius: number): void {
   const n = roi.w * roi.h;
-  const coverF = new Float32Array(n);
-  for (let i = 0; i < n; i++) coverF[i] = cover[i]!;
-  const near = blurPlane(coverF, roi.w, roi.h, 1.5);
-  const band = new Float32Array(n);
-  for (let i = 0; i < n; i++) band[i] = cover[i] && near[i]! < 0.999 ? 1 : 0;
+  const band = edgeBand(cover, roi.w, roi.h);
   const den = blurPlane(band, roi.w, roi.h, radius);
   for (let c = 0; c < 3; c++) {
     const diff = new Float32Array(n);
@@ -132,9 +139,7 @@ export function compositeLayers(
   const reg = new Float32Array(n);
   for (let k = 0; k < n; k++) reg[k] = region[k]!;
   const regBlur = blurPlane(reg, w, h, opts.toneRadius);
-  const near = blurPlane(reg, w, h, 1.5);
-  const edge = new Float32Array(n);
-  for (let k = 0; k < n; k++) edge[k] = region[k] && near[k]! < 0.999 ? 1 : 0;
+  const edge = edgeBand(region, w, h);
   const extRadius = Math.max(2, opts.outward / 2);
   const edgeBlur = opts.outward > 0 ? blurPlane(edge, w, h, extRadius) : null;
   const diff: Float32Array[] = [], low: Float32Array[] = [], ext: Array<Float32Array | null> = [];
