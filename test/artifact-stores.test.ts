@@ -29,7 +29,7 @@ import { PROCESS_START_MS } from './support/wait.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CREATE = createMutation('createFaceswapV4Job', 'CreateFaceswapV4JobInput');
-const OUTPUT = `query($id: ID!) { job(id: $id) { status output { url sha256 bytes } ... on FaceswapV4Job { sourceImage { url sha256 } } } }`;
+const OUTPUT = `query($id: ID!) { job(id: $id) { status output { url sha256 bytes upstreamSha256 } ... on FaceswapV4Job { sourceImage { url sha256 } } } }`;
 
 let s3: S3Server;
 beforeAll(async () => {
@@ -78,8 +78,9 @@ describe.each(['postgres', 's3'] as const)('API and worker on different hosts, A
     for (const dir of [t.config.dataDir, workerDir]) {
       expect(await readdir(join(dir, 'artifacts')).catch(() => [])).toEqual([]);
     }
+    // The upstream's bytes are stored; the labelled bytes served are made from them on each read.
     const keys = await collect(t.app.artifacts.keys());
-    expect(keys).toContain(`${job.output.sha256}.png`);
+    expect(keys).toContain(`${job.output.upstreamSha256}.png`);
     // The dashboard's thumbnails are made from the shared store and kept in it.
     for (const image of ['output', 'sourceImage']) {
       const thumb = await fetch(`${t.url}/thumbnails/${encodeURIComponent(id)}/${image}`, { headers: { authorization: `Bearer ${t.key}` } });

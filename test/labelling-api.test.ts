@@ -144,8 +144,8 @@ describe('default configuration: the XMP label on every output', () => {
       `UPDATE jobs SET served_output_key = NULL, served_output_sha256 = NULL, served_output_bytes = NULL, served_output_label = NULL WHERE id = $1`, [id]);
     const got = await download(t, job.output.url);
     expect((await readXmp(got.bytes)).JobId).toBe(job.id);
-    const { rows: [row] } = await t.app.db.pool.query(`SELECT served_output_sha256 AS s, served_output_label AS l FROM jobs WHERE id = $1`, [id]);
-    expect(row).toEqual({ s: sha256(got.bytes), l: 'xmp' });
+    const { rows: [row] } = await t.app.db.pool.query(`SELECT served_output_sha256 AS s, served_output_label AS l, served_output_key AS k FROM jobs WHERE id = $1`, [id]);
+    expect(row).toEqual({ s: sha256(got.bytes), l: 'xmp', k: null });
     const again = (await t.gql(OUTPUT, { id: job.id })).data.job;
     expect(again.output.sha256).toBe(row.s);
   });
@@ -166,8 +166,36 @@ describe('default configuration: the XMP label on every output', () => {
     const thumb = await thumbnail(t, job.id, 'output');
     expect(thumb.status).toBe(404);
     expect(JSON.parse(thumb.bytes.toString())).toEqual({ error: 'No thumbnail: the output file is missing from the artifact store.' });
-    const { rows: [row] } = await t.app.db.pool.query(`SELECT served_output_key FROM jobs WHERE id = $1`, [id]);
-    expect(row.served_output_key).toBeNull();
+    const { rows: [row] } = await t.app.db.pool.query(`SELECT served_output_key, served_output_sha256 FROM jobs WHERE id = $1`, [id]);
+    expect(row).toEqual({ served_output_key: null, served_output_sha256: null });
+  });
+
+  it('an XMP label is not stored: one file per output, the label made again on each read, byte for byte', async () => {
+    const c = CASES[0]!;
+    const job = await runJob(t, c.mutation, c.input);
+    const { rows: [row] } = await t.app.db.pool.query(`SELECT served_output_key AS k, output_key AS o FROM jobs WHERE id = $1`, [jobUuid(job.id)]);
+    expect(row.k).toBeNull();
+    const { LocalArtifactStore, contentKey } = await import('../src/services/artifacts.js');
+    const { join } = await import('node:path');
+    const store = new LocalArtifactStore(join(t.config.dataDir, 'artifacts'));
+    const [first, second] = [await download(t, job.output.url), await download(t, job.output.url)];
+    expect(first.bytes.equals(second.bytes)).toBe(true);
+    expect(sha256(first.bytes)).toBe(job.output.sha256);
+    // Nothing stored under the served bytes' key: the store holds the upstream's file only.
+    expect(await store.read(contentKey(first.bytes, job.output.mimeType).key)).toBeNull();
+    expect(await store.read(row.o)).not.toBeNull();
+  });
+
+  it('a label that comes out otherwise than the job recorded is refused, not served under that ETag', async () => {
+    const c = CASES[0]!;
+    const job = await runJob(t, c.mutation, c.input);
+    await t.app.db.pool.query(`UPDATE jobs SET served_output_sha256 = repeat('0', 64) WHERE id = $1`, [jobUuid(job.id)]);
+    const res = await fetch(job.output.url, { headers: { authorization: `Bearer ${t.key}` } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'The labelled output could not be made again as it was recorded.' });
+    const read = await t.gql(`query($id: ID!) { job(id: $id) { output { sha256 base64 } } }`, { id: job.id });
+    expect(read.errors).toBeUndefined();
+    expect(read.data.job.output).toEqual({ sha256: '0'.repeat(64), base64: null });
   });
 
   it('an exact rerun still reproduces: reproducibility compares the upstream bytes', async () => {
@@ -212,6 +240,18 @@ describe('with a C2PA signing key: a signed manifest too', () => {
   it('each container is covered: WebP, PNG and JPEG outputs were signed', async () => {
     const { rows } = await t.app.db.pool.query(`SELECT DISTINCT output_mime_type AS m FROM jobs WHERE served_output_label = 'xmp+c2pa'`);
     expect(rows.map((r) => r.m).sort()).toEqual(['image/jpeg', 'image/png', 'image/webp']);
+  });
+
+  it('a signed copy (it carries its signing time) is stored beside the output, and served as stored', async () => {
+    const { rows } = await t.app.db.pool.query(`SELECT id, served_output_key AS k, served_output_sha256 AS s FROM jobs WHERE served_output_label = 'xmp+c2pa'`);
+    expect(rows.length).toBeGreaterThan(0);
+    const { LocalArtifactStore } = await import('../src/services/artifacts.js');
+    const { join } = await import('node:path');
+    const store = new LocalArtifactStore(join(t.config.dataDir, 'artifacts'));
+    for (const row of rows) {
+      expect(row.k).toMatch(/^[0-9a-f]{64}\./);
+      expect(sha256((await store.read(row.k))!)).toBe(row.s);
+    }
   });
 
   // Every model the local engine runs, and each container: v2 in its JPEG, v3 asked for PNG, v4 for WebP.

@@ -77,6 +77,29 @@ describe('labelOutput: XMP', () => {
     expect((await readXmp(out.bytes)).DigitalSourceType).toBe('http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic');
   });
 
+  it('is a pure function of the bytes and the job: labelled again, the same bytes (served outputs rely on it)', async () => {
+    const before = await image('png');
+    const [a, b] = [await labelOutput(before, SUBJECT), await labelOutput(Buffer.from(before), { ...SUBJECT })];
+    expect(a.bytes.equals(b.bytes)).toBe(true);
+    // A job's served bytes are made again from this packet on every read and checked against the
+    // sha256 recorded at completion: changing it refuses every stored job's download. Pinned.
+    expect(xmpPacket(SUBJECT)).toBe(`<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:swapyard="urn:swapyard:xmp:job:1.0/"
+    Iptc4xmpExt:DigitalSourceType="${COMPOSITE_TRAINED}"
+    xmp:CreatorTool="Swapyard"
+    swapyard:JobId="${SUBJECT.jobId}"
+    swapyard:Model="FACESWAP_V4"
+    swapyard:Provider="SEGMIND"/>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="r"?>`);
+  });
+
   it('escapes what it writes into XML', () => {
     expect(xmpPacket({ ...SUBJECT, jobId: 'a"<b>&' })).toContain('swapyard:JobId="a&quot;&lt;b&gt;&amp;"');
   });

@@ -5,7 +5,7 @@ import type { Job } from '../generated/prisma/client.js';
 import { MODELS } from '../models/registry.js';
 import { JOB_STATUSES } from '../services/job-status.js';
 import { digitalSourceTypeFor } from '../services/labelling.js';
-import { ensureServedOutput } from '../services/served-outputs.js';
+import { ensureServedOutput, OutputUnavailable, readServedOutput, type JobForLabel, type ServedFile } from '../services/served-outputs.js';
 import { FAILURE_CODES, type FailureCode } from '../services/providers/types.js';
 import { builder } from './builder.js';
 import { ProviderEnum } from './providers.js';
@@ -36,8 +36,9 @@ const JobFailure = builder.objectRef<FailureShape>('JobFailure').implement({
 
 interface OutputShape {
   jobId: string;
-  /** The served (labelled) file. */
-  key: string;
+  /** The served (labelled) file, and the job its label names. */
+  served: ServedFile;
+  job: JobForLabel;
   inline: boolean;
   sha256: string;
   bytes: number;
@@ -94,7 +95,15 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
     base64: t.string({
       nullable: true,
       description: 'The image served (labelled, as url), base64-encoded, for jobs created with base64: true (null otherwise).',
-      resolve: async (o, _args, ctx) => (o.inline ? ((await ctx.artifacts.read(o.key))?.toString('base64') ?? null) : null),
+      resolve: async (o, _args, ctx) => {
+        if (!o.inline) return null;
+        // A missing file, or a label that cannot be made again as recorded: no bytes to give (the download says which).
+        const bytes = await readServedOutput(ctx.artifacts, o.job, o.served).catch((err: unknown) => {
+          if (err instanceof OutputUnavailable) return null;
+          throw err;
+        });
+        return bytes?.toString('base64') ?? null;
+      },
     }),
   }),
 });
@@ -156,7 +165,7 @@ export const SwapJob = builder.prismaInterface('Job', {
         );
         if (!served) return null;
         return {
-          jobId: jobGlobalId(job), key: served.key, inline: params.base64 === true,
+          jobId: jobGlobalId(job), served, job: { ...job, params }, inline: params.base64 === true,
           sha256: served.sha256, bytes: served.bytes, upstreamSha256: job.outputSha256, upstreamBytes: job.outputBytes ?? 0,
           label: served.label, provider: job.provider,
           mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,

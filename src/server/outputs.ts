@@ -12,7 +12,7 @@ import { modelSpec } from '../models/registry.js';
 import { decodeJobId } from '../models/job-ids.js';
 import type { ArtifactStore } from '../services/artifacts.js';
 import { findJobFiles, type JobFileRow } from '../services/job-file-lookups.js';
-import { ensureServedOutput, OutputUnavailable } from '../services/served-outputs.js';
+import { ensureServedOutput, OutputUnavailable, readServedOutput } from '../services/served-outputs.js';
 import type { KeyLimits } from './key-limits.js';
 import { authenticateHeaders, type Refusal } from './request-auth.js';
 import { liveApiKeyById, type ApiKeyIdentity } from '../services/api-keys.js';
@@ -85,27 +85,34 @@ export async function ownJob(
   return job;
 }
 
+interface SentFile { key: string; sha256: string; contentType: string; bytes: number | null }
+
+/** 304 when the client holds `file` already (its sha256 is the ETag). */
+function notModified(req: IncomingMessage, res: ServerResponse, file: SentFile): boolean {
+  if (req.headers['if-none-match'] !== `"${file.sha256}"`) return false;
+  res.writeHead(304);
+  res.end();
+  return true;
+}
+
+function fileHeaders(file: SentFile): Record<string, string> {
+  return {
+    'content-type': file.contentType,
+    'content-length': String(file.bytes ?? ''),
+    etag: `"${file.sha256}"`,
+    'cache-control': 'private, max-age=31536000, immutable',
+  };
+}
+
 /** Streams one artifact, with its sha256 as the ETag. */
-export async function sendArtifact(
-  req: IncomingMessage, res: ServerResponse, artifacts: ArtifactStore,
-  file: { key: string; sha256: string; contentType: string; bytes: number | null }, what: string,
-): Promise<boolean> {
-  if (req.headers['if-none-match'] === `"${file.sha256}"`) {
-    res.writeHead(304);
-    res.end();
-    return true;
-  }
+export async function sendArtifact(req: IncomingMessage, res: ServerResponse, artifacts: ArtifactStore, file: SentFile, what: string): Promise<boolean> {
+  if (notModified(req, res, file)) return true;
   const stream = await artifacts.open(file.key);
   if (!stream) {
     fail(res, 404, `The ${what} file is missing from the artifact store.`);
     return false;
   }
-  res.writeHead(200, {
-    'content-type': file.contentType,
-    'content-length': String(file.bytes ?? ''),
-    etag: `"${file.sha256}"`,
-    'cache-control': 'private, max-age=31536000, immutable',
-  });
+  res.writeHead(200, fileHeaders(file));
   stream.pipe(res);
   await new Promise<void>((resolve, reject) => {
     stream.once('end', resolve);
@@ -118,15 +125,24 @@ export async function sendArtifact(
 export async function serveOutput(req: IncomingMessage, res: ServerResponse, opts: FileOptions & { id: string }): Promise<void> {
   const job = await ownJob(req, res, opts, opts.id, 'output');
   if (!job) return;
-  let file;
   try {
-    file = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job);
+    const file = await ensureServedOutput({ pool: opts.db.pool, artifacts: opts.artifacts, labelling: opts.labelling }, job);
+    if (!file) return fail(res, 404, 'No such output.');
+    const sent = { key: file.key, sha256: file.sha256, contentType: file.mimeType, bytes: file.bytes };
+    if (!file.remade) {
+      await sendArtifact(req, res, opts.artifacts, sent, 'output');
+      return;
+    }
+    // Labelled again from the upstream's bytes (an image, read whole).
+    if (notModified(req, res, sent)) return;
+    const bytes = await readServedOutput(opts.artifacts, job, file);
+    if (!bytes) return fail(res, 404, 'The output file is missing from the artifact store.');
+    res.writeHead(200, fileHeaders(sent));
+    res.end(bytes);
   } catch (err) {
     if (err instanceof OutputUnavailable) return fail(res, 404, err.message);
     throw err;
   }
-  if (!file) return fail(res, 404, 'No such output.');
-  await sendArtifact(req, res, opts.artifacts, { key: file.key, sha256: file.sha256, contentType: file.mimeType, bytes: file.bytes }, 'output');
 }
 
 /** `path` is what follows /inputs/: "<job id>/<field>", the field by its GraphQL name (sourceImage). */

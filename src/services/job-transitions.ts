@@ -33,7 +33,7 @@ export interface JobPatch {
   output_width?: number | null;
   output_height?: number | null;
   /** The labelled output (served-outputs.ts); absent when labelling is off. */
-  served_output_key?: string;
+  served_output_key?: string | null;
   served_output_sha256?: string;
   served_output_bytes?: number;
   served_output_label?: string | null;

@@ -26,7 +26,7 @@ import * as steps from './job-steps.js';
 import { accountOf, recordCreditReading, takeReadingSlot } from './credit-readings.js';
 import { loadInputImages, MissingInputImage } from './input-artifacts.js';
 import { removeUnreferencedArtifacts } from './job-erasure.js';
-import { labelAndStore, type ServedOutputColumns } from './served-outputs.js';
+import { labelForServing, type ServedOutputColumns } from './served-outputs.js';
 import { SENDING } from './job-status.js';
 import { JOBS_OVERFLOW_CHANNEL, JOBS_READY_CHANNEL, type JobPatch } from './job-transitions.js';
 import type { Readiness } from './readiness.js';
@@ -429,13 +429,13 @@ export class Worker {
   }
 
   /**
-   * The labelled copy of the output (served-outputs.ts), stored beside it. A
-   * labelling failure does not fail a job the upstream did: the output is
+   * The labelled output's columns (served-outputs.ts; a C2PA-signed copy is
+   * stored beside the output). A labelling failure does not fail a job the upstream did: the output is
    * labelled when it is first read instead (ensureServedOutput), or that read fails.
    */
   private async labelled(job: ClaimedJob, output: ProviderOutput): Promise<ServedOutputColumns | null> {
     try {
-      return await labelAndStore(this.opts.artifacts, this.opts.labelling ?? { xmp: true, c2pa: null }, job, output.bytes, output.mimeType);
+      return await labelForServing(this.opts.artifacts, this.opts.labelling ?? { xmp: true, c2pa: null }, job, output.bytes, output.mimeType);
     } catch (err) {
       this.log(`job ${job.id}: output not labelled at completion: ${(err as Error).message}`);
       return null;
