@@ -9,12 +9,17 @@
 //    and completions per second in the steady window;
 // 3. drain: a backlog of `--backlog` queued jobs, then the 2 workers start: jobs/s from the
 //    first COMPLETED to the last (the pipeline's capacity, submission excluded);
+// 4. steady: jobs submitted open-loop at `--steady-share` (0.8) of that drain rate for
+//    `--steady-seconds`, each at its own time whatever the answers do; a job's wait
+//    (QUEUED → SUBMITTED on the database clock: in the queue until a worker took it) and
+//    its overhead, p50/p99;
 //    then the peer: graphile-worker (one process, concurrency `--gw-concurrency`, its own
 //    schema of the same database) drains as many jobs doing the same work per job (the same
 //    POST to the emulator, a sha256 of the answer, a file write, one query), and as many
 //    no-op jobs; printed with the ratio swapyard / graphile-worker.
 //
 //   npm run bench:overhead [-- --smoke] [--jobs 300] [--clients 16] [--seconds 10] [--backlog 3000] [--gw-concurrency 8]
+//                          [--steady-share 0.8] [--steady-seconds 10]
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { fingerprint } from '../src/emulator/index.js';
@@ -36,6 +41,10 @@ const seconds = numArg('seconds', smoke ? 0.5 : 10);
 const backlog = numArg('backlog', smoke ? 10 : 3000);
 const workers = numArg('workers', smoke ? 1 : 2);
 const gwConcurrency = numArg('gw-concurrency', 8);
+const steadyShare = numArg('steady-share', 0.8);
+const steadySeconds = numArg('steady-seconds', smoke ? 0.5 : 10);
+/** Diagnostic: a fixed rate (jobs/s) for the steady phase instead of its share of the drain, to compare trees at one load. */
+const steadyFixedRate = numArg('steady-rate', 0);
 /** Diagnostic only: `--async-commit` sets synchronous_commit = off on the bench database, to show what commit latency costs. */
 const asyncCommit = hasFlag('async-commit');
 
@@ -169,6 +178,7 @@ try {
   const cpu0 = await swapyardCpu();
   await Promise.all(backlogIds.map(completion));
   const drainCpuMsPerJob = perJob(cpu0, await swapyardCpu(), backlogIds.length);
+
   const ends = backlogIds.map((id) => done.get(id)!.at).sort((a, b) => a - b);
   const drainSeconds = (ends[ends.length - 1]! - ends[0]!) / 1000;
   const drain = { jobs: backlogIds.length, seconds: drainSeconds, perSecond: (backlogIds.length - 1) / drainSeconds, load1: load(), cpuMsPerJob: drainCpuMsPerJob,
@@ -228,6 +238,32 @@ try {
     load1: load(),
   };
   log(`under load: ${underLoad.completedPerSecondSteady.toFixed(1)} completed/s`);
+
+  // 4. Steady, open loop: the k-th job is sent at t0 + k / rate, however long earlier answers take.
+  await emulator.resetStats();
+  const steadyRate = steadyFixedRate || steadyShare * drain.perSecond;
+  const steadyIds: string[] = [];
+  const steadyCpu = cpuReaders({
+    postgres: pgCpu,
+    workers: async () => (await Promise.all(workerProcs.map((w) => cpuMsOf(w.pid)))).reduce((a, b) => a + b, 0),
+    api: () => cpuMsOf(api.pid),
+  });
+  const steadyCpu0 = await steadyCpu();
+  const s0 = performance.now();
+  const sends: Promise<void>[] = [];
+  for (let k = 0; k < Math.round(steadyRate * steadySeconds); k++) {
+    const due = s0 + (k * 1000) / steadyRate;
+    const ahead = due - performance.now();
+    if (ahead > 1) await new Promise((r) => setTimeout(r, ahead));
+    sends.push(submit().then((id) => { steadyIds.push(id); }));
+  }
+  await Promise.all(sends);
+  await Promise.all(steadyIds.map(completion));
+  const steadyCpuMsPerJob = perJob(steadyCpu0, await steadyCpu(), steadyIds.length);
+  const steadyStages = await stages(steadyIds);
+  const steady = { rate: steadyRate, share: steadyShare, seconds: steadySeconds, sentPerSecond: steadyIds.length / ((performance.now() - s0) / 1000),
+    ...(await overheads(steadyIds)), wait: steadyStages.queuedToSubmittedMs, run: steadyStages.submittedToCompletedMs, cpuMsPerJob: steadyCpuMsPerJob, load1: load() };
+  log(`steady at ${steadyRate.toFixed(0)}/s: wait p99 ${steady.wait.p99.toFixed(1)} ms`);
   await http.close();
   await ws.dispose();
   log('stopping');
@@ -235,6 +271,7 @@ try {
   const rows: Row[] = [
     { run: `sequential (${seqIds.length} jobs)`, 'overhead p50': sequential.overhead.p50, 'overhead p99': sequential.overhead.p99, 'e2e p50': sequential.e2e.p50, 'e2e p99': sequential.e2e.p99, 'upstream p50': sequential.upstream.p50, 'jobs/s': '', load1: sequential.load1 },
     { run: `${clients} clients, ${seconds}s (${loadIds.length} jobs)`, 'overhead p50': underLoad.overhead.p50, 'overhead p99': underLoad.overhead.p99, 'e2e p50': underLoad.e2e.p50, 'e2e p99': underLoad.e2e.p99, 'upstream p50': underLoad.upstream.p50, 'jobs/s': Number(underLoad.completedPerSecondSteady.toFixed(1)), load1: underLoad.load1 },
+    { run: `steady ${steadyRate.toFixed(0)}/s open loop (${steadyFixedRate ? 'fixed' : `${(steadyShare * 100).toFixed(0)} % of the drain`}), ${steadySeconds}s`, 'overhead p50': steady.overhead.p50, 'overhead p99': steady.overhead.p99, 'e2e p50': steady.e2e.p50, 'e2e p99': steady.e2e.p99, 'upstream p50': steady.upstream.p50, 'jobs/s': Number(steadyRate.toFixed(1)), load1: steady.load1 },
     { run: `drain of ${drain.jobs} queued, ${workers} workers`, 'overhead p50': '', 'overhead p99': '', 'e2e p50': '', 'e2e p99': '', 'upstream p50': '', 'jobs/s': Number(drain.perSecond.toFixed(1)), load1: drain.load1 },
     { run: `graphile-worker drain, same work, 1 process × ${gwConcurrency}`, 'overhead p50': '', 'overhead p99': '', 'e2e p50': '', 'e2e p99': '', 'upstream p50': '', 'jobs/s': Number(graphileWorker.work.perSecond.toFixed(1)), load1: graphileWorker.work.load1 },
     { run: `graphile-worker drain, no-op jobs`, 'overhead p50': '', 'overhead p99': '', 'e2e p50': '', 'e2e p99': '', 'upstream p50': '', 'jobs/s': Number(graphileWorker.noop.perSecond.toFixed(1)), load1: graphileWorker.noop.load1 },
@@ -252,8 +289,9 @@ try {
     { drain: 'graphile-worker, no-op', ...fixed(graphileWorker.noop.cpuMsPerJob) },
   ]));
   console.log(`drain ratio swapyard / graphile-worker (same work): ${drainRatio.toFixed(2)}× (goal ≥ 0.8×: ${drainRatio >= 0.8 ? 'met' : 'missed'})`);
+  console.log(`steady load at ${steadyFixedRate ? 'a fixed rate' : `${(steadyShare * 100).toFixed(0)} % of the drain`} (${steadyRate.toFixed(0)} jobs/s, ${steady.wait.n} jobs): wait (QUEUED → SUBMITTED) p50 ${steady.wait.p50.toFixed(1)} ms, p99 ${steady.wait.p99.toFixed(1)} ms (goal p99 < 100 ms: ${steady.wait.p99 < 100 ? 'met' : 'missed'}); SUBMITTED → COMPLETED p50 ${steady.run.p50.toFixed(1)} ms, p99 ${steady.run.p99.toFixed(1)} ms; overhead p99 ${steady.overhead.p99.toFixed(1)} ms; CPU ms per job: ${Object.entries(steady.cpuMsPerJob).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   console.log(`goal overhead p50 < 10 ms: ${sequential.overhead.p50 < 10 ? 'met' : 'missed'}; p99 < 50 ms: ${sequential.overhead.p99 < 50 ? 'met' : 'missed'} (sequential)`);
-  printJson('overhead', { smoke, asyncCommit, workers, clients, seconds, machine: m, sequential, underLoad, drain, graphileWorker, ratios: { drainSwapyardOverGraphileWorker: drainRatio } });
+  printJson('overhead', { smoke, asyncCommit, workers, clients, seconds, machine: m, sequential, underLoad, steady, drain, graphileWorker, ratios: { drainSwapyardOverGraphileWorker: drainRatio } });
 } finally {
   await Promise.all(procs.map((p) => p.stop().catch(() => {})));
   await pool.end();

@@ -88,6 +88,16 @@ describe('bench smoke modes', () => {
     expect(json.drain.perSecond).toBeGreaterThan(0);
   });
 
+  it('overhead: the steady phase sent at 80 % of the drain rate, and every job has its wait and overhead', () => {
+    const { json } = results.get('overhead')!;
+    expect(json.steady.share).toBe(0.8);
+    expect(json.steady.rate).toBeCloseTo(0.8 * json.drain.perSecond, 6);
+    expect(json.steady.unmatched).toBe(0);
+    expect(json.steady.wait.n).toBe(json.steady.e2e.n);
+    expect(json.steady.e2e.n).toBeGreaterThan(0);
+    expect(Number.isFinite(json.steady.wait.p99)).toBe(true);
+  });
+
   it('overhead: the graphile-worker peer drained as many jobs, the same work without failures, and as many no-ops', () => {
     const { json } = results.get('overhead')!;
     for (const task of ['work', 'noop']) {
