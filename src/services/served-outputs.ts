@@ -13,8 +13,7 @@
 // packet naming the job; test/labelling.test.ts pins the packet), so such a job
 // records only the served sha256 and size (served_output_key NULL), and a read
 // labels the upstream's bytes again, checked against that sha256. One file per
-// job instead of two: the worker's second put was a tenth of its CPU per job
-// (docs/PERFORMANCE.md §12).
+// job instead of two (docs/PERFORMANCE.md §12: what the second file cost).
 //
 // A job completed before labelling existed, or while it was turned off, has no
 // served output; the first read of its output labels it then (ensureServedOutput).
