@@ -128,11 +128,12 @@ export function compositeTwoBand(
  * of the source's pixels outside its face is used: outside the region the
  * output is the target plus a smooth tone shift. `ditherFade` scales the
  * rounding dither with the weight, so where the blend barely touches the
- * target it rounds instead of sprinkling ±1 noise.
+ * target it rounds instead of sprinkling ±1 noise. `outwardLimit` (levels,
+ * RGB distance) caps the extension's amplitude.
  */
 export function compositeLayers(
   out: RgbImage, warped: Float32Array, region: Uint8Array, alphaTexture: Float32Array, alphaTone: Float32Array | null, roi: Roi,
-  opts: { toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean },
+  opts: { toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number },
   random: () => number,
 ): void {
   const w = roi.w, h = roi.h, n = w * h;
@@ -160,6 +161,17 @@ export function compositeLayers(
       for (let k = 0; k < n; k++) eb[k] = edgeBlur[k]! > 1e-6 ? eb[k]! / edgeBlur[k]! : 0;
       ext.push(eb);
     } else ext.push(null);
+  }
+  const limit = opts.outwardLimit ?? 0;
+  if (limit > 0 && ext[0]) {
+    // Cap the extension's amplitude (RGB distance), keeping its hue.
+    const [e0, e1, e2] = ext as Float32Array[];
+    for (let k = 0; k < n; k++) {
+      const norm = Math.sqrt(e0![k]! ** 2 + e1![k]! ** 2 + e2![k]! ** 2);
+      if (norm <= limit) continue;
+      const f = limit / norm;
+      e0![k] = e0![k]! * f; e1![k] = e1![k]! * f; e2![k] = e2![k]! * f;
+    }
   }
   for (let k = 0; k < n; k++) {
     let a: number, inside: boolean;

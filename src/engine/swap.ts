@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Human } from '@vladmandic/human';
 import { seededRandom } from '../util/seeded-random.js';
+import { blurPlane } from './blur.js';
 import { compositeInto, compositeLayers, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
@@ -15,7 +16,7 @@ import { hairlineRegion, triangleZones } from './hairline.js';
 import { rejectOccluders, triangleRegions } from './occlusion.js';
 import { poissonBlend } from './poisson.js';
 import { morphTowardsSource } from './shape.js';
-import { mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape, type Roi } from './warp.js';
+import { closeCracks, mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape, type Roi } from './warp.js';
 
 export interface SwapStrategy {
   /** oval/inner: the kept triangles (warp.ts); hairline: oval minus hair and occluders of either face (hairline.ts). */
@@ -52,6 +53,18 @@ export interface SwapStrategy {
   textureFeather?: number;
   /** membrane+edge: width (fraction of the face width) over which the exact edge correction fades inwards; 1.5 × the feather when absent. */
   edgeFade?: number;
+  /**
+   * membrane+edge: correct only the part of the edge's difference beyond this
+   * many levels (RGB distance), so up to that much of the source's tone stays
+   * on the edge (for `outward` to carry out); 0 or absent = exact.
+   */
+  edgeLimit?: number;
+  /** Close the cracks dropped triangles leave inside the face (warp.ts#closeCracks), up to about this fraction of the face width across; 0 or absent = off. */
+  closeCracks?: number;
+  /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
+  crackTexture?: 'fill' | 'target';
+  /** Layered compositing: cap the outward extension's amplitude at this many levels (RGB distance); 0 or absent = no cap. */
+  outwardLimit?: number;
   /** Layered compositing with none of the source's tone: the target's low-pass with the source's fine detail (high-pass) over it. */
   detailOnly?: boolean;
   /** With layered compositing: fade the tone in over this width inside the region (0 = whole tone up to the edge). */
@@ -233,6 +246,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     }
     const dstMesh = strategy.shape ? morphTowardsSource(tf.mesh, srcMesh, ctx.topology, strategy.shape) : tf.mesh;
     const warped = warpTriangles(source, srcMesh, dstMesh, ctx.topology, keep, roi, sample, mirrored);
+    const cracks = strategy.closeCracks ? closeCracks(warped, roi, Math.max(1.5, tf.box[2] * strategy.closeCracks), blurPlane) : null;
     let region = warped.cover;
     if (strategy.mask === 'hairline') {
       ctx.zones ??= triangleZones(ctx.topology);
@@ -259,17 +273,19 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     timings.colour! += p1 - p0; p0 = p1;
     if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * 0.25));
     if (strategy.blend === 'poisson') poissonBlend(warped.rgb, region, target, roi);
-    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5));
+    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5), strategy.edgeLimit ?? 0);
     const random = seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
     if (layered) {
       const alphaTexture = strategy.textureFeather
         ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.textureFeather), strategy.ramp)
         : Float32Array.from(region);
+      if (cracks && strategy.crackTexture === 'target') for (let k = 0; k < cracks.length; k++) if (cracks[k]) alphaTexture[k] = 0;
       const alphaTone = strategy.detailOnly ? new Float32Array(region.length) : strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
       compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
         toneRadius: Math.max(1.5, tf.box[2] * 0.012), outward: outwardPx,
         distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
         ramp: (x) => rampValue(x, strategy.ramp), ditherFade: Boolean(strategy.ditherFade),
+        outwardLimit: strategy.outwardLimit ?? 0,
       }, random);
     } else if (strategy.twoBand) {
       const alphaHigh = featherMask(region, roi.w, roi.h, featherWidth * 2);
