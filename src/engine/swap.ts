@@ -8,7 +8,7 @@ import { blurPlane } from './blur.js';
 import { compositeInto, compositeLayers, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
-import { decodeImage, encodeImage, ImageDecodeError, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';
+import { decodeImage, encodeImage, ImageDecodeError, resizeImage, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';
 import { distanceOutside, featherMask, featherRadius, rampValue, type Ramp } from './mask.js';
 import { samplerFor } from './sampling.js';
 import type { FaceTopology } from './topology.js';
@@ -61,6 +61,15 @@ export interface SwapStrategy {
   edgeLimit?: number;
   /** Close the cracks dropped triangles leave inside the face (warp.ts#closeCracks), up to about this fraction of the face width across; 0 or absent = off. */
   closeCracks?: number;
+  /** membrane: radius of the smooth edge correction as a fraction of the face width; 0.25 when absent (smaller follows the edge closer). */
+  membraneRadius?: number;
+  /**
+   * Layered compositing: after blending a pair, look for a face at the
+   * target's place in the output (Human's detector and mesh on a crop around
+   * it); when none is found there, blend that pair the plain way instead
+   * (the membrane-corrected face with the feathered mask).
+   */
+  faceCheck?: boolean;
   /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
   crackTexture?: 'fill' | 'target';
   /** Layered compositing: cap the outward extension's amplitude at this many levels (RGB distance); 0 or absent = no cap. */
@@ -105,6 +114,8 @@ export interface SwapPair {
   colour: ColourOutcome;
   /** Warped pixels; 0 when every triangle was dropped (nothing changed for this pair). */
   pixels: number;
+  /** With `faceCheck`: the layered blend lost the face, so this pair was blended the plain way. */
+  fellBack?: boolean;
 }
 
 export type SwapResult =
@@ -180,6 +191,40 @@ function edgeFade(region: Uint8Array, roi: Roi, width: number): Float32Array {
   return inner;
 }
 
+function copyRoi(img: RgbImage, roi: Roi): Uint8Array {
+  const out = new Uint8Array(roi.w * roi.h * 3);
+  for (let y = 0; y < roi.h; y++) out.set(img.data.subarray(((roi.y + y) * img.width + roi.x) * 3, ((roi.y + y) * img.width + roi.x + roi.w) * 3), y * roi.w * 3);
+  return out;
+}
+
+function pasteRoi(img: RgbImage, roi: Roi, pixels: Uint8Array): void {
+  for (let y = 0; y < roi.h; y++) img.data.set(pixels.subarray(y * roi.w * 3, (y + 1) * roi.w * 3), ((roi.y + y) * img.width + roi.x) * 3);
+}
+
+/** Side of the crop the face check detects on (the face then spans about half of it). */
+const FACE_CHECK_SIDE = 256;
+
+/**
+ * Whether a face is found in `img` with its centre inside `box` (Human on a
+ * crop of the box grown by half its size each way, scaled to at most
+ * FACE_CHECK_SIDE).
+ */
+async function faceStillThere(human: Human, img: RgbImage, box: [number, number, number, number]): Promise<boolean> {
+  const gx = box[2] * 0.5, gy = box[3] * 0.5;
+  const x0 = Math.max(0, Math.floor(box[0] - gx)), y0 = Math.max(0, Math.floor(box[1] - gy));
+  const x1 = Math.min(img.width, Math.ceil(box[0] + box[2] + gx)), y1 = Math.min(img.height, Math.ceil(box[1] + box[3] + gy));
+  if (x1 - x0 < 8 || y1 - y0 < 8) return true;
+  let crop: RgbImage = { data: copyRoi(img, { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }), width: x1 - x0, height: y1 - y0 };
+  const s = Math.min(1, FACE_CHECK_SIDE / Math.max(crop.width, crop.height));
+  if (s < 1) crop = await resizeImage(crop, Math.max(1, Math.round(crop.width * s)), Math.max(1, Math.round(crop.height * s)), 'Bilinear');
+  const sx = (x1 - x0) / crop.width, sy = (y1 - y0) / crop.height;
+  const faces = await detectFaces(human, crop);
+  return faces.some((f) => {
+    const cx = x0 + (f.box[0] + f.box[2] / 2) * sx, cy = y0 + (f.box[1] + f.box[3] / 2) * sy;
+    return cx >= box[0] && cx <= box[0] + box[2] && cy >= box[1] && cy <= box[1] + box[3];
+  });
+}
+
 /** Pixels for tone statistics: pasted, and on plain skin (not eyes, brows, nostrils, mouth). */
 function skinPixels(triangle: Int16Array, region: Uint8Array, regions: ReturnType<typeof triangleRegions>): Uint8Array {
   const out = new Uint8Array(region.length);
@@ -229,7 +274,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
   const sample = samplerFor(req.interpolation);
   const pairs: SwapPair[] = [];
   timings.warp = 0; timings.colour = 0; timings.blend = 0;
-  pairUp(req.sourceIndices, req.targetIndices).forEach((pair, k) => {
+  for (const [k, pair] of pairUp(req.sourceIndices, req.targetIndices).entries()) {
     const sf: DetectedFace = sourceFaces[pair.source]!;
     const tf: DetectedFace = targetFaces[pair.target]!;
     let p0 = performance.now();
@@ -242,7 +287,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2 + Math.ceil(outwardPx));
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
-      return;
+      continue;
     }
     const dstMesh = strategy.shape ? morphTowardsSource(tf.mesh, srcMesh, ctx.topology, strategy.shape) : tf.mesh;
     const warped = warpTriangles(source, srcMesh, dstMesh, ctx.topology, keep, roi, sample, mirrored);
@@ -271,11 +316,14 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     }
     p1 = performance.now();
     timings.colour! += p1 - p0; p0 = p1;
-    if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * 0.25));
+    if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * (strategy.membraneRadius || 0.25)));
     if (strategy.blend === 'poisson') poissonBlend(warped.rgb, region, target, roi);
     else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5), strategy.edgeLimit ?? 0);
-    const random = seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
+    const seed = (req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
+    const random = seededRandom(seed);
+    let fellBack = false;
     if (layered) {
+      const before = strategy.faceCheck ? copyRoi(out, roi) : null;
       const alphaTexture = strategy.textureFeather
         ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.textureFeather), strategy.ramp)
         : Float32Array.from(region);
@@ -287,13 +335,23 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
         ramp: (x) => rampValue(x, strategy.ramp), ditherFade: Boolean(strategy.ditherFade),
         outwardLimit: strategy.outwardLimit ?? 0,
       }, random);
+      if (before) {
+        timings.blend! += performance.now() - p0; p0 = performance.now();
+        if (!(await faceStillThere(ctx.human, out, tf.box))) {
+          // The layered blend left no face a detector finds where the target's was: redo this pair with the plain blend.
+          pasteRoi(out, roi, before);
+          compositeInto(out, warped.rgb, alpha, roi, seededRandom(seed), Boolean(strategy.ditherFade));
+          fellBack = true;
+        }
+        timings.faceCheck = (timings.faceCheck ?? 0) + Math.round((performance.now() - p0) * 10) / 10; p0 = performance.now();
+      }
     } else if (strategy.twoBand) {
       const alphaHigh = featherMask(region, roi.w, roi.h, featherWidth * 2);
       compositeTwoBand(out, warped.rgb, region, alpha, alphaHigh, roi, Math.max(1.5, tf.box[2] * 0.012), random);
     } else compositeInto(out, warped.rgb, alpha, roi, random, Boolean(strategy.ditherFade));
     timings.blend! += performance.now() - p0;
-    pairs.push({ ...pair, mirrored, colour, pixels: warped.pixels });
-  });
+    pairs.push({ ...pair, mirrored, colour, pixels: warped.pixels, ...(fellBack ? { fellBack } : {}) });
+  }
   for (const key of ['warp', 'colour', 'blend']) timings[key] = Math.round(timings[key]! * 10) / 10;
   t = performance.now();
   const encoded = await encodeImage(out, req.format, req.quality);
