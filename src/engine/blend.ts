@@ -133,7 +133,11 @@ export function compositeTwoBand(
  */
 export function compositeLayers(
   out: RgbImage, warped: Float32Array, region: Uint8Array, alphaTexture: Float32Array, alphaTone: Float32Array | null, roi: Roi,
-  opts: { toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number },
+  opts: {
+    toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number;
+    /** Smooth the edge's tone along the edge: radius (px) of the smoothing, and the inward weight (0 on the edge, 1 inside) of the local tone. */
+    smoothEdge?: { radius: number; local: Float32Array };
+  },
   random: () => number,
 ): void {
   const w = roi.w, h = roi.h, n = w * h;
@@ -144,6 +148,7 @@ export function compositeLayers(
   const extRadius = Math.max(2, opts.outward / 2);
   const edgeBlur = opts.outward > 0 ? blurPlane(edge, w, h, extRadius) : null;
   const diff: Float32Array[] = [], low: Float32Array[] = [], ext: Array<Float32Array | null> = [];
+  let smoothDen: Float32Array | undefined;
   for (let c = 0; c < 3; c++) {
     const d = new Float32Array(n);
     for (let k = 0; k < n; k++) {
@@ -154,7 +159,17 @@ export function compositeLayers(
     const l = blurPlane(d, w, h, opts.toneRadius);
     for (let k = 0; k < n; k++) l[k] = regBlur[k]! > 1e-6 ? l[k]! / regBlur[k]! : 0;
     diff.push(d); low.push(l);
-    if (edgeBlur) {
+    if (opts.smoothEdge) {
+      // The edge's tone smoothed along the edge over a wide radius: what the outward ring carries, and what the face's tone fades to at its edge.
+      const e = new Float32Array(n);
+      for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
+      const eb = blurPlane(e, w, h, opts.smoothEdge.radius);
+      const den = smoothDen ??= blurPlane(edge, w, h, opts.smoothEdge.radius);
+      for (let k = 0; k < n; k++) eb[k] = den[k]! > 1e-6 ? eb[k]! / den[k]! : 0;
+      const local = opts.smoothEdge.local;
+      for (let k = 0; k < n; k++) if (region[k]) l[k] = eb[k]! + local[k]! * (l[k]! - eb[k]!);
+      ext.push(eb);
+    } else if (edgeBlur) {
       const e = new Float32Array(n);
       for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
       const eb = blurPlane(e, w, h, extRadius);

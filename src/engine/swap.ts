@@ -70,6 +70,14 @@ export interface SwapStrategy {
    * (the membrane-corrected face with the feathered mask).
    */
   faceCheck?: boolean;
+  /**
+   * Layered compositing: the edge's tone difference smoothed along the edge
+   * over this radius (fraction of the face width) is what `outward` carries,
+   * and the face's own tone fades to it over `edgeSmoothIn` inside the edge
+   * (so blotches where the edge meets hair or ears are not spread outward).
+   */
+  edgeSmooth?: number;
+  edgeSmoothIn?: number;
   /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
   crackTexture?: 'fill' | 'target';
   /** Layered compositing: cap the outward extension's amplitude at this many levels (RGB distance); 0 or absent = no cap. */
@@ -334,6 +342,10 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
         distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
         ramp: (x) => rampValue(x, strategy.ramp), ditherFade: Boolean(strategy.ditherFade),
         outwardLimit: strategy.outwardLimit ?? 0,
+        smoothEdge: strategy.edgeSmooth ? {
+          radius: Math.max(2, tf.box[2] * strategy.edgeSmooth),
+          local: featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * (strategy.edgeSmoothIn || 0.04)), strategy.ramp),
+        } : undefined,
       }, random);
       if (before) {
         timings.blend! += performance.now() - p0; p0 = performance.now();
