@@ -136,7 +136,7 @@ export function compositeLayers(
   opts: {
     toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number;
     /** Smooth the edge's tone along the edge: radius (px) of the smoothing, and the inward weight (0 on the edge, 1 inside) of the local tone. */
-    smoothEdge?: { radius: number; local: Float32Array };
+    smoothEdge?: { radius: number; local: Float32Array; chromaOnly?: boolean };
   },
   random: () => number,
 ): void {
@@ -149,6 +149,7 @@ export function compositeLayers(
   const edgeBlur = opts.outward > 0 ? blurPlane(edge, w, h, extRadius) : null;
   const diff: Float32Array[] = [], low: Float32Array[] = [], ext: Array<Float32Array | null> = [];
   let smoothDen: Float32Array | undefined;
+  const smooth: Float32Array[] = [];
   for (let c = 0; c < 3; c++) {
     const d = new Float32Array(n);
     for (let k = 0; k < n; k++) {
@@ -159,7 +160,18 @@ export function compositeLayers(
     const l = blurPlane(d, w, h, opts.toneRadius);
     for (let k = 0; k < n; k++) l[k] = regBlur[k]! > 1e-6 ? l[k]! / regBlur[k]! : 0;
     diff.push(d); low.push(l);
-    if (opts.smoothEdge) {
+    if (opts.smoothEdge?.chromaOnly) {
+      // Both: the local extension (for the lightness) and the smoothed one (for the chroma); combined below.
+      const e = new Float32Array(n);
+      for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
+      const eb = blurPlane(e, w, h, opts.smoothEdge.radius);
+      const den = smoothDen ??= blurPlane(edge, w, h, opts.smoothEdge.radius);
+      for (let k = 0; k < n; k++) eb[k] = den[k]! > 1e-6 ? eb[k]! / den[k]! : 0;
+      smooth.push(eb);
+      const el = blurPlane(e, w, h, extRadius);
+      for (let k = 0; k < n; k++) el[k] = edgeBlur![k]! > 1e-6 ? el[k]! / edgeBlur![k]! : 0;
+      ext.push(el);
+    } else if (opts.smoothEdge) {
       // The edge's tone smoothed along the edge over a wide radius: what the outward ring carries, and what the face's tone fades to at its edge.
       const e = new Float32Array(n);
       for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
@@ -176,6 +188,20 @@ export function compositeLayers(
       for (let k = 0; k < n; k++) eb[k] = edgeBlur[k]! > 1e-6 ? eb[k]! / edgeBlur[k]! : 0;
       ext.push(eb);
     } else ext.push(null);
+  }
+  if (smooth.length === 3) {
+    // Chroma only: near the edge and outside, the colour (difference minus its grey part) is the smoothed one, the lightness stays local.
+    const local = opts.smoothEdge!.local;
+    for (let k = 0; k < n; k++) {
+      const sY = (smooth[0]![k]! + smooth[1]![k]! + smooth[2]![k]!) / 3;
+      const eY = (ext[0]![k]! + ext[1]![k]! + ext[2]![k]!) / 3;
+      const lY = (low[0]![k]! + low[1]![k]! + low[2]![k]!) / 3;
+      for (let c = 0; c < 3; c++) {
+        const sc = smooth[c]![k]! - sY;
+        ext[c]![k] = eY + sc;
+        if (region[k]) low[c]![k] = lY + sc + local[k]! * (low[c]![k]! - lY - sc);
+      }
+    }
   }
   const limit = opts.outwardLimit ?? 0;
   if (limit > 0 && ext[0]) {
