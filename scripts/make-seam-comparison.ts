@@ -18,8 +18,10 @@ const engine = await createEngine();
 const base: SwapStrategy = { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5 };
 const strategies: Record<string, Partial<SwapStrategy>> = JSON.parse(process.env.STRATS ?? 'null') ?? {
   H: {},
-  'H, shape 0.35, smoothstep2, out 0.08, tex 0.06, face check': { shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, faceCheck: true },
-  'H, cubic, out 0.04, tex 0.06': { ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
+  'XsC: H, shape 0.35, smoothstep2, out 0.08, tex 0.06, edge colour smoothed 0.15 / 0.04, face check': {
+    shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, edgeSmooth: 0.15, edgeSmoothIn: 0.04, edgeSmoothChroma: true, faceCheck: true,
+  },
+  'X: H, shape 0.35, smoothstep2, out 0.08, tex 0.06, face check': { shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, faceCheck: true },
   'code default': { mask: 'oval', blend: 'membrane+edge', feather: 0.06, colour: true },
 };
 const PAIRS = JSON.parse(process.env.PAIRS ?? '[[1,0,5,0],[6,2,3,1]]') as number[][];

@@ -136,7 +136,7 @@ export function compositeLayers(
   opts: {
     toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number;
     /** Smooth the edge's tone along the edge: radius (px) of the smoothing, and the inward weight (0 on the edge, 1 inside) of the local tone. */
-    smoothEdge?: { radius: number; local: Float32Array; chromaOnly?: boolean };
+    smoothEdge?: { radius: number; local: Float32Array; chromaOnly?: boolean; lightLimit?: number };
   },
   random: () => number,
 ): void {
@@ -192,14 +192,18 @@ export function compositeLayers(
   if (smooth.length === 3) {
     // Chroma only: near the edge and outside, the colour (difference minus its grey part) is the smoothed one, the lightness stays local.
     const local = opts.smoothEdge!.local;
+    const cap = opts.smoothEdge!.lightLimit || Infinity;
+    const clamp = (v: number) => (v > cap ? cap : v < -cap ? -cap : v);
     for (let k = 0; k < n; k++) {
       const sY = (smooth[0]![k]! + smooth[1]![k]! + smooth[2]![k]!) / 3;
-      const eY = (ext[0]![k]! + ext[1]![k]! + ext[2]![k]!) / 3;
+      const eY = clamp((ext[0]![k]! + ext[1]![k]! + ext[2]![k]!) / 3);
       const lY = (low[0]![k]! + low[1]![k]! + low[2]![k]!) / 3;
+      // With a light limit, the lightness on the edge is capped and its excess fades in over the same band as the colour.
+      const lYe = clamp(lY);
       for (let c = 0; c < 3; c++) {
         const sc = smooth[c]![k]! - sY;
         ext[c]![k] = eY + sc;
-        if (region[k]) low[c]![k] = lY + sc + local[k]! * (low[c]![k]! - lY - sc);
+        if (region[k]) low[c]![k] = lYe + sc + local[k]! * (low[c]![k]! - lYe - sc);
       }
     }
   }

@@ -80,6 +80,8 @@ export interface SwapStrategy {
   edgeSmoothIn?: number;
   /** With edgeSmooth: smooth only the colour of the edge's tone difference (its part beyond the grey), the lightness stays local. */
   edgeSmoothChroma?: boolean;
+  /** With edgeSmoothChroma: cap the lightness difference on the edge (and outside) at this many levels; its excess fades in over edgeSmoothIn. */
+  edgeLightLimit?: number;
   /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
   crackTexture?: 'fill' | 'target';
   /** Layered compositing: cap the outward extension's amplitude at this many levels (RGB distance); 0 or absent = no cap. */
@@ -348,6 +350,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
           radius: Math.max(2, tf.box[2] * strategy.edgeSmooth),
           local: featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * (strategy.edgeSmoothIn || 0.04)), strategy.ramp),
           chromaOnly: Boolean(strategy.edgeSmoothChroma),
+          lightLimit: strategy.edgeLightLimit ?? 0,
         } : undefined,
       }, random);
       if (before) {
