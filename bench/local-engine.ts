@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, outwardSkinOnly: 0, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },

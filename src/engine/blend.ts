@@ -137,6 +137,11 @@ export function compositeLayers(
     toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number;
     /** Smooth the edge's tone along the edge: radius (px) of the smoothing, and the inward weight (0 on the edge, 1 inside) of the local tone. */
     smoothEdge?: { radius: number; local: Float32Array; chromaOnly?: boolean; lightLimit?: number };
+    /**
+     * Keep the outward extension off what is not skin in the target (1 = skin-like, 0 = hair, background),
+     * and where the region borders that, fade the face's tone in over `depth` (0 on the edge, 1 inside) instead.
+     */
+    skinOutside?: { skin: Float32Array; depth: Float32Array; radius: number };
   },
   random: () => number,
 ): void {
@@ -218,14 +223,29 @@ export function compositeLayers(
       e0![k] = e0![k]! * f; e1![k] = e1![k]! * f; e2![k] = e2![k]! * f;
     }
   }
+  let hairNear: Float32Array | null = null, skinOut: Float32Array | null = null;
+  if (opts.skinOutside && opts.distance) {
+    // Share of the region's immediate outside (3 px) that is not skin, spread inwards over `radius`.
+    const so = opts.skinOutside;
+    const near = new Float32Array(n), notSkin = new Float32Array(n);
+    for (let k = 0; k < n; k++) if (!region[k] && opts.distance[k]! <= 3) { near[k] = 1; notSkin[k] = 1 - so.skin[k]!; }
+    const nb = blurPlane(near, w, h, so.radius), hb = blurPlane(notSkin, w, h, so.radius);
+    hairNear = new Float32Array(n);
+    for (let k = 0; k < n; k++) hairNear[k] = nb[k]! > 1e-4 ? hb[k]! / nb[k]! : 0;
+    skinOut = blurPlane(so.skin, w, h, 2);
+  }
   for (let k = 0; k < n; k++) {
     let a: number, inside: boolean;
-    if (region[k]) { a = alphaTone ? alphaTone[k]! : 1; inside = true; }
-    else {
+    if (region[k]) {
+      a = alphaTone ? alphaTone[k]! : 1;
+      if (hairNear) a *= 1 - hairNear[k]! * (1 - opts.skinOutside!.depth[k]!);
+      inside = true;
+    } else {
       if (!opts.distance || opts.outward <= 0) continue;
       const dist = opts.distance[k]!;
       if (dist >= opts.outward) continue;
       a = opts.ramp(1 - dist / opts.outward);
+      if (skinOut) a *= skinOut[k]!;
       if (a <= 0) continue;
       inside = false;
     }

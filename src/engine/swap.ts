@@ -12,7 +12,7 @@ import { decodeImage, encodeImage, ImageDecodeError, resizeImage, type ImageForm
 import { distanceOutside, featherMask, featherRadius, rampValue, type Ramp } from './mask.js';
 import { samplerFor } from './sampling.js';
 import type { FaceTopology } from './topology.js';
-import { hairlineRegion, triangleZones } from './hairline.js';
+import { hairlineRegion, targetSkinLikeness, triangleZones } from './hairline.js';
 import { rejectOccluders, triangleRegions } from './occlusion.js';
 import { poissonBlend } from './poisson.js';
 import { morphTowardsSource } from './shape.js';
@@ -80,6 +80,13 @@ export interface SwapStrategy {
   edgeSmoothIn?: number;
   /** With edgeSmooth: smooth only the colour of the edge's tone difference (its part beyond the grey), the lightness stays local. */
   edgeSmoothChroma?: boolean;
+  /**
+   * Layered compositing with `outward`: extend the tone only over the
+   * target's skin-like pixels (not its hair or the background); where the
+   * region borders hair, fade the face's tone in over this width (fraction
+   * of the face width) instead. 0 or absent = off.
+   */
+  outwardSkinOnly?: number;
   /** With edgeSmoothChroma: cap the lightness difference on the edge (and outside) at this many levels; its excess fades in over edgeSmoothIn. */
   edgeLightLimit?: number;
   /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
@@ -341,6 +348,11 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
         : Float32Array.from(region);
       if (cracks && strategy.crackTexture === 'target') for (let k = 0; k < cracks.length; k++) if (cracks[k]) alphaTexture[k] = 0;
       const alphaTone = strategy.detailOnly ? new Float32Array(region.length) : strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
+      let skinOutside: { skin: Float32Array; depth: Float32Array; radius: number } | null = null;
+      if (strategy.outwardSkinOnly && outwardPx > 0) {
+        const skin = targetSkinLikeness(warped, target, roi, ctx.zones ??= triangleZones(ctx.topology));
+        if (skin) skinOutside = { skin, depth: featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.outwardSkinOnly), strategy.ramp), radius: Math.max(2, tf.box[2] * 0.03) };
+      }
       compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
         toneRadius: Math.max(1.5, tf.box[2] * 0.012), outward: outwardPx,
         distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
@@ -352,6 +364,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
           chromaOnly: Boolean(strategy.edgeSmoothChroma),
           lightLimit: strategy.edgeLightLimit ?? 0,
         } : undefined,
+        skinOutside: skinOutside ?? undefined,
       }, random);
       if (before) {
         timings.blend! += performance.now() - p0; p0 = performance.now();
