@@ -129,6 +129,10 @@ function layeredRows(): Record<string, SwapStrategy> {
     'H, cc, cubic, out 0.04, tex 0.06': { ...base, closeCracks: cc, ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
     'E, cc, edge 0.025, cubic, out 0.04, tex 0.04': { ...exact, closeCracks: cc, edgeFade: 0.025, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 },
   } satisfies Record<string, SwapStrategy>)) out[name] = st;
+  // Issue 19's second pass: the two strategies at or past the three figures on the 400 pairs (docs/LOCAL-ENGINE.md), both with a visible halo.
+  const x: SwapStrategy = { ...base, shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, faceCheck: true };
+  out['X: H, shape .35, smoothstep2, out 0.08, tex 0.06, face check'] = x;
+  out['XsC: X, edge colour smoothed 0.15 over 0.04'] = { ...x, edgeSmooth: 0.15, edgeSmoothIn: 0.04, edgeSmoothChroma: true };
   for (const c of [0, 0.01]) {
     out[`E, cc ${c}, edge 0.025 limit 20, cubic, out 0.04, tex 0.04`] = { ...exact, closeCracks: c, edgeFade: 0.025, edgeLimit: 20, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 };
   }
