@@ -13,7 +13,7 @@
 //     defined in bench/support/swap-quality.ts.
 // Usage: npm run bench:local-engine [-- --smoke] [-- --pairs N] [-- --no-quality] [-- --no-perf]
 //        [-- --strategies 'name;name'] [-- --every K (every K-th pair, for screening)] [-- --json]
-//        [-- --pairs-out file.jsonl (per-pair figures)]
+//        [-- --pairs-out file.jsonl (per-pair figures)] [-- --custom '{"name": {strategy fields over H}}']
 import { createHash } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, outwardSkinOnly: 0, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -122,15 +122,42 @@ function layeredRows(): Record<string, SwapStrategy> {
       out[`H, ${ramp}, tone ${tn}, tex ${tf}`] = { ...base, ramp, toneFeather: tn, textureFeather: tf };
     }
   }
+  // Cracks closed (warp.ts#closeCracks), and the exact edge correction limited to what exceeds `edgeLimit` levels (the rest carried outward).
+  const cc = 0.02;
+  for (const [name, st] of Object.entries({
+    'H, cc': { ...base, closeCracks: cc },
+    'H, cc, cubic, out 0.04, tex 0.06': { ...base, closeCracks: cc, ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
+    'E, cc, edge 0.025, cubic, out 0.04, tex 0.04': { ...exact, closeCracks: cc, edgeFade: 0.025, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 },
+  } satisfies Record<string, SwapStrategy>)) out[name] = st;
+  // Issue 19's second pass: the two strategies at or past the three figures on the 400 pairs (docs/LOCAL-ENGINE.md), both with a visible halo.
+  const x: SwapStrategy = { ...base, shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, faceCheck: true };
+  out['X: H, shape .35, smoothstep2, out 0.08, tex 0.06, face check'] = x;
+  out['XsC: X, edge colour smoothed 0.15 over 0.04'] = { ...x, edgeSmooth: 0.15, edgeSmoothIn: 0.04, edgeSmoothChroma: true };
+  for (const c of [0, 0.01]) {
+    out[`E, cc ${c}, edge 0.025 limit 20, cubic, out 0.04, tex 0.04`] = { ...exact, closeCracks: c, edgeFade: 0.025, edgeLimit: 20, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 };
+  }
+  for (const lim of [6, 12, 20, 30]) for (const [ef, o, tf] of [[0.025, 0.04, 0.04], [0.025, 0.06, 0.06], [0.04, 0.06, 0.06]] as const) {
+    out[`E, cc, edge ${ef} limit ${lim}, cubic, out ${o}, tex ${tf}`] = { ...exact, closeCracks: cc, edgeFade: ef, edgeLimit: lim, ramp: 'cubic', outward: o, textureFeather: tf };
+    out[`E, cc, edge ${ef} limit ${lim}, smoothstep2, out ${o}, tex ${tf}`] = { ...exact, closeCracks: cc, edgeFade: ef, edgeLimit: lim, ramp: 'smoothstep2', outward: o, textureFeather: tf };
+  }
   return out;
 }
 const strategiesArg = args.indexOf('--strategies');
-const chosenStrategies = strategiesArg >= 0
-  ? Object.fromEntries(args[strategiesArg + 1]!.split(';').map((name) => {
-    const st = STRATEGIES[name];
-    if (!st) throw new Error(`unknown strategy ${name}; known: ${Object.keys(STRATEGIES).join('; ')}`);
-    return [name, st];
-  }))
+// --custom '{"name": {...fields}}': rows given on the command line, each over H (hairline + membrane, skin colour, shape 0.5), for screening.
+const customArg = args.indexOf('--custom');
+const CUSTOM_BASE: SwapStrategy = { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5 };
+const custom: Record<string, SwapStrategy> = customArg >= 0
+  ? Object.fromEntries(Object.entries(JSON.parse(args[customArg + 1]!) as Record<string, Partial<SwapStrategy>>).map(([name, st]) => [name, row({ ...CUSTOM_BASE, ...st })]))
+  : {};
+const chosenStrategies = strategiesArg >= 0 || customArg >= 0
+  ? {
+    ...Object.fromEntries((strategiesArg >= 0 ? args[strategiesArg + 1]!.split(';') : []).map((name) => {
+      const st = STRATEGIES[name];
+      if (!st) throw new Error(`unknown strategy ${name}; known: ${Object.keys(STRATEGIES).join('; ')}`);
+      return [name, st];
+    })),
+    ...custom,
+  }
   : STRATEGIES;
 
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;

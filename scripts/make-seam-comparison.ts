@@ -1,4 +1,4 @@
-// Makes docs/images/seam-strategies.jpg: the same swaps under several blend
+// Makes docs/images/seam-strategies-2.jpg (seam-strategies.jpg was the first set, see docs/LOCAL-ENGINE.md): the same swaps under several blend
 // strategies side by side (crops of the output; with DIFF=1 also
 // 128 + 4 × (output − target) next to each), to look at what the seam figures
 // of bench:local-engine do and do not see.
@@ -18,8 +18,11 @@ const engine = await createEngine();
 const base: SwapStrategy = { mask: 'hairline', blend: 'membrane', colour: 'skin', poseMatch: true, occluders: false, shape: 0.5 };
 const strategies: Record<string, Partial<SwapStrategy>> = JSON.parse(process.env.STRATS ?? 'null') ?? {
   H: {},
-  'H, cubic, out 0.04, tex 0.06': { ramp: 'cubic', outward: 0.04, textureFeather: 0.06 },
-  'E, edge 0.025, cubic, out 0.04, tex 0.04': { blend: 'membrane+edge', edgeFade: 0.025, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 },
+  'XsC: H, shape 0.35, smoothstep2, out 0.08, tex 0.06, edge colour smoothed 0.15 / 0.04, face check': {
+    shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, edgeSmooth: 0.15, edgeSmoothIn: 0.04, edgeSmoothChroma: true, faceCheck: true,
+  },
+  'X: H, shape 0.35, smoothstep2, out 0.08, tex 0.06, face check': { shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, faceCheck: true },
+  'code default': { mask: 'oval', blend: 'membrane+edge', feather: 0.06, colour: true },
 };
 const PAIRS = JSON.parse(process.env.PAIRS ?? '[[1,0,5,0],[6,2,3,1]]') as number[][];
 const TILE = Number(process.env.TILE ?? 400);
@@ -48,4 +51,4 @@ for (const [sp, sf, tp, tf] of PAIRS) {
 }
 const cols = rows[0]!.length;
 await sharp({ create: { width: cols * (TILE + 6), height: rows.length * (TILE + 6), channels: 3, background: '#fff' } })
-  .composite(rows.flatMap((r, y) => r.map((input, x) => ({ input, left: x * (TILE + 6), top: y * (TILE + 6) })))).jpeg({ quality: 88 }).toFile(process.env.OUT ?? join(dirname(new URL(import.meta.url).pathname), '..', 'docs', 'images', 'seam-strategies.jpg'));
+  .composite(rows.flatMap((r, y) => r.map((input, x) => ({ input, left: x * (TILE + 6), top: y * (TILE + 6) })))).jpeg({ quality: 88 }).toFile(process.env.OUT ?? join(dirname(new URL(import.meta.url).pathname), '..', 'docs', 'images', 'seam-strategies-2.jpg'));

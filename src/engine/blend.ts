@@ -128,11 +128,21 @@ export function compositeTwoBand(
  * of the source's pixels outside its face is used: outside the region the
  * output is the target plus a smooth tone shift. `ditherFade` scales the
  * rounding dither with the weight, so where the blend barely touches the
- * target it rounds instead of sprinkling ±1 noise.
+ * target it rounds instead of sprinkling ±1 noise. `outwardLimit` (levels,
+ * RGB distance) caps the extension's amplitude.
  */
 export function compositeLayers(
   out: RgbImage, warped: Float32Array, region: Uint8Array, alphaTexture: Float32Array, alphaTone: Float32Array | null, roi: Roi,
-  opts: { toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean },
+  opts: {
+    toneRadius: number; outward: number; distance: Float32Array | null; ramp: (t: number) => number; ditherFade: boolean; outwardLimit?: number;
+    /** Smooth the edge's tone along the edge: radius (px) of the smoothing, and the inward weight (0 on the edge, 1 inside) of the local tone. */
+    smoothEdge?: { radius: number; local: Float32Array; chromaOnly?: boolean; lightLimit?: number };
+    /**
+     * Keep the outward extension off what is not skin in the target (1 = skin-like, 0 = hair, background),
+     * and where the region borders that, fade the face's tone in over `depth` (0 on the edge, 1 inside) instead.
+     */
+    skinOutside?: { skin: Float32Array; depth: Float32Array; radius: number };
+  },
   random: () => number,
 ): void {
   const w = roi.w, h = roi.h, n = w * h;
@@ -143,6 +153,8 @@ export function compositeLayers(
   const extRadius = Math.max(2, opts.outward / 2);
   const edgeBlur = opts.outward > 0 ? blurPlane(edge, w, h, extRadius) : null;
   const diff: Float32Array[] = [], low: Float32Array[] = [], ext: Array<Float32Array | null> = [];
+  let smoothDen: Float32Array | undefined;
+  const smooth: Float32Array[] = [];
   for (let c = 0; c < 3; c++) {
     const d = new Float32Array(n);
     for (let k = 0; k < n; k++) {
@@ -153,7 +165,28 @@ export function compositeLayers(
     const l = blurPlane(d, w, h, opts.toneRadius);
     for (let k = 0; k < n; k++) l[k] = regBlur[k]! > 1e-6 ? l[k]! / regBlur[k]! : 0;
     diff.push(d); low.push(l);
-    if (edgeBlur) {
+    if (opts.smoothEdge?.chromaOnly) {
+      // Both: the local extension (for the lightness) and the smoothed one (for the chroma); combined below.
+      const e = new Float32Array(n);
+      for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
+      const eb = blurPlane(e, w, h, opts.smoothEdge.radius);
+      const den = smoothDen ??= blurPlane(edge, w, h, opts.smoothEdge.radius);
+      for (let k = 0; k < n; k++) eb[k] = den[k]! > 1e-6 ? eb[k]! / den[k]! : 0;
+      smooth.push(eb);
+      const el = blurPlane(e, w, h, extRadius);
+      for (let k = 0; k < n; k++) el[k] = edgeBlur![k]! > 1e-6 ? el[k]! / edgeBlur![k]! : 0;
+      ext.push(el);
+    } else if (opts.smoothEdge) {
+      // The edge's tone smoothed along the edge over a wide radius: what the outward ring carries, and what the face's tone fades to at its edge.
+      const e = new Float32Array(n);
+      for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
+      const eb = blurPlane(e, w, h, opts.smoothEdge.radius);
+      const den = smoothDen ??= blurPlane(edge, w, h, opts.smoothEdge.radius);
+      for (let k = 0; k < n; k++) eb[k] = den[k]! > 1e-6 ? eb[k]! / den[k]! : 0;
+      const local = opts.smoothEdge.local;
+      for (let k = 0; k < n; k++) if (region[k]) l[k] = eb[k]! + local[k]! * (l[k]! - eb[k]!);
+      ext.push(eb);
+    } else if (edgeBlur) {
       const e = new Float32Array(n);
       for (let k = 0; k < n; k++) e[k] = edge[k] ? l[k]! : 0;
       const eb = blurPlane(e, w, h, extRadius);
@@ -161,14 +194,58 @@ export function compositeLayers(
       ext.push(eb);
     } else ext.push(null);
   }
+  if (smooth.length === 3) {
+    // Chroma only: near the edge and outside, the colour (difference minus its grey part) is the smoothed one, the lightness stays local.
+    const local = opts.smoothEdge!.local;
+    const cap = opts.smoothEdge!.lightLimit || Infinity;
+    const clamp = (v: number) => (v > cap ? cap : v < -cap ? -cap : v);
+    for (let k = 0; k < n; k++) {
+      const sY = (smooth[0]![k]! + smooth[1]![k]! + smooth[2]![k]!) / 3;
+      const eY = clamp((ext[0]![k]! + ext[1]![k]! + ext[2]![k]!) / 3);
+      const lY = (low[0]![k]! + low[1]![k]! + low[2]![k]!) / 3;
+      // With a light limit, the lightness on the edge is capped and its excess fades in over the same band as the colour.
+      const lYe = clamp(lY);
+      for (let c = 0; c < 3; c++) {
+        const sc = smooth[c]![k]! - sY;
+        ext[c]![k] = eY + sc;
+        if (region[k]) low[c]![k] = lYe + sc + local[k]! * (low[c]![k]! - lYe - sc);
+      }
+    }
+  }
+  const limit = opts.outwardLimit ?? 0;
+  if (limit > 0 && ext[0]) {
+    // Cap the extension's amplitude (RGB distance), keeping its hue.
+    const [e0, e1, e2] = ext as Float32Array[];
+    for (let k = 0; k < n; k++) {
+      const norm = Math.sqrt(e0![k]! ** 2 + e1![k]! ** 2 + e2![k]! ** 2);
+      if (norm <= limit) continue;
+      const f = limit / norm;
+      e0![k] = e0![k]! * f; e1![k] = e1![k]! * f; e2![k] = e2![k]! * f;
+    }
+  }
+  let hairNear: Float32Array | null = null, skinOut: Float32Array | null = null;
+  if (opts.skinOutside && opts.distance) {
+    // Share of the region's immediate outside (3 px) that is not skin, spread inwards over `radius`.
+    const so = opts.skinOutside;
+    const near = new Float32Array(n), notSkin = new Float32Array(n);
+    for (let k = 0; k < n; k++) if (!region[k] && opts.distance[k]! <= 3) { near[k] = 1; notSkin[k] = 1 - so.skin[k]!; }
+    const nb = blurPlane(near, w, h, so.radius), hb = blurPlane(notSkin, w, h, so.radius);
+    hairNear = new Float32Array(n);
+    for (let k = 0; k < n; k++) hairNear[k] = nb[k]! > 1e-4 ? hb[k]! / nb[k]! : 0;
+    skinOut = blurPlane(so.skin, w, h, 2);
+  }
   for (let k = 0; k < n; k++) {
     let a: number, inside: boolean;
-    if (region[k]) { a = alphaTone ? alphaTone[k]! : 1; inside = true; }
-    else {
+    if (region[k]) {
+      a = alphaTone ? alphaTone[k]! : 1;
+      if (hairNear) a *= 1 - hairNear[k]! * (1 - opts.skinOutside!.depth[k]!);
+      inside = true;
+    } else {
       if (!opts.distance || opts.outward <= 0) continue;
       const dist = opts.distance[k]!;
       if (dist >= opts.outward) continue;
       a = opts.ramp(1 - dist / opts.outward);
+      if (skinOut) a *= skinOut[k]!;
       if (a <= 0) continue;
       inside = false;
     }

@@ -97,3 +97,23 @@ export function hairlineRegion(warped: Warped, target: RgbImage, roi: Roi, zones
   }
   return { region, rejected: rejected / (covered || 1) };
 }
+
+/**
+ * 1 where the target's pixel in the ROI looks like its face's skin (within
+ * HAIR_LIMIT of a robust model from its cheeks and nose bridge), 0 where it
+ * does not (hair, background, clothes); null when there is too little skin
+ * to model. For keeping a tone extension off the target's hair.
+ */
+export function targetSkinLikeness(warped: Warped, target: RgbImage, roi: Roi, zones: readonly TriangleZone[]): Float32Array | null {
+  const n = roi.w * roi.h;
+  const lab = new Float32Array(n * 3);
+  for (let k = 0; k < n; k++) {
+    const p = ((roi.y + Math.floor(k / roi.w)) * target.width + roi.x + (k % roi.w)) * 3;
+    labOf(target.data[p]!, target.data[p + 1]!, target.data[p + 2]!, lab, 3 * k);
+  }
+  const m = skinModel(lab, (k) => warped.triangle[k]! >= 0 && zones[warped.triangle[k]!] === 'skin', n);
+  if (!m) return null;
+  const out = new Float32Array(n);
+  for (let k = 0; k < n; k++) out[k] = distance(lab, k, m) > HAIR_LIMIT ? 0 : 1;
+  return out;
+}

@@ -82,9 +82,11 @@ function solve(l: Level, depth: number): void {
  * (1 = pasted): harmonic inside, target − warped on the region's edge. Edge
  * differences are clamped to a robust range (median ± 3 MAD per channel) so a
  * few edge pixels on something that is not skin (a strand of the target's
- * hair) do not bleed their colour inwards. Null when the region is empty.
+ * hair) do not bleed their colour inwards. With `deadZone` > 0 each edge
+ * difference is shrunk towards 0 by that many levels (RGB distance), so the
+ * solution corrects only the excess. Null when the region is empty.
  */
-export function membraneSolve(warped: Float32Array, region: Uint8Array, target: RgbImage, roi: Roi): Float32Array | null {
+export function membraneSolve(warped: Float32Array, region: Uint8Array, target: RgbImage, roi: Roi, deadZone = 0): Float32Array | null {
   const w = roi.w, h = roi.h;
   const state = new Uint8Array(w * h), value = new Float32Array(w * h * 3);
   const edge: number[] = [];
@@ -110,6 +112,15 @@ export function membraneSolve(warped: Float32Array, region: Uint8Array, target: 
     const lim = 3 * Math.max(4, 1.4826 * dev[dev.length >> 1]!);
     for (const k of edge) value[3 * k + c] = Math.min(med + lim, Math.max(med - lim, value[3 * k + c]!));
   }
+  if (deadZone > 0) {
+    // Correct only what exceeds `deadZone` levels (RGB distance): up to that much of the difference stays on the edge.
+    for (const k of edge) {
+      const r = value[3 * k]!, g = value[3 * k + 1]!, b = value[3 * k + 2]!;
+      const norm = Math.sqrt(r * r + g * g + b * b);
+      const f = norm > deadZone ? 1 - deadZone / norm : 0;
+      value[3 * k] = r * f; value[3 * k + 1] = g * f; value[3 * k + 2] = b * f;
+    }
+  }
   solve({ w, h, state, value }, 0);
   return value;
 }
@@ -120,10 +131,11 @@ export function membraneSolve(warped: Float32Array, region: Uint8Array, target: 
  * With `weight` (0..1 per pixel), the correction is scaled by it: 1 on the
  * edge and fading inwards keeps the edge exact while the face's middle keeps
  * the tone it had (the pure membrane carries the target's edge inwards, which
- * the identity figure showed costs identity).
+ * the identity figure showed costs identity). With `deadZone` > 0 only the
+ * part of the edge difference beyond that many levels is corrected.
  */
-export function poissonBlend(warped: Float32Array, region: Uint8Array, target: RgbImage, roi: Roi, weight?: Float32Array): void {
-  const m = membraneSolve(warped, region, target, roi);
+export function poissonBlend(warped: Float32Array, region: Uint8Array, target: RgbImage, roi: Roi, weight?: Float32Array, deadZone = 0): void {
+  const m = membraneSolve(warped, region, target, roi, deadZone);
   if (!m) return;
   for (let k = 0; k < roi.w * roi.h; k++) {
     if (!region[k]) continue;

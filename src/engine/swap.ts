@@ -4,18 +4,19 @@
 import { createHash } from 'node:crypto';
 import type { Human } from '@vladmandic/human';
 import { seededRandom } from '../util/seeded-random.js';
+import { blurPlane } from './blur.js';
 import { compositeInto, compositeLayers, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
-import { decodeImage, encodeImage, ImageDecodeError, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';
+import { decodeImage, encodeImage, ImageDecodeError, resizeImage, type ImageFormat, type Interpolation, type RgbImage } from './image-io.js';
 import { distanceOutside, featherMask, featherRadius, rampValue, type Ramp } from './mask.js';
 import { samplerFor } from './sampling.js';
 import type { FaceTopology } from './topology.js';
-import { hairlineRegion, triangleZones } from './hairline.js';
+import { hairlineRegion, targetSkinLikeness, triangleZones } from './hairline.js';
 import { rejectOccluders, triangleRegions } from './occlusion.js';
 import { poissonBlend } from './poisson.js';
 import { morphTowardsSource } from './shape.js';
-import { mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape, type Roi } from './warp.js';
+import { closeCracks, mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape, type Roi } from './warp.js';
 
 export interface SwapStrategy {
   /** oval/inner: the kept triangles (warp.ts); hairline: oval minus hair and occluders of either face (hairline.ts). */
@@ -52,6 +53,46 @@ export interface SwapStrategy {
   textureFeather?: number;
   /** membrane+edge: width (fraction of the face width) over which the exact edge correction fades inwards; 1.5 × the feather when absent. */
   edgeFade?: number;
+  /**
+   * membrane+edge: correct only the part of the edge's difference beyond this
+   * many levels (RGB distance), so up to that much of the source's tone stays
+   * on the edge (for `outward` to carry out); 0 or absent = exact.
+   */
+  edgeLimit?: number;
+  /** Close the cracks dropped triangles leave inside the face (warp.ts#closeCracks), up to about this fraction of the face width across; 0 or absent = off. */
+  closeCracks?: number;
+  /** membrane: radius of the smooth edge correction as a fraction of the face width; 0.25 when absent (smaller follows the edge closer). */
+  membraneRadius?: number;
+  /**
+   * Layered compositing: after blending a pair, look for a face at the
+   * target's place in the output (Human's detector and mesh on a crop around
+   * it); when none is found there, blend that pair the plain way instead
+   * (the membrane-corrected face with the feathered mask).
+   */
+  faceCheck?: boolean;
+  /**
+   * Layered compositing: the edge's tone difference smoothed along the edge
+   * over this radius (fraction of the face width) is what `outward` carries,
+   * and the face's own tone fades to it over `edgeSmoothIn` inside the edge
+   * (so blotches where the edge meets hair or ears are not spread outward).
+   */
+  edgeSmooth?: number;
+  edgeSmoothIn?: number;
+  /** With edgeSmooth: smooth only the colour of the edge's tone difference (its part beyond the grey), the lightness stays local. */
+  edgeSmoothChroma?: boolean;
+  /**
+   * Layered compositing with `outward`: extend the tone only over the
+   * target's skin-like pixels (not its hair or the background); where the
+   * region borders hair, fade the face's tone in over this width (fraction
+   * of the face width) instead. 0 or absent = off.
+   */
+  outwardSkinOnly?: number;
+  /** With edgeSmoothChroma: cap the lightness difference on the edge (and outside) at this many levels; its excess fades in over edgeSmoothIn. */
+  edgeLightLimit?: number;
+  /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
+  crackTexture?: 'fill' | 'target';
+  /** Layered compositing: cap the outward extension's amplitude at this many levels (RGB distance); 0 or absent = no cap. */
+  outwardLimit?: number;
   /** Layered compositing with none of the source's tone: the target's low-pass with the source's fine detail (high-pass) over it. */
   detailOnly?: boolean;
   /** With layered compositing: fade the tone in over this width inside the region (0 = whole tone up to the edge). */
@@ -92,6 +133,8 @@ export interface SwapPair {
   colour: ColourOutcome;
   /** Warped pixels; 0 when every triangle was dropped (nothing changed for this pair). */
   pixels: number;
+  /** With `faceCheck`: the layered blend lost the face, so this pair was blended the plain way. */
+  fellBack?: boolean;
 }
 
 export type SwapResult =
@@ -167,6 +210,40 @@ function edgeFade(region: Uint8Array, roi: Roi, width: number): Float32Array {
   return inner;
 }
 
+function copyRoi(img: RgbImage, roi: Roi): Uint8Array {
+  const out = new Uint8Array(roi.w * roi.h * 3);
+  for (let y = 0; y < roi.h; y++) out.set(img.data.subarray(((roi.y + y) * img.width + roi.x) * 3, ((roi.y + y) * img.width + roi.x + roi.w) * 3), y * roi.w * 3);
+  return out;
+}
+
+function pasteRoi(img: RgbImage, roi: Roi, pixels: Uint8Array): void {
+  for (let y = 0; y < roi.h; y++) img.data.set(pixels.subarray(y * roi.w * 3, (y + 1) * roi.w * 3), ((roi.y + y) * img.width + roi.x) * 3);
+}
+
+/** Side of the crop the face check detects on (the face then spans about half of it). */
+const FACE_CHECK_SIDE = 256;
+
+/**
+ * Whether a face is found in `img` with its centre inside `box` (Human on a
+ * crop of the box grown by half its size each way, scaled to at most
+ * FACE_CHECK_SIDE).
+ */
+async function faceStillThere(human: Human, img: RgbImage, box: [number, number, number, number]): Promise<boolean> {
+  const gx = box[2] * 0.5, gy = box[3] * 0.5;
+  const x0 = Math.max(0, Math.floor(box[0] - gx)), y0 = Math.max(0, Math.floor(box[1] - gy));
+  const x1 = Math.min(img.width, Math.ceil(box[0] + box[2] + gx)), y1 = Math.min(img.height, Math.ceil(box[1] + box[3] + gy));
+  if (x1 - x0 < 8 || y1 - y0 < 8) return true;
+  let crop: RgbImage = { data: copyRoi(img, { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }), width: x1 - x0, height: y1 - y0 };
+  const s = Math.min(1, FACE_CHECK_SIDE / Math.max(crop.width, crop.height));
+  if (s < 1) crop = await resizeImage(crop, Math.max(1, Math.round(crop.width * s)), Math.max(1, Math.round(crop.height * s)), 'Bilinear');
+  const sx = (x1 - x0) / crop.width, sy = (y1 - y0) / crop.height;
+  const faces = await detectFaces(human, crop);
+  return faces.some((f) => {
+    const cx = x0 + (f.box[0] + f.box[2] / 2) * sx, cy = y0 + (f.box[1] + f.box[3] / 2) * sy;
+    return cx >= box[0] && cx <= box[0] + box[2] && cy >= box[1] && cy <= box[1] + box[3];
+  });
+}
+
 /** Pixels for tone statistics: pasted, and on plain skin (not eyes, brows, nostrils, mouth). */
 function skinPixels(triangle: Int16Array, region: Uint8Array, regions: ReturnType<typeof triangleRegions>): Uint8Array {
   const out = new Uint8Array(region.length);
@@ -216,7 +293,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
   const sample = samplerFor(req.interpolation);
   const pairs: SwapPair[] = [];
   timings.warp = 0; timings.colour = 0; timings.blend = 0;
-  pairUp(req.sourceIndices, req.targetIndices).forEach((pair, k) => {
+  for (const [k, pair] of pairUp(req.sourceIndices, req.targetIndices).entries()) {
     const sf: DetectedFace = sourceFaces[pair.source]!;
     const tf: DetectedFace = targetFaces[pair.target]!;
     let p0 = performance.now();
@@ -229,10 +306,11 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2 + Math.ceil(outwardPx));
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
-      return;
+      continue;
     }
     const dstMesh = strategy.shape ? morphTowardsSource(tf.mesh, srcMesh, ctx.topology, strategy.shape) : tf.mesh;
     const warped = warpTriangles(source, srcMesh, dstMesh, ctx.topology, keep, roi, sample, mirrored);
+    const cracks = strategy.closeCracks ? closeCracks(warped, roi, Math.max(1.5, tf.box[2] * strategy.closeCracks), blurPlane) : null;
     let region = warped.cover;
     if (strategy.mask === 'hairline') {
       ctx.zones ??= triangleZones(ctx.topology);
@@ -257,27 +335,54 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     }
     p1 = performance.now();
     timings.colour! += p1 - p0; p0 = p1;
-    if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * 0.25));
+    if (strategy.blend === 'membrane' || strategy.blend === 'membrane+edge') membraneCorrect(warped.rgb, region, target, roi, Math.max(4, tf.box[2] * (strategy.membraneRadius || 0.25)));
     if (strategy.blend === 'poisson') poissonBlend(warped.rgb, region, target, roi);
-    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5));
-    const random = seededRandom((req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
+    else if (strategy.blend === 'membrane+edge') poissonBlend(warped.rgb, region, target, roi, edgeFade(region, roi, strategy.edgeFade ? Math.max(2, tf.box[2] * strategy.edgeFade) : featherWidth * 1.5), strategy.edgeLimit ?? 0);
+    const seed = (req.seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
+    const random = seededRandom(seed);
+    let fellBack = false;
     if (layered) {
+      const before = strategy.faceCheck ? copyRoi(out, roi) : null;
       const alphaTexture = strategy.textureFeather
         ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.textureFeather), strategy.ramp)
         : Float32Array.from(region);
+      if (cracks && strategy.crackTexture === 'target') for (let k = 0; k < cracks.length; k++) if (cracks[k]) alphaTexture[k] = 0;
       const alphaTone = strategy.detailOnly ? new Float32Array(region.length) : strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
+      let skinOutside: { skin: Float32Array; depth: Float32Array; radius: number } | null = null;
+      if (strategy.outwardSkinOnly && outwardPx > 0) {
+        const skin = targetSkinLikeness(warped, target, roi, ctx.zones ??= triangleZones(ctx.topology));
+        if (skin) skinOutside = { skin, depth: featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.outwardSkinOnly), strategy.ramp), radius: Math.max(2, tf.box[2] * 0.03) };
+      }
       compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
         toneRadius: Math.max(1.5, tf.box[2] * 0.012), outward: outwardPx,
         distance: outwardPx > 0 ? distanceOutside(region, roi.w, roi.h) : null,
         ramp: (x) => rampValue(x, strategy.ramp), ditherFade: Boolean(strategy.ditherFade),
+        outwardLimit: strategy.outwardLimit ?? 0,
+        smoothEdge: strategy.edgeSmooth ? {
+          radius: Math.max(2, tf.box[2] * strategy.edgeSmooth),
+          local: featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * (strategy.edgeSmoothIn || 0.04)), strategy.ramp),
+          chromaOnly: Boolean(strategy.edgeSmoothChroma),
+          lightLimit: strategy.edgeLightLimit ?? 0,
+        } : undefined,
+        skinOutside: skinOutside ?? undefined,
       }, random);
+      if (before) {
+        timings.blend! += performance.now() - p0; p0 = performance.now();
+        if (!(await faceStillThere(ctx.human, out, tf.box))) {
+          // The layered blend left no face a detector finds where the target's was: redo this pair with the plain blend.
+          pasteRoi(out, roi, before);
+          compositeInto(out, warped.rgb, alpha, roi, seededRandom(seed), Boolean(strategy.ditherFade));
+          fellBack = true;
+        }
+        timings.faceCheck = (timings.faceCheck ?? 0) + Math.round((performance.now() - p0) * 10) / 10; p0 = performance.now();
+      }
     } else if (strategy.twoBand) {
       const alphaHigh = featherMask(region, roi.w, roi.h, featherWidth * 2);
       compositeTwoBand(out, warped.rgb, region, alpha, alphaHigh, roi, Math.max(1.5, tf.box[2] * 0.012), random);
     } else compositeInto(out, warped.rgb, alpha, roi, random, Boolean(strategy.ditherFade));
     timings.blend! += performance.now() - p0;
-    pairs.push({ ...pair, mirrored, colour, pixels: warped.pixels });
-  });
+    pairs.push({ ...pair, mirrored, colour, pixels: warped.pixels, ...(fellBack ? { fellBack } : {}) });
+  }
   for (const key of ['warp', 'colour', 'blend']) timings[key] = Math.round(timings[key]! * 10) / 10;
   t = performance.now();
   const encoded = await encodeImage(out, req.format, req.quality);

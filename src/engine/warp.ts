@@ -156,3 +156,35 @@ export function mirroredMesh(mesh: Mesh2D, topo: FaceTopology, width: number): M
   }
   return out;
 }
+
+/**
+ * Close the cracks the dropped triangles leave inside the face (a triangle
+ * turned away or squashed flat in either mesh: the eyelids of closed eyes,
+ * the side of the nose on a turned head, the lip line), in place. Left open,
+ * each is a thin line of the target's own face through the pasted one: the
+ * blend treats it as an edge, and a blend that keeps the face's tone whole up
+ * to its edges draws those lines sharply. An uncovered pixel is filled when
+ * more than `closeAt` of its surroundings (a blur of radius `radius`) are
+ * covered, i.e. it is hemmed in on both sides, not on the face's outline;
+ * its colour is the covered neighbours' normalised average. Returns the
+ * filled pixels (null when none).
+ */
+export function closeCracks(warped: Warped, roi: Roi, radius: number, blur: (p: Float32Array, w: number, h: number, r: number) => Float32Array, closeAt = 0.6): Uint8Array | null {
+  const n = roi.w * roi.h;
+  const cov = new Float32Array(n);
+  for (let k = 0; k < n; k++) cov[k] = warped.cover[k]!;
+  const near = blur(cov, roi.w, roi.h, radius);
+  let filled = 0;
+  const fill = new Uint8Array(n);
+  for (let k = 0; k < n; k++) if (!warped.cover[k] && near[k]! > closeAt) { fill[k] = 1; filled++; }
+  if (!filled) return null;
+  for (let c = 0; c < 3; c++) {
+    const plane = new Float32Array(n);
+    for (let k = 0; k < n; k++) plane[k] = warped.cover[k] ? warped.rgb[3 * k + c]! : 0;
+    const num = blur(plane, roi.w, roi.h, radius);
+    for (let k = 0; k < n; k++) if (fill[k]) warped.rgb[3 * k + c] = num[k]! / near[k]!;
+  }
+  for (let k = 0; k < n; k++) if (fill[k]) warped.cover[k] = 1;
+  warped.pixels += filled;
+  return fill;
+}
