@@ -40,13 +40,8 @@ interface OutputShape {
   served: ServedFile;
   job: JobForLabel;
   inline: boolean;
-  sha256: string;
-  bytes: number;
   upstreamSha256: string;
   upstreamBytes: number;
-  label: string | null;
-  provider: string;
-  mimeType: string;
   width: number | null;
   height: number | null;
 }
@@ -82,14 +77,14 @@ const JobOutput = builder.objectRef<OutputShape>('JobOutput').implement({
       description: `A ${thumbnailLinkDescription(OUTPUT_THUMBNAIL_SIZE)}`,
       resolve: (o, _args, ctx) => thumbnailUrl(ctx, o.jobId, 'output'),
     }),
-    sha256: t.exposeString('sha256', { description: 'sha256 of the bytes served (url, base64): the upstream\'s image with its label.' }),
-    bytes: t.exposeInt('bytes', { description: 'Size of the bytes served.' }),
+    sha256: t.string({ description: 'sha256 of the bytes served (url, base64): the upstream\'s image with its label.', resolve: (o) => o.served.sha256 }),
+    bytes: t.int({ description: 'Size of the bytes served.', resolve: (o) => o.served.bytes }),
     upstreamSha256: t.exposeString('upstreamSha256', {
       description: 'sha256 of the image as the upstream returned it, kept unchanged; what reproducibility compares.',
     }),
     upstreamBytes: t.exposeInt('upstreamBytes'),
-    syntheticMediaLabel: t.field({ type: SyntheticMediaLabel, resolve: (o) => ({ label: o.label, provider: o.provider }) }),
-    mimeType: t.exposeString('mimeType'),
+    syntheticMediaLabel: t.field({ type: SyntheticMediaLabel, resolve: (o) => ({ label: o.served.label, provider: o.job.provider }) }),
+    mimeType: t.string({ resolve: (o) => o.served.mimeType }),
     width: t.exposeInt('width', { nullable: true }),
     height: t.exposeInt('height', { nullable: true }),
     base64: t.string({
@@ -166,9 +161,7 @@ export const SwapJob = builder.prismaInterface('Job', {
         if (!served) return null;
         return {
           jobId: jobGlobalId(job), served, job: { ...job, params }, inline: params.base64 === true,
-          sha256: served.sha256, bytes: served.bytes, upstreamSha256: job.outputSha256, upstreamBytes: job.outputBytes ?? 0,
-          label: served.label, provider: job.provider,
-          mimeType: job.outputMimeType, width: job.outputWidth, height: job.outputHeight,
+          upstreamSha256: job.outputSha256, upstreamBytes: job.outputBytes ?? 0, width: job.outputWidth, height: job.outputHeight,
         };
       },
     }),

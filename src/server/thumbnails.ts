@@ -35,7 +35,7 @@ const MAX_REMEMBERED = 10_000;
 export interface ThumbnailSource {
   /** The stored image to shrink. */
   key: string;
-  /** What the thumbnail is remembered by in this process: the job and the image's sha256. */
+  /** What the thumbnail is remembered by in this process: the job, the image's sha256 and the size. */
   cacheKey: string;
   /** The image's sha256: the same bytes, in any job, give the same thumbnail. */
   sha256: string;
@@ -43,6 +43,11 @@ export interface ThumbnailSource {
   size: number;
   /** Who the label names, for an output's thumbnail; none for an input's. */
   label?: LabelSubject;
+}
+
+/** Job `jobId`'s thumbnail of the stored image `key` (bytes `sha256`), `size` px. */
+function thumbnailSource(jobId: string, key: string, sha256: string, size: number, label?: LabelSubject): ThumbnailSource {
+  return { key, cacheKey: `${jobId}:${sha256}:${size}`, sha256, size, ...(label ? { label } : {}) };
 }
 
 export class Thumbnails {
@@ -150,16 +155,14 @@ export async function serveThumbnail(
     }
     if (served) {
       const label = { ...labelSubjectOf(job), derivedFrom: { title: 'output', sha256: served.sha256, mimeType: served.mimeType } };
-      source = { key: served.key, cacheKey: `${job.id}:${served.sha256}:${OUTPUT_THUMBNAIL_SIZE}`, sha256: served.sha256, size: OUTPUT_THUMBNAIL_SIZE, label };
+      source = thumbnailSource(job.id, served.key, served.sha256, OUTPUT_THUMBNAIL_SIZE, label);
     }
   } else {
     const param = modelSpec(job.model).params.find((p) => p.kind === 'image' && p.name === field);
     const value = param && job.params[param.wire];
     // Remembered per job: a job's erasure removes the thumbnail file unless another job's
     // record names it (job-thumbnails.ts), so each job records the one it was served.
-    if (isImageRef(value)) {
-      source = { key: value.artifact.key, cacheKey: `${job.id}:${value.artifact.sha256}:${INPUT_THUMBNAIL_SIZE}`, sha256: value.artifact.sha256, size: INPUT_THUMBNAIL_SIZE };
-    }
+    if (isImageRef(value)) source = thumbnailSource(job.id, value.artifact.key, value.artifact.sha256, INPUT_THUMBNAIL_SIZE);
   }
   if (!source) return fail(res, 404, 'No such thumbnail: the job has no stored image by that name.');
   const thumb = await opts.thumbnails.of(opts, source);
