@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, outwardSkinOnly: 0, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, outwardSkinOnly: 0, toneRatio: 0, toneRatioInside: 0, toneSkinInside: false, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -133,6 +133,13 @@ function layeredRows(): Record<string, SwapStrategy> {
   const x: SwapStrategy = { ...base, shape: 0.35, ramp: 'smoothstep2', outward: 0.08, textureFeather: 0.06, faceCheck: true };
   out['X: H, shape .35, smoothstep2, out 0.08, tex 0.06, face check'] = x;
   out['XsC: X, edge colour smoothed 0.15 over 0.04'] = { ...x, edgeSmooth: 0.15, edgeSmoothIn: 0.04, edgeSmoothChroma: true };
+  // Issue 19's third pass: XsC's tone kept off the target's hair (outside by lightness, inside by lightness or the skin model); each costs identity.
+  const xsc = out['XsC: X, edge colour smoothed 0.15 over 0.04']!;
+  for (const [o, i] of [[1, 1], [2, 2], [3, 3], [2, 0], [2, 0.5], [2, 1], [1, 0.5]] as const) out[`XsC, tone ratio out ${o} in ${i}`] = { ...xsc, toneRatio: o, toneRatioInside: i };
+  out['XsC, tone on skin inside'] = { ...xsc, toneSkinInside: true };
+  out['XsC, tone ratio out 2, on skin inside'] = { ...xsc, toneRatio: 2, toneRatioInside: 0, toneSkinInside: true };
+  // The tone carried far (20 % of the face width) but only over the target's skin, stopping at its hair within 2 px.
+  out['XsC, tone ratio out 2, outward 0.2 over skin only'] = { ...xsc, toneRatio: 2, outward: 0.2, outwardSkinOnly: 0.001 };
   for (const c of [0, 0.01]) {
     out[`E, cc ${c}, edge 0.025 limit 20, cubic, out 0.04, tex 0.04`] = { ...exact, closeCracks: c, edgeFade: 0.025, edgeLimit: 20, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 };
   }

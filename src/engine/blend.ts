@@ -142,6 +142,18 @@ export function compositeLayers(
      * and where the region borders that, fade the face's tone in over `depth` (0 on the edge, 1 inside) instead.
      */
     skinOutside?: { skin: Float32Array; depth: Float32Array; radius: number };
+    /**
+     * Apply tone shifts to the target's own pixels as a share of their
+     * lightness (exponent; 0 = additive): a pixel darker than the face's
+     * median (hair next to the face, a strand over it) gets
+     * (its lightness / the face's)^toneRatio of it, as shading would.
+     * toneRatio is the exponent outside the region, `toneRatioInside` inside
+     * it (where the target's texture shows through the texture fade).
+     */
+    toneRatio?: number;
+    toneRatioInside?: number;
+    /** Inside the region, where the target's texture shows, take the tone only over its skin (1 = skin-like, 0 = hair). */
+    skinInside?: Float32Array;
   },
   random: () => number,
 ): void {
@@ -234,6 +246,23 @@ export function compositeLayers(
     for (let k = 0; k < n; k++) hairNear[k] = nb[k]! > 1e-4 ? hb[k]! / nb[k]! : 0;
     skinOut = blurPlane(so.skin, w, h, 2);
   }
+  let ratio: Float32Array | null = null;
+  const ratioOutside = opts.toneRatio ?? 0, ratioInside = opts.toneRatioInside ?? 0;
+  if (ratioOutside || ratioInside) {
+    // The target's lightness against its face's (the median over the region, mostly skin): hair is far below it.
+    const yT = new Float32Array(n);
+    const hist = new Uint32Array(256);
+    let count = 0;
+    for (let k = 0; k < n; k++) {
+      const p = ((roi.y + Math.floor(k / w)) * out.width + roi.x + (k % w)) * 3;
+      yT[k] = (out.data[p]! + out.data[p + 1]! + out.data[p + 2]!) / 3;
+      if (region[k]) { hist[Math.round(yT[k]!)]!++; count++; }
+    }
+    let ref = 0;
+    for (let acc = 0; ref < 255 && (acc += hist[ref]!) < count / 2;) ref++;
+    ratio = new Float32Array(n);
+    for (let k = 0; k < n; k++) ratio[k] = ref > 1 ? Math.min(1, yT[k]! / ref) : 1;
+  }
   for (let k = 0; k < n; k++) {
     let a: number, inside: boolean;
     if (region[k]) {
@@ -252,6 +281,9 @@ export function compositeLayers(
     const p = ((roi.y + Math.floor(k / w)) * out.width + roi.x + (k % w)) * 3;
     const r = random();
     const at = inside ? alphaTexture[k]! : 0;
+    // Where the target's own texture shows (1 − at), its tone shift follows its lightness.
+    if (inside && opts.skinInside) a *= 1 - (1 - opts.skinInside[k]!) * (1 - at);
+    if (ratio) a *= inside ? 1 - (1 - ratio[k]! ** ratioInside) * (1 - at) : ratio[k]! ** ratioOutside;
     const amp = opts.ditherFade ? Math.min(1, inside ? Math.max(at, a) : a) : 1;
     const d = 0.5 + (r - 0.5) * amp;
     for (let c = 0; c < 3; c++) {

@@ -91,6 +91,12 @@ export interface SwapStrategy {
   edgeLightLimit?: number;
   /** With closeCracks and layered compositing, 'target': a closed crack takes the face's tone but keeps the target's own texture (the lines of its eyelids, nose, lips); 'fill' (default): the neighbours' average. */
   crackTexture?: 'fill' | 'target';
+  /** Layered compositing: tone shifts on the target's own pixels outside the region scaled by (their lightness / the face median)^toneRatio, so dark hair beside the face is barely lightened (blend.ts#compositeLayers); 0 or absent = additive. */
+  toneRatio?: number;
+  /** The same inside the region, where the texture fade lets the target's hair show; 0 or absent = additive. */
+  toneRatioInside?: number;
+  /** Layered compositing: inside the region, where the texture fade lets the target show, shift the tone only over the target's skin (its skin model), not its hair. */
+  toneSkinInside?: boolean;
   /** Layered compositing: cap the outward extension's amplitude at this many levels (RGB distance); 0 or absent = no cap. */
   outwardLimit?: number;
   /** Layered compositing with none of the source's tone: the target's low-pass with the source's fine detail (high-pass) over it. */
@@ -365,6 +371,9 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
           lightLimit: strategy.edgeLightLimit ?? 0,
         } : undefined,
         skinOutside: skinOutside ?? undefined,
+        toneRatio: strategy.toneRatio ?? 0,
+        skinInside: strategy.toneSkinInside ? (targetSkinLikeness(warped, target, roi, ctx.zones ??= triangleZones(ctx.topology)) ?? undefined) : undefined,
+        toneRatioInside: strategy.toneRatioInside ?? 0,
       }, random);
       if (before) {
         timings.blend! += performance.now() - p0; p0 = performance.now();
