@@ -46,7 +46,7 @@ const at = (n: number, width: number) => sharp(sample(n)).resize(width).jpeg({ q
 
 // Each row spells out every field: what a row leaves out would otherwise come
 // from DEFAULT_STRATEGY and change when the default does.
-const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, outwardSkinOnly: 0, toneRatio: 0, toneRatioInside: 0, toneSkinInside: false, ...st });
+const row = (st: SwapStrategy): SwapStrategy => ({ shape: 0, twoBand: false, feather: 0, ramp: 'smoothstep', outward: 0, textureFeather: 0, toneFeather: 0, edgeFade: 0, detailOnly: false, ditherFade: false, edgeLimit: 0, outwardLimit: 0, closeCracks: 0, crackTexture: 'fill', membraneRadius: 0, faceCheck: false, edgeSmooth: 0, edgeSmoothIn: 0, edgeSmoothChroma: false, edgeLightLimit: 0, outwardSkinOnly: 0, toneRatio: 0, toneRatioInside: 0, toneSkinInside: false, outline: 0, ...st });
 const STRATEGIES: Record<string, SwapStrategy> = Object.fromEntries(Object.entries({
   'oval+feather': { mask: 'oval', blend: 'feather', colour: true, poseMatch: true, occluders: false },
   'inner+feather': { mask: 'inner', blend: 'feather', colour: true, poseMatch: true, occluders: false },
@@ -140,6 +140,9 @@ function layeredRows(): Record<string, SwapStrategy> {
   out['XsC, tone ratio out 2, on skin inside'] = { ...xsc, toneRatio: 2, toneRatioInside: 0, toneSkinInside: true };
   // The tone carried far (20 % of the face width) but only over the target's skin, stopping at its hair within 2 px.
   out['XsC, tone ratio out 2, outward 0.2 over skin only'] = { ...xsc, toneRatio: 2, outward: 0.2, outwardSkinOnly: 0.001 };
+  // The face outline moved towards the source's too, the target around it warped along (liquify.ts); over the code default's blend.
+  const codeDefault: SwapStrategy = { mask: 'oval', blend: 'membrane+edge', feather: 0.06, colour: true, poseMatch: true, occluders: false, shape: 0.5 };
+  for (const [sh, ol] of [[0.5, 1], [0.5, 0.75], [0.5, 0.5], [0.4, 1], [0.35, 1], [0.25, 1]] as const) out[`code default, shape ${sh}, outline ${ol}`] = { ...codeDefault, shape: sh, outline: ol };
   for (const c of [0, 0.01]) {
     out[`E, cc ${c}, edge 0.025 limit 20, cubic, out 0.04, tex 0.04`] = { ...exact, closeCracks: c, edgeFade: 0.025, edgeLimit: 20, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 };
   }

@@ -3,15 +3,16 @@
 // width) stay, and they are part of who a face is. This moves the target's
 // inner landmarks part of the way towards the source's own, after aligning
 // the source mesh to the target's by a similarity transform (scale, rotation,
-// shift: least squares over all points). The face outline stays where the
-// target has it (weight 0 on the oval, rising inwards), so nothing outside the
-// oval moves and the target's pose is kept; the landmark fidelity figure
-// measures what the moved features cost.
+// shift: least squares over all points). By default the face outline stays
+// where the target has it (weight 0 on the oval, rising inwards), so nothing
+// outside the oval moves; `outline` moves it too (liquify.ts then moves the
+// target around it). The landmark fidelity figure measures what either costs.
 import type { FaceTopology } from './topology.js';
 import { FACE_OVAL } from './topology.js';
 import type { Mesh2D } from './warp.js';
 
 const weightsCache = new WeakMap<FaceTopology, Float64Array>();
+
 
 /** Per point: 0 on the face oval, 1 from RAMP (canonical UV units) inside it. */
 function inwardWeights(topo: FaceTopology): Float64Array {
@@ -30,7 +31,27 @@ function inwardWeights(topo: FaceTopology): Float64Array {
   return w;
 }
 
-export function morphTowardsSource(dst: Mesh2D, src: Mesh2D, topo: FaceTopology, amount: number): Mesh2D {
+/**
+ * `outline` (0..1): the share of `amount` the face oval moves too (0 = the
+ * outline stays the target's); the caller then moves the target around the
+ * face with it (liquify.ts).
+ */
+export function morphTowardsSource(dst: Mesh2D, src: Mesh2D, topo: FaceTopology, amount: number, outline = 0): Mesh2D {
+  const aligned = alignIn2d(src, dst);
+  if (!aligned) return dst;
+  const w = inwardWeights(topo);
+  const n = dst.length / 2;
+  const out = new Float64Array(dst.length);
+  for (let i = 0; i < n; i++) {
+    const f = amount * (outline + (1 - outline) * w[i]!);
+    out[2 * i] = dst[2 * i]! + f * (aligned[2 * i]! - dst[2 * i]!);
+    out[2 * i + 1] = dst[2 * i + 1]! + f * (aligned[2 * i + 1]! - dst[2 * i + 1]!);
+  }
+  return out;
+}
+
+/** The source mesh moved onto the target's by the least-squares similarity in the image plane. */
+function alignIn2d(src: Mesh2D, dst: Mesh2D): Mesh2D | null {
   const n = dst.length / 2;
   let sx = 0, sy = 0, dx = 0, dy = 0;
   for (let i = 0; i < n; i++) { sx += src[2 * i]!; sy += src[2 * i + 1]!; dx += dst[2 * i]!; dy += dst[2 * i + 1]!; }
@@ -41,16 +62,13 @@ export function morphTowardsSource(dst: Mesh2D, src: Mesh2D, topo: FaceTopology,
     const ax = src[2 * i]! - sx, ay = src[2 * i + 1]! - sy, bx = dst[2 * i]! - dx, by = dst[2 * i + 1]! - dy;
     re += bx * ax + by * ay; im += by * ax - bx * ay; ss += ax * ax + ay * ay;
   }
-  if (ss === 0) return dst;
+  if (ss === 0) return null;
   re /= ss; im /= ss;
-  const w = inwardWeights(topo);
   const out = new Float64Array(dst.length);
   for (let i = 0; i < n; i++) {
     const ax = src[2 * i]! - sx, ay = src[2 * i + 1]! - sy;
-    const px = re * ax - im * ay + dx, py = im * ax + re * ay + dy;
-    const f = amount * w[i]!;
-    out[2 * i] = dst[2 * i]! + f * (px - dst[2 * i]!);
-    out[2 * i + 1] = dst[2 * i + 1]! + f * (py - dst[2 * i + 1]!);
+    out[2 * i] = re * ax - im * ay + dx;
+    out[2 * i + 1] = im * ax + re * ay + dy;
   }
   return out;
 }

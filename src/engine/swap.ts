@@ -15,6 +15,7 @@ import type { FaceTopology } from './topology.js';
 import { hairlineRegion, targetSkinLikeness, triangleZones } from './hairline.js';
 import { rejectOccluders, triangleRegions } from './occlusion.js';
 import { poissonBlend } from './poisson.js';
+import { liquifyOutline } from './liquify.js';
 import { morphTowardsSource } from './shape.js';
 import { closeCracks, mirroredMesh, roiOf, selectTriangles, warpTriangles, type MaskShape, type Roi } from './warp.js';
 
@@ -105,6 +106,12 @@ export interface SwapStrategy {
   toneFeather?: number;
   /** Scale the rounding dither with the blend weight (round, not dither, where the blend barely touches the target). */
   ditherFade?: boolean;
+  /**
+   * Move the face outline (jaw, cheeks, chin) this share of `shape` towards
+   * the source's too, warping the target around the face with it
+   * (liquify.ts); 0 or absent = the outline stays the target's.
+   */
+  outline?: number;
   /** Mirror the source face when that matches the target's head turn better. */
   poseMatch: boolean;
   /** Leave pixels that are not skin-like (hair, hands, glasses) in either face as the target shows them. */
@@ -273,11 +280,11 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
   const indexProblem = checkIndices(req.sourceIndices, 'source_faces_index') ?? checkIndices(req.targetIndices, 'input_faces_index');
   if (indexProblem) return { ok: false, code: 'INVALID_INPUT', message: indexProblem };
 
-  let source: RgbImage, target: RgbImage, sourceFaces: DetectedFace[], targetFaces: DetectedFace[];
+  let source: RgbImage, original: RgbImage, sourceFaces: DetectedFace[], targetFaces: DetectedFace[];
   try {
     const src = await decodeAndDetect(ctx, req.source, timings, 'Source');
     const tgt = await decodeAndDetect(ctx, req.target, timings, 'Target');
-    source = src.image; target = tgt.image;
+    source = src.image; original = tgt.image;
     sourceFaces = orderFaces(src.faces, req.order);
     targetFaces = orderFaces(tgt.faces, req.order);
   } catch (err) {
@@ -295,7 +302,7 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     return { ok: false, code: 'FACE_INDEX_OUT_OF_RANGE', message: `input_faces_index ${tgtOut} is out of range: the target image has ${targetFaces.length} face(s), numbered 0-${targetFaces.length - 1} (${req.order})` };
   }
 
-  const out: RgbImage = { data: Uint8Array.from(target.data), width: target.width, height: target.height };
+  const out: RgbImage = { data: Uint8Array.from(original.data), width: original.width, height: original.height };
   const sample = samplerFor(req.interpolation);
   const pairs: SwapPair[] = [];
   timings.warp = 0; timings.colour = 0; timings.blend = 0;
@@ -309,12 +316,15 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     const radius = featherRadius(tf.box[2]);
     const outwardPx = strategy.outward ? Math.max(2, tf.box[2] * strategy.outward) : 0;
     const layered = outwardPx > 0 || Boolean(strategy.textureFeather) || Boolean(strategy.toneFeather) || Boolean(strategy.detailOnly);
-    const roi = roiOf(ctx.topology, tf.mesh, keep, target.width, target.height, 2 + Math.ceil(outwardPx));
+    const dstMesh = strategy.shape ? morphTowardsSource(tf.mesh, srcMesh, ctx.topology, strategy.shape, strategy.outline ?? 0) : tf.mesh;
+    const roi = roiOf(ctx.topology, strategy.outline ? dstMesh : tf.mesh, keep, original.width, original.height, 2 + Math.ceil(outwardPx));
     if (!roi) {
       pairs.push({ ...pair, mirrored, colour: 'skipped', pixels: 0 });
       continue;
     }
-    const dstMesh = strategy.shape ? morphTowardsSource(tf.mesh, srcMesh, ctx.topology, strategy.shape) : tf.mesh;
+    // With the outline moved, this pair's target is the output so far with its surroundings moved along.
+    let target = original;
+    if (strategy.outline && strategy.shape && liquifyOutline(out, tf.mesh, dstMesh, sample)) target = { data: Uint8Array.from(out.data), width: out.width, height: out.height };
     const warped = warpTriangles(source, srcMesh, dstMesh, ctx.topology, keep, roi, sample, mirrored);
     const cracks = strategy.closeCracks ? closeCracks(warped, roi, Math.max(1.5, tf.box[2] * strategy.closeCracks), blurPlane) : null;
     let region = warped.cover;
