@@ -143,6 +143,7 @@ function layeredRows(): Record<string, SwapStrategy> {
   // The face outline moved towards the source's too, the target around it warped along (liquify.ts); over the code default's blend.
   const codeDefault: SwapStrategy = { mask: 'oval', blend: 'membrane+edge', feather: 0.06, colour: true, poseMatch: true, occluders: false, shape: 0.5 };
   for (const [sh, ol] of [[0.5, 1], [0.5, 0.75], [0.5, 0.5], [0.4, 1], [0.35, 1], [0.25, 1]] as const) out[`code default, shape ${sh}, outline ${ol}`] = { ...codeDefault, shape: sh, outline: ol };
+  out['XsC, tone ratio out 1 in 1, outline 1'] = { ...xsc, toneRatio: 1, toneRatioInside: 1, outline: 1 };
   for (const c of [0, 0.01]) {
     out[`E, cc ${c}, edge 0.025 limit 20, cubic, out 0.04, tex 0.04`] = { ...exact, closeCracks: c, edgeFade: 0.025, edgeLimit: 20, ramp: 'cubic', outward: 0.04, textureFeather: 0.04 };
   }
