@@ -15,7 +15,6 @@
 //   npm run bench:fanout [-- --smoke] [--subscribers 1000] [--events 30] [--idle 10000]
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'graphql-ws';
-import pg from 'pg';
 import { transition } from '../src/services/job-transitions.js';
 import { cpuMsOf } from './support/cpu.js';
 import { createBenchDatabase } from './support/db.js';
@@ -43,7 +42,7 @@ const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 const m = await machine();
 const db = await createBenchDatabase('fanout');
 const procs: Proc[] = [];
-const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+const pool = db.pool(2);
 const clients: Client[] = [];
 try {
   const emulator = await startEmulatorProcess();

@@ -13,7 +13,6 @@
 import { performance } from 'node:perf_hooks';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import sharp from 'sharp';
 import { createBenchDatabase } from './support/db.js';
 import { startApiProcess, startEmulatorProcess, type Proc } from './support/processes.js';
@@ -95,7 +94,7 @@ try {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  const pool = db.pool(1);
   const { rows: [sizes] } = await pool.query(`SELECT sum(pg_column_size(params))::bigint AS params_bytes FROM jobs`);
   await pool.end();
 

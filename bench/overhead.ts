@@ -21,7 +21,6 @@
 //   npm run bench:overhead [-- --smoke] [--jobs 300] [--clients 16] [--seconds 10] [--backlog 3000] [--gw-concurrency 8]
 //                          [--steady-share 0.8] [--steady-seconds 10]
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { fingerprint } from '../src/emulator/index.js';
 import { isImageRef } from '../src/models/image-ref.js';
 import { cpuMsOf, cpuReaders, ownCpuMs, perJob, postgresCpu } from './support/cpu.js';
@@ -56,7 +55,7 @@ const db = await createBenchDatabase('overhead');
 if (asyncCommit) await withAdmin((c) => c.query(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`));
 log('starting emulator, API');
 const procs: Proc[] = [];
-const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+const pool = db.pool(4);
 const pgCpu = postgresCpu(pool, db.name);
 try {
   const emulator = await startEmulatorProcess();

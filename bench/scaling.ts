@@ -62,7 +62,7 @@ async function drainOf(pool: pg.Pool, ids: string[]): Promise<Drain> {
 async function runLayout(emulator: Emulator, layout: Layout, pair: number): Promise<Run> {
   const { apis: apiCount, workers: workerCount } = LAYOUTS[layout];
   const db = await createBenchDatabase(`scaling_${layout}`);
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const pool = db.pool(2);
   const procs: Proc[] = [];
   let proxy: Haproxy | null = null;
   try {

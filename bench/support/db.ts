@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { applyMigrations } from '../../src/db/migrations.js';
+import { log } from './report.js';
 
 export const BENCH_DB_PREFIX = 'swapyard_bench_';
 
@@ -30,6 +31,12 @@ export async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promi
 export interface BenchDatabase {
   name: string;
   url: string;
+  /**
+   * A pool on this database whose idle clients' errors are logged: the forced
+   * drop, or the server cutting a session, must not end a bench with an
+   * unhandled 'error' (seen in bench:history and bench:scaling in the full suite).
+   */
+  pool(max: number): pg.Pool;
   drop(): Promise<void>;
 }
 
@@ -43,6 +50,11 @@ export async function createBenchDatabase(label: string): Promise<BenchDatabase>
   return {
     name,
     url,
+    pool(max) {
+      const pool = new pg.Pool({ connectionString: url, max });
+      pool.on('error', (err) => log(`idle client error on ${name}: ${err.message}`));
+      return pool;
+    },
     async drop() {
       if (dropped) return;
       dropped = true;
