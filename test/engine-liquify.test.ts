@@ -1,8 +1,8 @@
 // Moving the face outline (src/engine/liquify.ts) on a synthetic image: the
 // oval's 36 points on a circle of radius 40 around (100, 100), moved to a
 // circle of radius 36. What lay on the old outline must land on the new one,
-// nothing beyond the anchor ring (1.7 × the radius) may change, and an
-// outline that does not move changes nothing at all.
+// nothing beyond the anchor ring (1.7 × the radius) may change, the input
+// stays as it was, and an outline that does not move gives no new image.
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../src/engine/image-io.js';
 import { liquifyOutline } from '../src/engine/liquify.js';
@@ -38,10 +38,12 @@ const red = (img: RgbImage, x: number, y: number) => img.data[(Math.round(y) * W
 
 describe('liquifyOutline', () => {
   it('brings what lay on the old outline to the new one and leaves everything beyond the anchors alone', () => {
-    const img = image();
-    const before = Uint8Array.from(img.data);
-    const box = liquifyOutline(img, ovalMesh(40), ovalMesh(36), samplerFor('Bilinear'));
-    expect(box).not.toBeNull();
+    const original = image();
+    const before = Uint8Array.from(original.data);
+    const img = liquifyOutline(original, ovalMesh(40), ovalMesh(36), samplerFor('Bilinear'))!;
+    expect(img).not.toBeNull();
+    // The input is left as it was.
+    expect(Buffer.from(original.data).equals(Buffer.from(before))).toBe(true);
     // On the new outline the image now shows what was 40 px from the centre (was 36 there).
     for (const a of [0, Math.PI / 2, Math.PI, 1.5 * Math.PI]) {
       expect(red(img, CX + 36 * Math.cos(a), CY + 36 * Math.sin(a))).toBeGreaterThanOrEqual(39);

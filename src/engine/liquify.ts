@@ -13,23 +13,23 @@ import type { Mesh2D } from './warp.js';
 const ANCHOR_SCALE = 1.7;
 
 /**
- * Backward-warp `img` in place so the oval points of `from` move to their
- * places in `to`; returns the box that changed (null when nothing moved).
+ * `img` backward-warped so the oval points of `from` move to their places in
+ * `to`: a new image (null when nothing moves).
  */
-export function liquifyOutline(img: RgbImage, from: Mesh2D, to: Mesh2D, sample: Sampler): { x: number; y: number; w: number; h: number } | null {
+export function liquifyOutline(img: RgbImage, from: Mesh2D, to: Mesh2D, sample: Sampler): RgbImage | null {
   const m = FACE_OVAL.length;
   let cx = 0, cy = 0;
   for (const o of FACE_OVAL) { cx += from[2 * o]!; cy += from[2 * o + 1]!; }
   cx /= m; cy /= m;
   // Control points: the oval where it will be (its displacement), and the anchors (none).
   const px: number[] = [], py: number[] = [], dx: number[] = [], dy: number[] = [];
-  let moved = 0;
+  let largest = 0;
   for (const o of FACE_OVAL) {
     px.push(to[2 * o]!); py.push(to[2 * o + 1]!);
     dx.push(to[2 * o]! - from[2 * o]!); dy.push(to[2 * o + 1]! - from[2 * o + 1]!);
-    moved = Math.max(moved, Math.abs(dx.at(-1)!), Math.abs(dy.at(-1)!));
+    largest = Math.max(largest, Math.abs(dx.at(-1)!), Math.abs(dy.at(-1)!));
   }
-  if (moved < 0.25) return null;
+  if (largest < 0.25) return null;
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const o of FACE_OVAL) {
     const ax = cx + (from[2 * o]! - cx) * ANCHOR_SCALE, ay = cy + (from[2 * o + 1]! - cy) * ANCHOR_SCALE;
@@ -39,7 +39,7 @@ export function liquifyOutline(img: RgbImage, from: Mesh2D, to: Mesh2D, sample: 
   const bx = Math.max(0, Math.floor(x0)), by = Math.max(0, Math.floor(y0));
   const bw = Math.min(img.width, Math.ceil(x1) + 1) - bx, bh = Math.min(img.height, Math.ceil(y1) + 1) - by;
   if (bw < 2 || bh < 2) return null;
-  const src: RgbImage = { data: Uint8Array.from(img.data), width: img.width, height: img.height };
+  const moved: RgbImage = { data: Uint8Array.from(img.data), width: img.width, height: img.height };
   const rgb = new Float32Array(3);
   const n = px.length;
   for (let y = by; y < by + bh; y++) {
@@ -54,10 +54,10 @@ export function liquifyOutline(img: RgbImage, from: Mesh2D, to: Mesh2D, sample: 
       }
       const ux = exact >= 0 ? dx[exact]! : sx / sw, uy = exact >= 0 ? dy[exact]! : sy / sw;
       if (Math.abs(ux) < 0.02 && Math.abs(uy) < 0.02) continue;
-      sample(src, x - ux, y - uy, rgb, 0);
+      sample(img, x - ux, y - uy, rgb, 0);
       const p = (y * img.width + x) * 3;
-      for (let c = 0; c < 3; c++) img.data[p + c] = Math.max(0, Math.min(255, Math.round(rgb[c]!)));
+      for (let c = 0; c < 3; c++) moved.data[p + c] = Math.max(0, Math.min(255, Math.round(rgb[c]!)));
     }
   }
-  return { x: bx, y: by, w: bw, h: bh };
+  return moved;
 }

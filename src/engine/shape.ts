@@ -13,7 +13,6 @@ import type { Mesh2D } from './warp.js';
 
 const weightsCache = new WeakMap<FaceTopology, Float64Array>();
 
-
 /** Per point: 0 on the face oval, 1 from RAMP (canonical UV units) inside it. */
 function inwardWeights(topo: FaceTopology): Float64Array {
   const hit = weightsCache.get(topo);

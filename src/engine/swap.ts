@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto';
 import type { Human } from '@vladmandic/human';
 import { seededRandom } from '../util/seeded-random.js';
-import { blurPlane } from './blur.js';
 import { compositeInto, compositeLayers, compositeTwoBand, membraneCorrect, type BlendMode } from './blend.js';
 import { transferColour, type ColourOutcome } from './colour.js';
 import { detectFaces, orderFaces, type DetectedFace, type FaceOrder } from './detect.js';
@@ -324,9 +323,10 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
     }
     // With the outline moved, this pair's target is the output so far with its surroundings moved along.
     let target = original;
-    if (strategy.outline && strategy.shape && liquifyOutline(out, tf.mesh, dstMesh, sample)) target = { data: Uint8Array.from(out.data), width: out.width, height: out.height };
+    const moved = strategy.outline && strategy.shape ? liquifyOutline(out, tf.mesh, dstMesh, sample) : null;
+    if (moved) { out.data.set(moved.data); target = moved; }
     const warped = warpTriangles(source, srcMesh, dstMesh, ctx.topology, keep, roi, sample, mirrored);
-    const cracks = strategy.closeCracks ? closeCracks(warped, roi, Math.max(1.5, tf.box[2] * strategy.closeCracks), blurPlane) : null;
+    const cracks = strategy.closeCracks ? closeCracks(warped, roi, Math.max(1.5, tf.box[2] * strategy.closeCracks)) : null;
     let region = warped.cover;
     if (strategy.mask === 'hairline') {
       ctx.zones ??= triangleZones(ctx.topology);
@@ -364,9 +364,11 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
         : Float32Array.from(region);
       if (cracks && strategy.crackTexture === 'target') for (let k = 0; k < cracks.length; k++) if (cracks[k]) alphaTexture[k] = 0;
       const alphaTone = strategy.detailOnly ? new Float32Array(region.length) : strategy.toneFeather ? featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.toneFeather), strategy.ramp) : null;
+      // The target's skin map, made once when either option keeps a tone shift off its hair.
+      const skin = (strategy.outwardSkinOnly && outwardPx > 0) || strategy.toneSkinInside
+        ? targetSkinLikeness(warped, target, roi, ctx.zones ??= triangleZones(ctx.topology)) : null;
       let skinOutside: { skin: Float32Array; depth: Float32Array; radius: number } | null = null;
       if (strategy.outwardSkinOnly && outwardPx > 0) {
-        const skin = targetSkinLikeness(warped, target, roi, ctx.zones ??= triangleZones(ctx.topology));
         if (skin) skinOutside = { skin, depth: featherMask(region, roi.w, roi.h, Math.max(2, tf.box[2] * strategy.outwardSkinOnly), strategy.ramp), radius: Math.max(2, tf.box[2] * 0.03) };
       }
       compositeLayers(out, warped.rgb, region, alphaTexture, alphaTone, roi, {
@@ -382,8 +384,8 @@ export async function swapFaces(ctx: EngineContext, req: SwapRequest): Promise<S
         } : undefined,
         skinOutside: skinOutside ?? undefined,
         toneRatio: strategy.toneRatio ?? 0,
-        skinInside: strategy.toneSkinInside ? (targetSkinLikeness(warped, target, roi, ctx.zones ??= triangleZones(ctx.topology)) ?? undefined) : undefined,
         toneRatioInside: strategy.toneRatioInside ?? 0,
+        skinInside: strategy.toneSkinInside ? skin ?? undefined : undefined,
       }, random);
       if (before) {
         timings.blend! += performance.now() - p0; p0 = performance.now();

@@ -9,6 +9,7 @@
 // is turned away, i.e. hidden by the face itself), not squashed nearly flat in
 // the source (seen edge-on: its texture is a smear), and, with the `inner`
 // mask, not in the upper forehead, where hair and hats usually are.
+import { blurPlane } from './blur.js';
 import type { RgbImage } from './image-io.js';
 import type { Sampler } from './sampling.js';
 import type { FaceTopology } from './topology.js';
@@ -169,11 +170,11 @@ export function mirroredMesh(mesh: Mesh2D, topo: FaceTopology, width: number): M
  * its colour is the covered neighbours' normalised average. Returns the
  * filled pixels (null when none).
  */
-export function closeCracks(warped: Warped, roi: Roi, radius: number, blur: (p: Float32Array, w: number, h: number, r: number) => Float32Array, closeAt = 0.6): Uint8Array | null {
+export function closeCracks(warped: Warped, roi: Roi, radius: number, closeAt = 0.6): Uint8Array | null {
   const n = roi.w * roi.h;
   const cov = new Float32Array(n);
   for (let k = 0; k < n; k++) cov[k] = warped.cover[k]!;
-  const near = blur(cov, roi.w, roi.h, radius);
+  const near = blurPlane(cov, roi.w, roi.h, radius);
   let filled = 0;
   const fill = new Uint8Array(n);
   for (let k = 0; k < n; k++) if (!warped.cover[k] && near[k]! > closeAt) { fill[k] = 1; filled++; }
@@ -181,7 +182,7 @@ export function closeCracks(warped: Warped, roi: Roi, radius: number, blur: (p: 
   for (let c = 0; c < 3; c++) {
     const plane = new Float32Array(n);
     for (let k = 0; k < n; k++) plane[k] = warped.cover[k] ? warped.rgb[3 * k + c]! : 0;
-    const num = blur(plane, roi.w, roi.h, radius);
+    const num = blurPlane(plane, roi.w, roi.h, radius);
     for (let k = 0; k < n; k++) if (fill[k]) warped.rgb[3 * k + c] = num[k]! / near[k]!;
   }
   for (let k = 0; k < n; k++) if (fill[k]) warped.cover[k] = 1;
