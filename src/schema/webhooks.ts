@@ -320,8 +320,7 @@ builder.mutationFields((t) => ({
       if (!isUuid(args.id)) {
         return new InvalidInput([{ field: 'id', rule: 'uuid', message: 'id is not a webhook delivery id (WebhookDelivery.id, a UUID)' }]);
       }
-      const id = await retryDelivery(ctx.db.prisma, ctx.apiKey.id, args.id);
-      const delivery = id ? await ctx.db.prisma.webhookDelivery.findUnique({ where: { id } }) : null;
+      const delivery = await retryDelivery(ctx.db.prisma, ctx.apiKey.id, args.id);
       return delivery
         ? new DeliveryRetried(delivery)
         : new WebhookNotFound(args.id, 'No webhook delivery with this id exists for this API key.');

@@ -12,7 +12,7 @@
 // at registration, and again by the dispatcher's guarded fetch on every
 // connection (a name may resolve elsewhere later).
 import { randomBytes } from 'node:crypto';
-import type { PrismaClient, WebhookEndpoint } from '../generated/prisma/client.js';
+import type { PrismaClient, WebhookDelivery, WebhookEndpoint } from '../generated/prisma/client.js';
 import type { Violation } from '../models/normalise.js';
 import { targetRefusal, type OutboundPolicy } from '../net/guarded-fetch.js';
 import { credentialsViolation } from '../net/url-credentials.js';
@@ -179,17 +179,21 @@ export async function rotateSecret(
 /**
  * Sends a delivery again as soon as a dispatcher is free, whatever its status:
  * one more attempt; if it fails, the delivery goes on with the rest of its
- * retry schedule (ending FAILED at once when the schedule was used up). null
- * when the key has no such delivery.
+ * retry schedule (ending FAILED at once when the schedule was used up). Returns
+ * the row as this update left it (PENDING), not as read afterwards: a free
+ * dispatcher may already have sent it by then. null when the key has no such
+ * delivery.
  */
-export async function retryDelivery(prisma: PrismaClient, apiKeyId: string, id: string): Promise<string | null> {
+export async function retryDelivery(prisma: PrismaClient, apiKeyId: string, id: string): Promise<WebhookDelivery | null> {
   if (!isUuid(id)) return null;
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
+  const rows = await prisma.$queryRaw<WebhookDelivery[]>`
     UPDATE webhook_deliveries d SET status = 'PENDING', next_attempt_at = now(), finished_at = NULL
     FROM webhook_endpoints w
     WHERE d.id = ${id}::uuid AND w.id = d.endpoint_id AND w.api_key_id = ${apiKeyId}::uuid
-    RETURNING d.id::text AS id`;
+    RETURNING d.id::text AS id, d.endpoint_id::text AS "endpointId", d.event_id AS "eventId", d.status,
+      d.attempt_count AS "attemptCount", d.next_attempt_at AS "nextAttemptAt", d.locked_by AS "lockedBy",
+      d.locked_until AS "lockedUntil", d.created_at AS "createdAt", d.finished_at AS "finishedAt"`;
   if (!rows[0]) return null;
   await prisma.$executeRaw`SELECT pg_notify(${WEBHOOKS_CHANNEL}, '')`;
-  return rows[0].id;
+  return rows[0];
 }
